@@ -1,0 +1,373 @@
+/**
+ * http: the process is healthy when an HTTP(S) request to it answers with
+ * an expected status (and, with --expect-body, a body containing a string)
+ * within the timeout. Flags of the original supervisor_http_check, plus
+ * --host, https, --expect-status, --expect-body, --ca-file and the env/file
+ * forms of the password.
+ */
+import { z } from "zod";
+import {
+  CheckConfigError,
+  type CheckDefinition,
+  healthy,
+  type OptionSpec,
+  type ProcessInfo,
+  unhealthy,
+  unknown,
+  type Verdict,
+} from "../lib/check.ts";
+import { count, host, portSpec, resolveSecret, seconds } from "../lib/options.ts";
+import { type PortSpec, resolvePort } from "../lib/ports.ts";
+import { describeFetchError } from "../lib/net.ts";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "url",
+    long: "url",
+    short: "u",
+    type: "string",
+    metavar: "URL",
+    help: "Path to query (/ping), or a full http(s):// URL.",
+    defaultText: "/",
+  },
+  {
+    key: "port",
+    long: "port",
+    short: "p",
+    type: "string",
+    metavar: "PORT",
+    help: "Port: an integer, or a regex with one capture group applied to the process " +
+      'name (".+_(\\d+)"). Required unless -u is a full URL.',
+  },
+  {
+    key: "host",
+    long: "host",
+    type: "string",
+    metavar: "HOST",
+    help: "Host to connect to.",
+    defaultText: "127.0.0.1",
+  },
+  {
+    key: "method",
+    long: "method",
+    short: "m",
+    type: "string",
+    metavar: "METHOD",
+    help: "HTTP method (GET, POST, PUT…).",
+    defaultText: "GET",
+  },
+  {
+    key: "json",
+    long: "json",
+    short: "j",
+    type: "string",
+    metavar: "JSON",
+    help: "JSON request body; sets Content-Type: application/json.",
+  },
+  {
+    key: "body",
+    long: "body",
+    short: "b",
+    type: "string",
+    metavar: "BODY",
+    help: "Request body; ignored when -j is given.",
+  },
+  {
+    key: "headers",
+    long: "headers",
+    short: "H",
+    type: "string",
+    metavar: "JSON",
+    help: "Request headers as a JSON object.",
+  },
+  {
+    key: "username",
+    long: "username",
+    short: "U",
+    type: "string",
+    metavar: "USER",
+    help: "Basic-auth user name.",
+  },
+  {
+    key: "password",
+    long: "password",
+    short: "P",
+    type: "string",
+    metavar: "PASSWORD",
+    help: "Basic-auth password (visible in ps; prefer --password-env or --password-file).",
+  },
+  {
+    key: "password_env",
+    long: "password-env",
+    type: "string",
+    metavar: "NAME",
+    help: "Read the basic-auth password from environment variable NAME.",
+  },
+  {
+    key: "password_file",
+    long: "password-file",
+    type: "string",
+    metavar: "PATH",
+    help: "Read the basic-auth password from a file (one trailing newline is dropped).",
+  },
+  {
+    key: "expect_status",
+    long: "expect-status",
+    type: "string",
+    metavar: "CODES",
+    help: "Statuses that count as healthy: codes and ranges (200-299,301). " +
+      "Redirects are not followed.",
+    defaultText: "200",
+  },
+  {
+    key: "expect_body",
+    long: "expect-body",
+    type: "string",
+    metavar: "TEXT",
+    help: "Text the response body must contain.",
+  },
+  {
+    key: "ca_file",
+    long: "ca-file",
+    type: "string",
+    metavar: "PATH",
+    help: "PEM CA certificate(s) to trust for https (for self-signed services).",
+  },
+  {
+    key: "timeout",
+    long: "timeout",
+    short: "t",
+    type: "string",
+    metavar: "SECONDS",
+    help: "Time allowed for each attempt, connect to last body byte.",
+    defaultText: "15",
+  },
+  {
+    key: "num_retries",
+    long: "num-retries",
+    short: "r",
+    type: "string",
+    metavar: "N",
+    help: "Extra attempts after a failed one, with a brief back-off.",
+    defaultText: "2",
+  },
+];
+
+/** `200-299,301` → predicate and canonical text. */
+export function parseStatusList(text: string): { accepts: (s: number) => boolean; text: string } {
+  const ranges: [number, number][] = [];
+  for (const part of text.split(",").map((p) => p.trim())) {
+    const m = /^(\d{3})(?:-(\d{3}))?$/.exec(part);
+    if (!m) throw new Error(`'${part}' is not a status code or range like 200-299`);
+    const low = Number(m[1]);
+    const high = Number(m[2] ?? m[1]);
+    if (low < 100 || high > 599 || low > high) {
+      throw new Error(`'${part}' is not a range of status codes within 100-599`);
+    }
+    ranges.push([low, high]);
+  }
+  return { accepts: (s) => ranges.some(([lo, hi]) => s >= lo && s <= hi), text };
+}
+
+const schema = z.object({
+  url: z.string().trim().min(1).default("/"),
+  port: portSpec.optional(),
+  host,
+  method: z.string().trim().regex(/^[A-Za-z]+$/, "must be an HTTP method name like GET")
+    .transform((m) => m.toUpperCase()).optional(),
+  json: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+    .transform((value, ctx) => {
+      if (typeof value !== "string") return JSON.stringify(value);
+      try {
+        JSON.parse(value);
+        return value;
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `not valid JSON: ${(e as Error).message}` });
+        return z.NEVER;
+      }
+    }).optional(),
+  body: z.string().optional(),
+  headers: z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx) => {
+    let parsed: unknown = value;
+    if (typeof value === "string") {
+      try {
+        parsed = JSON.parse(value);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: `not valid JSON: ${(e as Error).message}` });
+        return z.NEVER;
+      }
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      ctx.addIssue({ code: "custom", message: `must be a JSON object like {"X-Check":"1"}` });
+      return z.NEVER;
+    }
+    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  }).optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  password_env: z.string().min(1).optional(),
+  password_file: z.string().min(1).optional(),
+  expect_status: z.union([z.string(), z.number()]).default("200").transform((value, ctx) => {
+    try {
+      return parseStatusList(String(value));
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  expect_body: z.string().optional(),
+  ca_file: z.string().min(1).optional(),
+  timeout: seconds(15),
+  num_retries: count(2),
+}).strict().transform((o, ctx) => {
+  const secret = resolveSecret(
+    { inline: o.password, env: o.password_env, file: o.password_file },
+    { inline: "-P/--password", env: "--password-env", file: "--password-file" },
+  );
+  if (secret.error) {
+    const key = { inline: "password", env: "password_env", file: "password_file" }[
+      secret.error.source
+    ];
+    ctx.addIssue({ code: "custom", path: [key], message: secret.error.message });
+    return z.NEVER;
+  }
+  const absolute = /^https?:\/\//i.test(o.url);
+  if (!absolute && !o.url.startsWith("/")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["url"],
+      message: `'${o.url}' must be a path starting with / or a full http(s):// URL`,
+    });
+    return z.NEVER;
+  }
+  if (absolute) {
+    try {
+      new URL(o.url);
+    } catch {
+      ctx.addIssue({ code: "custom", path: ["url"], message: `'${o.url}' is not a valid URL` });
+      return z.NEVER;
+    }
+  } else if (!o.port) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["port"],
+      message: "is required when -u/--url is a path",
+    });
+    return z.NEVER;
+  }
+  const body = o.json ?? o.body;
+  const method = o.method ?? "GET";
+  if (body !== undefined && (method === "GET" || method === "HEAD")) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["method"],
+      message: `${method} requests carry no body; give -m POST (or PUT, …) with -j/-b`,
+    });
+    return z.NEVER;
+  }
+  let caCerts: string[] | undefined;
+  if (o.ca_file) {
+    try {
+      caCerts = [Deno.readTextFileSync(o.ca_file)];
+    } catch (e) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ca_file"],
+        message: `cannot read ${o.ca_file}: ${(e as Error).message}`,
+      });
+      return z.NEVER;
+    }
+  }
+  const headers: Record<string, string> = { ...o.headers };
+  if (o.json !== undefined) headers["Content-Type"] = "application/json";
+  if (o.username !== undefined || secret.value !== undefined) {
+    const credentials = `${o.username ?? ""}:${secret.value ?? ""}`;
+    headers["Authorization"] = `Basic ${
+      btoa(String.fromCharCode(...new TextEncoder().encode(credentials)))
+    }`;
+  }
+  return {
+    url: o.url,
+    port: o.port,
+    host: o.host,
+    method,
+    body,
+    headers,
+    expectStatus: o.expect_status,
+    expectBody: o.expect_body,
+    client: caCerts ? Deno.createHttpClient({ caCerts }) : undefined,
+    timeout: o.timeout,
+    numRetries: o.num_retries,
+  };
+});
+
+export type HttpOptions = z.output<typeof schema>;
+
+/** The URL to query for one process. */
+export function targetUrl(
+  options: Pick<HttpOptions, "url" | "port" | "host">,
+  process: ProcessInfo,
+): URL {
+  const port = options.port ? resolvePort(options.port as PortSpec, process.name) : undefined;
+  if (/^https?:\/\//i.test(options.url)) {
+    const url = new URL(options.url);
+    if (port !== undefined) url.port = String(port);
+    return url;
+  }
+  if (port === undefined) throw new CheckConfigError("no port to query");
+  const hostPart = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return new URL(`http://${hostPart}:${port}${options.url}`);
+}
+
+export const httpCheck: CheckDefinition<HttpOptions> = {
+  name: "http",
+  description: "Restart processes whose HTTP endpoint does not answer as expected.",
+  options: OPTIONS,
+  schema,
+  retries: (o) => o.numRetries,
+  async run(process, o, ctx): Promise<Verdict> {
+    const url = targetUrl(o, process);
+    const target = `${o.method} ${url}`;
+    const timeout = AbortSignal.timeout(o.timeout * 1000);
+    const signal = AbortSignal.any([ctx.signal, timeout]);
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: o.method,
+        headers: o.headers,
+        body: o.body,
+        redirect: "manual",
+        signal,
+        client: o.client,
+      });
+    } catch (e) {
+      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
+      if (timeout.aborted) return unhealthy(`${target}: no answer within ${o.timeout}s`);
+      return unhealthy(`${target}: ${describeFetchError(e)}`);
+    }
+    let text: string | undefined;
+    try {
+      if (o.expectBody !== undefined) text = await response.text();
+      else await response.body?.cancel();
+    } catch (e) {
+      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
+      if (timeout.aborted) return unhealthy(`${target}: body not complete within ${o.timeout}s`);
+      return unhealthy(`${target}: reading the body failed: ${describeFetchError(e)}`);
+    }
+    const ms = Math.round(performance.now() - started);
+    if (!o.expectStatus.accepts(response.status)) {
+      return unhealthy(
+        `${target}: HTTP ${response.status} in ${ms} ms, expected ${o.expectStatus.text}`,
+      );
+    }
+    if (text !== undefined && o.expectBody !== undefined && !text.includes(o.expectBody)) {
+      return unhealthy(
+        `${target}: HTTP ${response.status} in ${ms} ms but the body lacks ${
+          JSON.stringify(o.expectBody)
+        }`,
+      );
+    }
+    return healthy(`${target}: HTTP ${response.status} in ${ms} ms`);
+  },
+};

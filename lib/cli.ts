@@ -1,0 +1,160 @@
+/**
+ * Command-line parsing for listener subcommands: the flags every listener
+ * shares (-n, -g, -N) plus the check kind's own, parsed with node:util's
+ * parseArgs and validated by the check's schema. Also renders --help.
+ */
+import { parseArgs } from "node:util";
+import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
+import { describeIssues, flagLabel } from "./options.ts";
+import { UsageError } from "./errors.ts";
+import { ProcessSelector } from "./select.ts";
+
+export const LISTENER_OPTIONS: OptionSpec[] = [
+  {
+    key: "check_name",
+    long: "check-name",
+    short: "n",
+    type: "string",
+    metavar: "NAME",
+    help: "Health check name, shown in every log line (required).",
+  },
+  {
+    key: "process_group",
+    long: "process-group",
+    short: "g",
+    type: "string",
+    metavar: "GROUP",
+    help: "supervisord process group whose processes are checked.",
+  },
+  {
+    key: "process_name",
+    long: "process-name",
+    short: "N",
+    type: "string",
+    metavar: "NAME",
+    help: "Process to check, `name` or `group:name`; overrides -g.",
+  },
+  {
+    key: "verbose",
+    long: "verbose",
+    short: "v",
+    type: "boolean",
+    help: "Log every verdict, not only failures and restarts.",
+  },
+  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
+];
+
+export interface ListenerSettings {
+  checkName: string;
+  selector: ProcessSelector;
+  verbose: boolean;
+}
+
+export interface ParsedListener {
+  settings: ListenerSettings;
+  checks: ConfiguredCheck[];
+}
+
+type ParseArgsOptions = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
+
+function parseArgsConfig(specs: OptionSpec[]): ParseArgsOptions {
+  const config: ParseArgsOptions = {};
+  for (const spec of specs) {
+    const multiple = spec.multiple ?? false;
+    config[spec.long] = spec.short
+      ? { type: spec.type, multiple, short: spec.short }
+      : { type: spec.type, multiple };
+    for (const alias of spec.aliases ?? []) config[alias] = { type: spec.type, multiple };
+  }
+  return config;
+}
+
+/** argv → raw option values keyed by spec.key (aliases folded in). */
+export function parseFlags(
+  specs: OptionSpec[],
+  argv: string[],
+  allowPositionals = false,
+): { values: Record<string, unknown>; positionals: string[] } {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: parseArgsConfig(specs),
+      strict: true,
+      allowPositionals,
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const values: Record<string, unknown> = {};
+  for (const spec of specs) {
+    for (const name of [spec.long, ...(spec.aliases ?? [])]) {
+      const value = (parsed.values as Record<string, unknown>)[name];
+      if (value !== undefined) values[spec.key] = value;
+    }
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** Validates raw values with a check's schema; UsageError names the flags. */
+export function configureCheck(
+  definition: CheckDefinition,
+  raw: Record<string, unknown>,
+  naming: "flag" | "key" = "flag",
+): ConfiguredCheck {
+  const result = definition.schema.safeParse(raw);
+  if (!result.success) {
+    throw new UsageError(describeIssues(result.error, definition.options, naming).join("; "));
+  }
+  return { definition, options: result.data };
+}
+
+/** Parses a listener subcommand's argv. Returns "help" when --help was asked. */
+export function parseListenerArgs(
+  definition: CheckDefinition,
+  argv: string[],
+): ParsedListener | "help" {
+  const { values } = parseFlags([...LISTENER_OPTIONS, ...definition.options], argv);
+  if (values.help) return "help";
+  const checkName = values.check_name as string | undefined;
+  if (!checkName || checkName.trim() === "") {
+    throw new UsageError("-n/--check-name is required");
+  }
+  const selector = ProcessSelector.fromFlags(
+    values.process_group as string | undefined,
+    values.process_name as string | undefined,
+  );
+  const raw: Record<string, unknown> = {};
+  for (const spec of definition.options) {
+    if (values[spec.key] !== undefined) raw[spec.key] = values[spec.key];
+  }
+  return {
+    settings: { checkName, selector, verbose: Boolean(values.verbose) },
+    checks: [configureCheck(definition, raw)],
+  };
+}
+
+/** --help text: every flag with its default. */
+export function renderHelp(
+  command: string,
+  description: string,
+  sections: { title: string; options: OptionSpec[] }[],
+): string {
+  const lines = [`Usage: ${command} [options]`, "", description, ""];
+  for (const section of sections) {
+    lines.push(`${section.title}:`);
+    for (const spec of section.options) {
+      const names = [flagLabel(spec), ...(spec.aliases ?? []).map((a) => `--${a}`)].join(", ");
+      const left = spec.type === "string" ? `${names} ${spec.metavar ?? "VALUE"}` : names;
+      const help = spec.defaultText !== undefined
+        ? `${spec.help} Default: ${spec.defaultText}`
+        : spec.help;
+      lines.push(`  ${left.padEnd(34)} ${help}`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,54 @@
+/**
+ * Logging to stderr, never stdout: in listener mode stdout belongs to the
+ * event-listener protocol. Every line carries a timestamp, the check name
+ * and, where there is one, the process.
+ */
+
+export type Level = "debug" | "info" | "warn" | "error";
+
+const LEVEL_ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface LogFields {
+  /** `group:name` */
+  process?: string;
+  pid?: number;
+}
+
+const encoder = new TextEncoder();
+
+export function writeAllSync(file: { writeSync(p: Uint8Array): number }, bytes: Uint8Array) {
+  let offset = 0;
+  while (offset < bytes.length) offset += file.writeSync(bytes.subarray(offset));
+}
+
+export class Logger {
+  constructor(
+    readonly checkName: string,
+    private readonly minLevel: Level = "info",
+    private readonly sink: (line: string) => void = (line) =>
+      writeAllSync(Deno.stderr, encoder.encode(line)),
+  ) {}
+
+  log(level: Level, message: string, fields: LogFields = {}) {
+    if (LEVEL_ORDER[level] < LEVEL_ORDER[this.minLevel]) return;
+    const where = fields.process
+      ? ` ${fields.process}${fields.pid ? ` (pid ${fields.pid})` : ""}:`
+      : "";
+    this.sink(
+      `${new Date().toISOString()} ${level.toUpperCase()} [${this.checkName}]${where} ${message}\n`,
+    );
+  }
+
+  debug(message: string, fields?: LogFields) {
+    this.log("debug", message, fields);
+  }
+  info(message: string, fields?: LogFields) {
+    this.log("info", message, fields);
+  }
+  warn(message: string, fields?: LogFields) {
+    this.log("warn", message, fields);
+  }
+  error(message: string, fields?: LogFields) {
+    this.log("error", message, fields);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Runs one configured check against one process: retries a failed attempt
+ * with a brief back-off, and turns anything a check throws into an
+ * `unknown` verdict, so a broken check can never cause a restart.
+ */
+import {
+  CheckConfigError,
+  type ConfiguredCheck,
+  type ProcessInfo,
+  unknown,
+  type Verdict,
+} from "./check.ts";
+
+export interface ProbeResult extends Verdict {
+  check: string;
+  attempts: number;
+  durationMs: number;
+}
+
+/** Pause before retry number `attempt` (1-based): 250 ms, 500 ms, 1 s, 2 s, 2 s… */
+export function backoffMs(attempt: number): number {
+  return Math.min(250 * 2 ** (attempt - 1), 2000);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+async function attemptOnce(
+  check: ConfiguredCheck,
+  process: ProcessInfo,
+  signal: AbortSignal,
+  attempt: number,
+): Promise<Verdict> {
+  try {
+    return await check.definition.run(process, check.options, { signal, attempt });
+  } catch (e) {
+    if (e instanceof CheckConfigError) return unknown(`configuration error: ${e.message}`);
+    return unknown(`check could not run: ${(e as Error)?.message ?? String(e)}`);
+  }
+}
+
+export async function probe(
+  check: ConfiguredCheck,
+  process: ProcessInfo,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  const started = performance.now();
+  const attempts = 1 + check.definition.retries(check.options);
+  let verdict: Verdict = unknown("not run");
+  let attempt = 0;
+  while (attempt < attempts) {
+    attempt++;
+    verdict = await attemptOnce(check, process, signal, attempt);
+    if (signal.aborted) {
+      verdict = unknown("listener is stopping; result discarded");
+      break;
+    }
+    if (verdict.status !== "unhealthy" || attempt === attempts) break;
+    await sleep(backoffMs(attempt), signal);
+  }
+  return {
+    ...verdict,
+    check: check.definition.name,
+    attempts: attempt,
+    durationMs: Math.round(performance.now() - started),
+  };
+}

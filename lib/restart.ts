@@ -1,0 +1,88 @@
+/**
+ * Restarting a process through supervisord, safely: only a process that is
+ * still RUNNING with the pid that failed its check is touched (re-read
+ * right before acting), then stopProcess and startProcess, each step's
+ * fault reported by name.
+ */
+import { namespec, type ProcessInfo } from "./check.ts";
+import {
+  STATE_RUNNING,
+  type SupervisorClient,
+  SupervisorFault,
+  SupervisorUnavailable,
+} from "./supervisor.ts";
+
+export type RestartOutcome =
+  /** stopped and started again */
+  | "restarted"
+  /** left alone: it changed since it was checked */
+  | "skipped"
+  /** a step failed; `detail` says which and why */
+  | "failed";
+
+export interface RestartResult {
+  outcome: RestartOutcome;
+  detail: string;
+  /** pid after the restart, when it came back RUNNING */
+  newPid?: number;
+}
+
+function faultText(e: unknown): string {
+  if (e instanceof SupervisorFault) return `${e.faultName}: ${e.faultString}`;
+  return (e as Error)?.message ?? String(e);
+}
+
+export async function restartProcess(
+  client: SupervisorClient,
+  failed: ProcessInfo,
+): Promise<RestartResult> {
+  const spec = namespec(failed);
+  let current: ProcessInfo;
+  try {
+    current = await client.getProcessInfo(spec);
+  } catch (e) {
+    if (e instanceof SupervisorFault) {
+      return { outcome: "skipped", detail: `re-reading ${spec} failed (${faultText(e)})` };
+    }
+    return { outcome: "failed", detail: faultText(e) };
+  }
+  if (current.state !== STATE_RUNNING) {
+    return {
+      outcome: "skipped",
+      detail: `now ${current.statename}, not RUNNING: left to supervisord`,
+    };
+  }
+  if (current.pid !== failed.pid) {
+    return {
+      outcome: "skipped",
+      detail: `pid changed from ${failed.pid} to ${current.pid} since the check: already restarted`,
+    };
+  }
+
+  const steps: string[] = [];
+  try {
+    await client.stopProcess(spec, true);
+    steps.push("stopped");
+  } catch (e) {
+    if (e instanceof SupervisorUnavailable) {
+      return { outcome: "failed", detail: `stop: ${e.message}` };
+    }
+    // NOT_RUNNING: it died meanwhile. Anything else: try the start anyway,
+    // as the original does; the start's answer tells what state it is in.
+    steps.push(`stop failed (${faultText(e)})`);
+  }
+  try {
+    await client.startProcess(spec, true);
+  } catch (e) {
+    steps.push(`start failed (${faultText(e)})`);
+    return { outcome: "failed", detail: steps.join(", ") };
+  }
+  steps.push("started");
+  let newPid: number | undefined;
+  try {
+    newPid = (await client.getProcessInfo(spec)).pid;
+  } catch {
+    // the restart happened; the new pid is only for the log
+  }
+  return { outcome: "restarted", detail: steps.join(", "), newPid };
+}

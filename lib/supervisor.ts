@@ -1,0 +1,232 @@
+/**
+ * supervisord's XML-RPC API, over `unix://` or `http(s)://`, as a child of
+ * supervisord sees it: SUPERVISOR_SERVER_URL, plus SUPERVISOR_USERNAME and
+ * SUPERVISOR_PASSWORD which the user sets in the listener's `environment=`.
+ */
+import xmlrpc from "xmlrpc";
+import type { ProcessInfo } from "./check.ts";
+
+/** supervisord's fault codes (supervisor/xmlrpc.py, class Faults). */
+export const FAULT_NAMES: Record<number, string> = {
+  1: "UNKNOWN_METHOD",
+  2: "INCORRECT_PARAMETERS",
+  3: "BAD_ARGUMENTS",
+  4: "SIGNATURE_UNSUPPORTED",
+  6: "SHUTDOWN_STATE",
+  10: "BAD_NAME",
+  11: "BAD_SIGNAL",
+  20: "NO_FILE",
+  21: "NOT_EXECUTABLE",
+  30: "FAILED",
+  40: "ABNORMAL_TERMINATION",
+  50: "SPAWN_ERROR",
+  60: "ALREADY_STARTED",
+  70: "NOT_RUNNING",
+  80: "SUCCESS",
+  90: "ALREADY_ADDED",
+  91: "STILL_RUNNING",
+  92: "CANT_REREAD",
+};
+
+export const STATE_RUNNING = 20;
+
+/** supervisord answered with an XML-RPC fault (e.g. NOT_RUNNING). */
+export class SupervisorFault extends Error {
+  override name = "SupervisorFault";
+  constructor(readonly code: number, readonly faultString: string) {
+    super(faultString);
+  }
+  /** `NOT_RUNNING` etc. */
+  get faultName(): string {
+    return FAULT_NAMES[this.code] ?? `FAULT_${this.code}`;
+  }
+}
+
+/** supervisord could not be asked at all: unreachable, credentials, timeout. */
+export class SupervisorUnavailable extends Error {
+  override name = "SupervisorUnavailable";
+}
+
+/** SUPERVISOR_SERVER_URL or the credentials are unusable. */
+export class SupervisorConfigError extends Error {
+  override name = "SupervisorConfigError";
+}
+
+interface Endpoint {
+  /** For messages; never carries credentials. */
+  display: string;
+  secure: boolean;
+  options: Record<string, unknown>;
+}
+
+function parseServerUrl(url: string): Endpoint {
+  if (url.startsWith("unix://")) {
+    const socketPath = url.slice("unix://".length);
+    if (!socketPath.startsWith("/")) {
+      throw new SupervisorConfigError(
+        `SUPERVISOR_SERVER_URL '${url}' must name an absolute socket path (unix:///path/to/supervisor.sock)`,
+      );
+    }
+    return { display: url, secure: false, options: { socketPath, path: "/RPC2" } };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SupervisorConfigError(
+      `SUPERVISOR_SERVER_URL '${url}' is neither unix:///path nor http://host:port`,
+    );
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new SupervisorConfigError(
+      `SUPERVISOR_SERVER_URL '${url}' has scheme ${parsed.protocol}; use unix:// or http://`,
+    );
+  }
+  const secure = parsed.protocol === "https:";
+  const display = `${parsed.protocol}//${parsed.host}`;
+  const path = parsed.pathname.endsWith("/RPC2") ? parsed.pathname : "/RPC2";
+  return {
+    display,
+    secure,
+    options: {
+      host: parsed.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(parsed.port || (secure ? 443 : 80)),
+      path,
+    },
+  };
+}
+
+/** Time allowed for a query (getAllProcessInfo, getProcessInfo). */
+export const QUERY_TIMEOUT_MS = 10_000;
+/**
+ * Time allowed for stopProcess/startProcess with wait=true: supervisord
+ * answers after the program's stopwaitsecs/startsecs, which may be long.
+ * The bound only keeps a wedged supervisord from holding a round forever.
+ */
+export const CONTROL_TIMEOUT_MS = 600_000;
+
+export class SupervisorClient {
+  readonly #endpoint: Endpoint;
+  readonly #auth?: { user: string; pass: string };
+
+  constructor(readonly url: string, username?: string, password?: string) {
+    this.#endpoint = parseServerUrl(url);
+    if (username !== undefined && username !== "") {
+      this.#auth = { user: username, pass: password ?? "" };
+    }
+  }
+
+  /** From the environment supervisord gives its children. */
+  static fromEnv(env: { get(name: string): string | undefined } = Deno.env): SupervisorClient {
+    const url = env.get("SUPERVISOR_SERVER_URL");
+    if (!url) {
+      throw new SupervisorConfigError(
+        "SUPERVISOR_SERVER_URL is not set: run supervisor-checks as a supervisord [eventlistener:x] " +
+          "(supervisord sets it from serverurl=), or set it to unix:///path/to/supervisor.sock or http://host:port",
+      );
+    }
+    return new SupervisorClient(
+      url,
+      env.get("SUPERVISOR_USERNAME"),
+      env.get("SUPERVISOR_PASSWORD"),
+    );
+  }
+
+  get display(): string {
+    return this.#endpoint.display;
+  }
+
+  /** One XML-RPC call; rejects with SupervisorFault or SupervisorUnavailable. */
+  call(method: string, params: unknown[], timeoutMs = QUERY_TIMEOUT_MS): Promise<unknown> {
+    const signal = AbortSignal.timeout(timeoutMs);
+    const options = {
+      ...this.#endpoint.options,
+      headers: {},
+      signal,
+      ...(this.#auth ? { basic_auth: this.#auth } : {}),
+    };
+    const client = this.#endpoint.secure
+      ? xmlrpc.createSecureClient(options)
+      : xmlrpc.createClient(options);
+    return new Promise((resolve, reject) => {
+      client.methodCall(method, params, (error: unknown, value: unknown) => {
+        if (error) reject(this.#explain(method, error, signal, timeoutMs));
+        else resolve(value);
+      });
+    });
+  }
+
+  #explain(method: string, error: unknown, signal: AbortSignal, timeoutMs: number): Error {
+    const e = error as {
+      faultCode?: number;
+      faultString?: string;
+      code?: string;
+      message?: string;
+      res?: { statusCode?: number };
+    };
+    if (typeof e.faultCode === "number") {
+      return new SupervisorFault(e.faultCode, e.faultString ?? "");
+    }
+    const where = `supervisord at ${this.display}`;
+    const status = e.res?.statusCode;
+    if (status === 401) {
+      const who = this.#auth
+        ? `the credentials of user '${this.#auth.user}' from SUPERVISOR_USERNAME/SUPERVISOR_PASSWORD`
+        : "a request without credentials (SUPERVISOR_USERNAME is not set)";
+      return new SupervisorUnavailable(
+        `${where} refused ${who} (HTTP 401 Unauthorized): set SUPERVISOR_USERNAME and ` +
+          `SUPERVISOR_PASSWORD in the listener's environment= to the username/password of ` +
+          `supervisord's [unix_http_server] or [inet_http_server] section`,
+      );
+    }
+    if (signal.aborted) {
+      return new SupervisorUnavailable(
+        `${where} did not answer ${method} within ${timeoutMs / 1000}s`,
+      );
+    }
+    if (status !== undefined && status !== 200) {
+      return new SupervisorUnavailable(
+        `${where} answered ${method} with HTTP ${status}: is SUPERVISOR_SERVER_URL supervisord's RPC address?`,
+      );
+    }
+    if (e.code) {
+      return new SupervisorUnavailable(
+        `cannot reach ${where} (${e.code}: ${e.message ?? ""}): check SUPERVISOR_SERVER_URL ` +
+          `(supervisord sets it from [supervisorctl] serverurl or the listener's serverurl=) and that supervisord runs`,
+      );
+    }
+    return new SupervisorUnavailable(
+      `${where} gave an unusable answer to ${method}: ${e.message ?? String(error)}`,
+    );
+  }
+
+  async getAllProcessInfo(): Promise<ProcessInfo[]> {
+    const list = await this.call("supervisor.getAllProcessInfo", []);
+    return (list as Record<string, unknown>[]).map(toProcessInfo);
+  }
+
+  async getProcessInfo(spec: string): Promise<ProcessInfo> {
+    return toProcessInfo(
+      await this.call("supervisor.getProcessInfo", [spec]) as Record<string, unknown>,
+    );
+  }
+
+  async stopProcess(spec: string, wait = true): Promise<void> {
+    await this.call("supervisor.stopProcess", [spec, wait], CONTROL_TIMEOUT_MS);
+  }
+
+  async startProcess(spec: string, wait = true): Promise<void> {
+    await this.call("supervisor.startProcess", [spec, wait], CONTROL_TIMEOUT_MS);
+  }
+}
+
+function toProcessInfo(raw: Record<string, unknown>): ProcessInfo {
+  return {
+    name: String(raw.name),
+    group: String(raw.group),
+    pid: Number(raw.pid),
+    state: Number(raw.state),
+    statename: String(raw.statename),
+    start: Number(raw.start),
+  };
+}

@@ -1,0 +1,4 @@
+import config from "../deno.json" with { type: "json" };
+
+/** The release version, from deno.json (bundled into the compiled binary). */
+export const VERSION: string = config.version;

@@ -1,0 +1,225 @@
+/**
+ * A private, real supervisord in a temp dir, for integration tests, the demo
+ * and benchmarks. Nothing is mocked: supervisord is Debian's.
+ */
+import { fileURLToPath } from "node:url";
+import type { ProcessInfo } from "../../lib/check.ts";
+import { STATE_RUNNING, SupervisorClient } from "../../lib/supervisor.ts";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const MAIN = `${REPO}main.ts`;
+export const WEB_SERVICE = `${REPO}tests/fixtures/web_service.ts`;
+export const DENO = Deno.execPath();
+
+export interface SupervisordOptions {
+  /** Extra config sections ([program:x], [group:x], [eventlistener:x]), given the temp dir. */
+  sections: (dir: string) => string;
+  /** Require these credentials on the unix socket. */
+  auth?: { username: string; password: string };
+}
+
+/** Quotes an argument for a supervisord `command=` line (shlex rules). */
+export function shq(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** `command=` value that runs this project's entry point. */
+export function listenerCommand(args: string[]): string {
+  return [DENO, "run", "-A", "--no-prompt", MAIN, ...args].map(shq).join(" ");
+}
+
+/** A [program:x] running the fixture web service on `port`. */
+export function webProgram(name: string, port: number, extra = ""): string {
+  return `[program:${name}]
+command=${shq(DENO)} run --allow-net ${shq(WEB_SERVICE)} ${port}
+startsecs=1
+stopwaitsecs=2
+autorestart=true
+${extra}
+`;
+}
+
+/** `n` TCP ports free right now on 127.0.0.1. */
+export function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (e) {
+      lastError = e;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}` +
+      (lastError ? ` (last error: ${(lastError as Error).message})` : ""),
+  );
+}
+
+export class Supervisord implements AsyncDisposable {
+  readonly client: SupervisorClient;
+  #child: Deno.ChildProcess;
+
+  private constructor(
+    readonly dir: string,
+    child: Deno.ChildProcess,
+    auth?: SupervisordOptions["auth"],
+  ) {
+    this.#child = child;
+    this.client = new SupervisorClient(
+      `unix://${dir}/supervisor.sock`,
+      auth?.username,
+      auth?.password,
+    );
+  }
+
+  static async start(options: SupervisordOptions): Promise<Supervisord> {
+    const dir = await Deno.makeTempDir({ prefix: "supervisor-checks-" });
+    const auth = options.auth
+      ? `username=${options.auth.username}\npassword=${options.auth.password}\n`
+      : "";
+    const conf = `[unix_http_server]
+file=${dir}/supervisor.sock
+${auth}
+[supervisord]
+logfile=${dir}/supervisord.log
+pidfile=${dir}/supervisord.pid
+childlogdir=${dir}
+loglevel=info
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://${dir}/supervisor.sock
+
+${options.sections(dir)}
+`;
+    await Deno.writeTextFile(`${dir}/supervisord.conf`, conf);
+    const child = new Deno.Command("supervisord", {
+      args: ["-n", "-c", `${dir}/supervisord.conf`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const sv = new Supervisord(dir, child, options.auth);
+    await waitFor(
+      "supervisord to answer",
+      async () => {
+        await sv.client.call("supervisor.getState", []);
+        return true;
+      },
+      15_000,
+      100,
+    );
+    return sv;
+  }
+
+  processes(): Promise<ProcessInfo[]> {
+    return this.client.getAllProcessInfo();
+  }
+
+  async process(spec: string): Promise<ProcessInfo> {
+    return await this.client.getProcessInfo(spec);
+  }
+
+  /** Waits until every named process (group:name) is RUNNING; returns their pids. */
+  async waitRunning(specs: string[], timeoutMs = 30_000): Promise<Record<string, number>> {
+    return await waitFor(`${specs.join(", ")} RUNNING`, async () => {
+      const pids: Record<string, number> = {};
+      for (const spec of specs) {
+        const p = await this.process(spec);
+        if (p.state !== STATE_RUNNING) return undefined;
+        pids[spec] = p.pid;
+      }
+      return pids;
+    }, timeoutMs);
+  }
+
+  /** Waits until `spec` runs with a pid other than `oldPid`; returns the new pid. */
+  async waitRestarted(spec: string, oldPid: number, timeoutMs = 40_000): Promise<number> {
+    return await waitFor(`${spec} restarted (old pid ${oldPid})`, async () => {
+      const p = await this.process(spec);
+      return p.state === STATE_RUNNING && p.pid !== oldPid ? p.pid : undefined;
+    }, timeoutMs);
+  }
+
+  /** Sends a signal to a process's pid (SIGSTOP freezes it). */
+  async kill(spec: string, signal: Deno.Signal): Promise<number> {
+    const { pid } = await this.process(spec);
+    Deno.kill(pid, signal);
+    return pid;
+  }
+
+  /** A listener's stderr log (its log lines). */
+  async listenerLog(name: string): Promise<string> {
+    try {
+      return await Deno.readTextFile(`${this.dir}/${name}.err.log`);
+    } catch {
+      return "";
+    }
+  }
+
+  async supervisordLog(): Promise<string> {
+    return await Deno.readTextFile(`${this.dir}/supervisord.log`);
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.client.call("supervisor.shutdown", [], 5_000);
+    } catch {
+      // not answering: killed below
+    }
+    const exited = await Promise.race([
+      this.#child.status.then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 15_000)),
+    ]);
+    if (!exited) {
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await this.#child.status;
+    }
+    if (!Deno.env.get("KEEP_SUPERVISORD_DIR")) {
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  async [Symbol.asyncDispose]() {
+    await this.stop();
+  }
+}
+
+/** An [eventlistener:x] section running this project with `args`. */
+export function listenerSection(
+  name: string,
+  args: string[],
+  dir: string,
+  extra = "",
+): string {
+  return `[eventlistener:${name}]
+command=${listenerCommand(args)}
+events=TICK_5
+stderr_logfile=${dir}/${name}.err.log
+autorestart=false
+startsecs=0
+${extra}
+`;
+}
