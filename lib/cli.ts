@@ -107,7 +107,7 @@ export function configureCheck(
 ): ConfiguredCheck {
   const result = definition.schema.safeParse(raw);
   if (!result.success) {
-    throw new UsageError(describeIssues(result.error, definition.options, naming).join("; "));
+    throw new UsageError(describeIssues(result.error, definition.options, raw, naming).join("; "));
   }
   return { definition, options: result.data };
 }

@@ -111,15 +111,16 @@ export function flagLabel(spec: OptionSpec): string {
 export function describeIssues(
   error: z.ZodError,
   specs: OptionSpec[],
+  raw: Record<string, unknown>,
   naming: "flag" | "key" = "flag",
 ): string[] {
   return error.issues.map((issue) => {
     const key = String(issue.path[0] ?? "");
     const spec = specs.find((s) => s.key === key);
     const label = !key ? "options" : naming === "flag" && spec ? flagLabel(spec) : `'${key}'`;
-    const message = issue.code === "invalid_type" && issue.input === undefined
-      ? "is required"
-      : issue.message;
+    const missing = issue.path.length === 1 && raw[key] === undefined &&
+      (issue.code === "invalid_type" || issue.code === "invalid_union");
+    const message = missing ? "is required" : issue.message;
     return `${label}: ${message}`;
   });
 }

@@ -187,10 +187,12 @@ ${options.sections(dir)}
     } catch {
       // not answering: killed below
     }
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const exited = await Promise.race([
       this.#child.status.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), 15_000)),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), 15_000)),
     ]);
+    clearTimeout(timer);
     if (!exited) {
       try {
         this.#child.kill("SIGKILL");
