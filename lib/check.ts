@@ -54,6 +54,12 @@ export interface CheckContext {
   signal: AbortSignal;
   /** 1 for the first try, 2 for the first retry, ... */
   attempt: number;
+  /**
+   * State this check keeps for this process from round to round (e.g. the
+   * last CPU-time sample). Keyed by `group:name`, so it survives a restart:
+   * compare the pid you stored with `process.pid` where that matters.
+   */
+  state: Map<string, unknown>;
 }
 
 /** One command-line flag of a check; also names the key in config files. */

@@ -40,9 +40,10 @@ async function attemptOnce(
   process: ProcessInfo,
   signal: AbortSignal,
   attempt: number,
+  state: Map<string, unknown>,
 ): Promise<Verdict> {
   try {
-    return await check.definition.run(process, check.options, { signal, attempt });
+    return await check.definition.run(process, check.options, { signal, attempt, state });
   } catch (e) {
     if (e instanceof CheckConfigError) return unknown(`configuration error: ${e.message}`);
     return unknown(`check could not run: ${(e as Error)?.message ?? String(e)}`);
@@ -53,6 +54,7 @@ export async function probe(
   check: ConfiguredCheck,
   process: ProcessInfo,
   signal: AbortSignal,
+  state: Map<string, unknown> = new Map(),
 ): Promise<ProbeResult> {
   const started = performance.now();
   const attempts = 1 + check.definition.retries(check.options);
@@ -60,7 +62,7 @@ export async function probe(
   let attempt = 0;
   while (attempt < attempts) {
     attempt++;
-    verdict = await attemptOnce(check, process, signal, attempt);
+    verdict = await attemptOnce(check, process, signal, attempt, state);
     if (signal.aborted) {
       verdict = unknown("listener is stopping; result discarded");
       break;

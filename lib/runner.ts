@@ -30,6 +30,8 @@ export class Runner {
   #current: Promise<RoundReport> | undefined;
   /** Last `unknown` message per process: repeats go to debug, not every round to warn. */
   readonly #lastUnknown = new Map<string, string>();
+  /** What each check keeps per process between rounds (CheckContext.state). */
+  readonly #checkState = new Map<ConfiguredCheck, Map<string, Map<string, unknown>>>();
   #currentStarted = 0;
   readonly #shutdown = new AbortController();
 
@@ -86,9 +88,19 @@ export class Runner {
     return { completed: true, processes };
   }
 
+  #stateOf(check: ConfiguredCheck, spec: string): Map<string, unknown> {
+    let byProcess = this.#checkState.get(check);
+    if (!byProcess) this.#checkState.set(check, byProcess = new Map());
+    let state = byProcess.get(spec);
+    if (!state) byProcess.set(spec, state = new Map());
+    return state;
+  }
+
   async #checkProcess(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport> {
     const fields = { process: namespec(process), pid: process.pid };
-    const results = await Promise.all(this.checks.map((c) => probe(c, process, signal)));
+    const results = await Promise.all(
+      this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, fields.process))),
+    );
     for (const r of results) {
       const line = `${r.check} ${r.status}: ${r.message}` +
         (r.attempts > 1 ? ` (after ${r.attempts} attempts)` : "");

@@ -15,7 +15,11 @@ async function check(raw: Record<string, unknown>, name = "web"): Promise<Verdic
   const { options } = configureCheck(httpCheck, raw);
   const ac = new AbortController();
   // deno-lint-ignore no-explicit-any
-  return await httpCheck.run(proc(name), options as any, { signal: ac.signal, attempt: 1 });
+  return await httpCheck.run(proc(name), options as any, {
+    signal: ac.signal,
+    attempt: 1,
+    state: new Map(),
+  });
 }
 
 interface Seen {
