@@ -28,7 +28,12 @@ export interface RestartResult {
 }
 
 function faultText(e: unknown): string {
-  if (e instanceof SupervisorFault) return `${e.faultName}: ${e.faultString}`;
+  if (e instanceof SupervisorFault) {
+    // supervisord's fault strings usually start with the name already ("BAD_NAME: x")
+    return e.faultString.startsWith(e.faultName)
+      ? e.faultString
+      : `${e.faultName}: ${e.faultString}`;
+  }
   return (e as Error)?.message ?? String(e);
 }
 

@@ -8,6 +8,43 @@ import {
   webProgram,
 } from "../support/supervisord.ts";
 
+Deno.test("http:// transport with the right credentials: the frozen service is restarted", async () => {
+  const [port] = freePorts(1);
+  await using sv = await Supervisord.start({
+    inet: true,
+    auth: { username: "ops", password: "right-secret" },
+    sections: (dir) =>
+      webProgram("web", port) +
+      listenerSection(
+        "authcheck",
+        [
+          "http",
+          "-n",
+          "authcheck",
+          "-g",
+          "web",
+          "-p",
+          String(port),
+          "-u",
+          "/ping",
+          "-t",
+          "1",
+          "-r",
+          "0",
+        ],
+        dir,
+        'environment=SUPERVISOR_USERNAME="ops",SUPERVISOR_PASSWORD="right-secret"\n',
+      ),
+  });
+  assert.match(sv.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const before = await sv.waitRunning(["web:web"]);
+  await sv.kill("web:web", "SIGSTOP");
+  await sv.waitRestarted("web:web", before["web:web"]);
+  const log = await sv.listenerLog("authcheck");
+  assert.match(log, new RegExp(`via ${sv.url.replaceAll(".", "\\.")}`));
+  assert.doesNotMatch(log, /right-secret/);
+});
+
 Deno.test("wrong SUPERVISOR_PASSWORD: one clear line per round, no restart, listener keeps running", async () => {
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({

@@ -49,6 +49,23 @@ Deno.test("-N group:name checks only that process; SIGHUP ends the listener with
   );
   assert.match(await sv.listenerLog("only_a"), /received SIGHUP, stopping/);
   assert.match(await sv.supervisordLog(), /exited: only_a \(exit status 0; expected\)/);
+
+  // started again, SIGINT ends it the same way
+  await sv.client.startProcess("only_a");
+  await waitFor(
+    "the listener up again",
+    async () => ((await sv.listenerLog("only_a")).match(/listening: /g) ?? []).length === 2,
+  );
+  await sv.client.call("supervisor.signalProcess", ["only_a", "INT"]);
+  await waitFor(
+    "listener to exit",
+    async () => (await sv.process("only_a")).statename === "EXITED",
+  );
+  assert.match(await sv.listenerLog("only_a"), /received SIGINT, stopping/);
+  assert.equal(
+    (await sv.supervisordLog()).match(/exited: only_a \(exit status 0; expected\)/g)?.length,
+    2,
+  );
 });
 
 Deno.test("-N name (without group) and SIGTERM from supervisord's stopProcess", async () => {

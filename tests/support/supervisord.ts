@@ -14,8 +14,10 @@ export const DENO = Deno.execPath();
 export interface SupervisordOptions {
   /** Extra config sections ([program:x], [group:x], [eventlistener:x]), given the temp dir. */
   sections: (dir: string) => string;
-  /** Require these credentials on the unix socket. */
+  /** Require these credentials on the server. */
   auth?: { username: string; password: string };
+  /** Serve the API on http://127.0.0.1:PORT instead of a unix socket. */
+  inet?: boolean;
 }
 
 /** Quotes an argument for a supervisord `command=` line (shlex rules). */
@@ -79,15 +81,12 @@ export class Supervisord implements AsyncDisposable {
 
   private constructor(
     readonly dir: string,
+    readonly url: string,
     child: Deno.ChildProcess,
     auth?: SupervisordOptions["auth"],
   ) {
     this.#child = child;
-    this.client = new SupervisorClient(
-      `unix://${dir}/supervisor.sock`,
-      auth?.username,
-      auth?.password,
-    );
+    this.client = new SupervisorClient(url, auth?.username, auth?.password);
   }
 
   static async start(options: SupervisordOptions): Promise<Supervisord> {
@@ -95,9 +94,13 @@ export class Supervisord implements AsyncDisposable {
     const auth = options.auth
       ? `username=${options.auth.username}\npassword=${options.auth.password}\n`
       : "";
-    const conf = `[unix_http_server]
-file=${dir}/supervisor.sock
-${auth}
+    const url = options.inet
+      ? `http://127.0.0.1:${freePorts(1)[0]}`
+      : `unix://${dir}/supervisor.sock`;
+    const server = options.inet
+      ? `[inet_http_server]\nport=${url.slice("http://".length)}\n`
+      : `[unix_http_server]\nfile=${dir}/supervisor.sock\n`;
+    const conf = `${server}${auth}
 [supervisord]
 logfile=${dir}/supervisord.log
 pidfile=${dir}/supervisord.pid
@@ -108,7 +111,7 @@ loglevel=info
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
 [supervisorctl]
-serverurl=unix://${dir}/supervisor.sock
+serverurl=${url}
 
 ${options.sections(dir)}
 `;
@@ -119,7 +122,7 @@ ${options.sections(dir)}
       stdout: "null",
       stderr: "null",
     }).spawn();
-    const sv = new Supervisord(dir, child, options.auth);
+    const sv = new Supervisord(dir, url, child, options.auth);
     await waitFor(
       "supervisord to answer",
       async () => {

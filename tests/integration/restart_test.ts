@@ -1,0 +1,74 @@
+/**
+ * The restart step against a real supervisord: it acts only on a process
+ * that is still RUNNING with the pid that failed, and names faults.
+ */
+import assert from "node:assert/strict";
+import type { ProcessInfo } from "../../lib/check.ts";
+import { restartProcess } from "../../lib/restart.ts";
+import { Supervisord } from "../support/supervisord.ts";
+
+const SLEEPER = (name: string, extra = "") =>
+  `[program:${name}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n${extra}\n`;
+
+Deno.test("restart: same pid and RUNNING → stopped and started with a new pid", async () => {
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  const { "a:a": pid } = await sv.waitRunning(["a:a"]);
+  const r = await restartProcess(sv.client, await sv.process("a:a"));
+  assert.equal(r.outcome, "restarted", r.detail);
+  assert.equal(r.detail, "stopped, started");
+  const now = await sv.process("a:a");
+  assert.equal(now.statename, "RUNNING");
+  assert.notEqual(now.pid, pid);
+  assert.equal(r.newPid, now.pid);
+});
+
+Deno.test("restart: a pid that changed since the check is left alone", async () => {
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  await sv.waitRunning(["a:a"]);
+  const current = await sv.process("a:a");
+  const stale: ProcessInfo = { ...current, pid: current.pid + 100000 };
+  const r = await restartProcess(sv.client, stale);
+  assert.equal(r.outcome, "skipped");
+  assert.match(r.detail, /pid changed from \d+ to \d+ since the check: already restarted/);
+  assert.equal((await sv.process("a:a")).pid, current.pid, "untouched");
+});
+
+Deno.test("restart: a process no longer RUNNING is left to supervisord", async () => {
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  await sv.waitRunning(["a:a"]);
+  const seen = await sv.process("a:a");
+  await sv.client.stopProcess("a:a");
+  const r = await restartProcess(sv.client, seen);
+  assert.equal(r.outcome, "skipped");
+  assert.equal(r.detail, "now STOPPED, not RUNNING: left to supervisord");
+  assert.equal((await sv.process("a:a")).statename, "STOPPED", "not started again");
+});
+
+Deno.test("restart: a process supervisord does not know is reported with the fault name", async () => {
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  const ghost: ProcessInfo = {
+    name: "ghost",
+    group: "ghost",
+    pid: 1,
+    state: 20,
+    statename: "RUNNING",
+    start: 0,
+  };
+  const r = await restartProcess(sv.client, ghost);
+  assert.equal(r.outcome, "skipped");
+  assert.match(r.detail, /^re-reading ghost:ghost failed \(BAD_NAME: ghost:ghost\)$/);
+});
+
+Deno.test("restart: a start that fails reports the step and the fault", async () => {
+  // exits at once with an unexpected code: startProcess(wait) answers SPAWN_ERROR / ABNORMAL_TERMINATION
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      `[program:flaky]\ncommand=sh -c 'test -e ${dir}/broken && exit 3; exec sleep 600'\n` +
+      "startsecs=1\nstartretries=0\nstopwaitsecs=1\nautorestart=false\n",
+  });
+  await sv.waitRunning(["flaky:flaky"]);
+  await Deno.writeTextFile(`${sv.dir}/broken`, "");
+  const r = await restartProcess(sv.client, await sv.process("flaky:flaky"));
+  assert.equal(r.outcome, "failed");
+  assert.match(r.detail, /^stopped, start failed \((SPAWN_ERROR|ABNORMAL_TERMINATION): /);
+});
