@@ -16,7 +16,17 @@ import {
   unknown,
   type Verdict,
 } from "../lib/check.ts";
-import { count, host, portSpec, resolveSecret, seconds } from "../lib/options.ts";
+import {
+  count,
+  CREDENTIAL_OPTIONS,
+  credentialsShape,
+  host,
+  portSpec,
+  resolveCredentials,
+  retriesOption,
+  seconds,
+  timeoutOption,
+} from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
 
@@ -80,36 +90,7 @@ const OPTIONS: OptionSpec[] = [
     metavar: "JSON",
     help: "Request headers as a JSON object.",
   },
-  {
-    key: "username",
-    long: "username",
-    short: "U",
-    type: "string",
-    metavar: "USER",
-    help: "Basic-auth user name.",
-  },
-  {
-    key: "password",
-    long: "password",
-    short: "P",
-    type: "string",
-    metavar: "PASSWORD",
-    help: "Basic-auth password (visible in ps; prefer --password-env or --password-file).",
-  },
-  {
-    key: "password_env",
-    long: "password-env",
-    type: "string",
-    metavar: "NAME",
-    help: "Read the basic-auth password from environment variable NAME.",
-  },
-  {
-    key: "password_file",
-    long: "password-file",
-    type: "string",
-    metavar: "PATH",
-    help: "Read the basic-auth password from a file (one trailing newline is dropped).",
-  },
+  ...CREDENTIAL_OPTIONS,
   {
     key: "expect_status",
     long: "expect-status",
@@ -133,24 +114,8 @@ const OPTIONS: OptionSpec[] = [
     metavar: "PATH",
     help: "PEM CA certificate(s) to trust for https (for self-signed services).",
   },
-  {
-    key: "timeout",
-    long: "timeout",
-    short: "t",
-    type: "string",
-    metavar: "SECONDS",
-    help: "Time allowed for each attempt, connect to last body byte.",
-    defaultText: "15",
-  },
-  {
-    key: "num_retries",
-    long: "num-retries",
-    short: "r",
-    type: "string",
-    metavar: "N",
-    help: "Extra attempts after a failed one, with a brief back-off.",
-    defaultText: "2",
-  },
+  timeoutOption("Time allowed for each attempt, connect to last body byte.", 15),
+  retriesOption(2),
 ];
 
 /** `200-299,301` → predicate and canonical text. */
@@ -203,10 +168,7 @@ const schema = z.object({
     }
     return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
   }).optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  password_env: z.string().min(1).optional(),
-  password_file: z.string().min(1).optional(),
+  ...credentialsShape,
   expect_status: z.union([z.string(), z.number()]).default("200").transform((value, ctx) => {
     try {
       return parseStatusList(String(value));
@@ -220,17 +182,8 @@ const schema = z.object({
   timeout: seconds(15),
   num_retries: count(2),
 }).strict().transform((o, ctx) => {
-  const secret = resolveSecret(
-    { inline: o.password, env: o.password_env, file: o.password_file },
-    { inline: "-P/--password", env: "--password-env", file: "--password-file" },
-  );
-  if (secret.error) {
-    const key = { inline: "password", env: "password_env", file: "password_file" }[
-      secret.error.source
-    ];
-    ctx.addIssue({ code: "custom", path: [key], message: secret.error.message });
-    return z.NEVER;
-  }
+  const credentials = resolveCredentials(o, ctx);
+  if (credentials === z.NEVER) return z.NEVER;
   const absolute = /^https?:\/\//i.test(o.url);
   if (!absolute && !o.url.startsWith("/")) {
     ctx.addIssue({
@@ -280,11 +233,9 @@ const schema = z.object({
   }
   const headers: Record<string, string> = { ...o.headers };
   if (o.json !== undefined) headers["Content-Type"] = "application/json";
-  if (o.username !== undefined || secret.value !== undefined) {
-    const credentials = `${o.username ?? ""}:${secret.value ?? ""}`;
-    headers["Authorization"] = `Basic ${
-      btoa(String.fromCharCode(...new TextEncoder().encode(credentials)))
-    }`;
+  if (credentials) {
+    const pair = new TextEncoder().encode(`${credentials.username}:${credentials.password}`);
+    headers["Authorization"] = `Basic ${btoa(String.fromCharCode(...pair))}`;
   }
   return {
     url: o.url,

@@ -13,7 +13,7 @@ import {
   unhealthy,
   unknown,
 } from "../lib/check.ts";
-import { count, host, portSpec, seconds } from "../lib/options.ts";
+import { count, host, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
 import { resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
 
@@ -35,24 +35,8 @@ const OPTIONS: OptionSpec[] = [
     help: "Host to connect to.",
     defaultText: "127.0.0.1",
   },
-  {
-    key: "timeout",
-    long: "timeout",
-    short: "t",
-    type: "string",
-    metavar: "SECONDS",
-    help: "Time allowed for each connection attempt.",
-    defaultText: "15",
-  },
-  {
-    key: "num_retries",
-    long: "num-retries",
-    short: "r",
-    type: "string",
-    metavar: "N",
-    help: "Extra attempts after a failed one, with a brief back-off.",
-    defaultText: "2",
-  },
+  timeoutOption("Time allowed for each connection attempt.", 15),
+  retriesOption(2),
 ];
 
 const schema = z.object({

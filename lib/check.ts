@@ -18,6 +18,8 @@ export interface ProcessInfo {
   statename: string;
   /** Unix time the process was started. */
   start: number;
+  /** Exit status of the last run (meaningful in EXITED). */
+  exitstatus?: number;
 }
 
 /** `group:name`, the namespec supervisord's API takes. */

@@ -99,6 +99,98 @@ export function resolveSecret(
   return { value: sources.inline };
 }
 
+/** -t/--timeout: seconds allowed for one attempt. */
+export function timeoutOption(help: string, defaultSeconds: number): OptionSpec {
+  return {
+    key: "timeout",
+    long: "timeout",
+    short: "t",
+    type: "string",
+    metavar: "SECONDS",
+    help,
+    defaultText: String(defaultSeconds),
+  };
+}
+
+/** -r/--num-retries: extra attempts after a failed one (the probe backs off between them). */
+export function retriesOption(defaultRetries: number): OptionSpec {
+  return {
+    key: "num_retries",
+    long: "num-retries",
+    short: "r",
+    type: "string",
+    metavar: "N",
+    help: "Extra attempts after a failed one, with a brief back-off.",
+    defaultText: String(defaultRetries),
+  };
+}
+
+/** Basic-auth flags: -U, and the password inline (-P), by env var name or from a file. */
+export const CREDENTIAL_OPTIONS: OptionSpec[] = [
+  {
+    key: "username",
+    long: "username",
+    short: "U",
+    type: "string",
+    metavar: "USER",
+    help: "Basic-auth user name.",
+  },
+  {
+    key: "password",
+    long: "password",
+    short: "P",
+    type: "string",
+    metavar: "PASSWORD",
+    help: "Basic-auth password (visible in ps; prefer --password-env or --password-file).",
+  },
+  {
+    key: "password_env",
+    long: "password-env",
+    type: "string",
+    metavar: "NAME",
+    help: "Read the basic-auth password from environment variable NAME.",
+  },
+  {
+    key: "password_file",
+    long: "password-file",
+    type: "string",
+    metavar: "PATH",
+    help: "Read the basic-auth password from a file (one trailing newline is dropped).",
+  },
+];
+
+/** Schema keys of CREDENTIAL_OPTIONS; spread into a check's z.object. */
+export const credentialsShape = {
+  username: z.string().optional(),
+  password: z.string().optional(),
+  password_env: z.string().trim().min(1, "must not be empty").optional(),
+  password_file: z.string().trim().min(1, "must not be empty").optional(),
+};
+
+/**
+ * Resolves the credentials of `credentialsShape` at start-up (reading the
+ * env var or file). Adds an issue naming the culprit key and returns
+ * z.NEVER when the password cannot be had; undefined when none is given.
+ */
+export function resolveCredentials(
+  o: { username?: string; password?: string; password_env?: string; password_file?: string },
+  ctx: z.RefinementCtx,
+): { username: string; password: string } | undefined | typeof z.NEVER {
+  const secret = resolveSecret(
+    { inline: o.password, env: o.password_env, file: o.password_file },
+    { inline: "-P/--password", env: "--password-env", file: "--password-file" },
+  );
+  if (secret.error) {
+    const key = { inline: "password", env: "password_env", file: "password_file" }[
+      secret.error.source
+    ];
+    ctx.addIssue({ code: "custom", path: [key], message: secret.error.message });
+    return z.NEVER;
+  }
+  if (o.username === undefined && secret.value === undefined) return undefined;
+  return { username: o.username ?? "", password: secret.value ?? "" };
+}
+
 /** `-p/--port` for messages. */
 export function flagLabel(spec: OptionSpec): string {
   return spec.short ? `-${spec.short}/--${spec.long}` : `--${spec.long}`;

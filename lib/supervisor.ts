@@ -3,8 +3,8 @@
  * supervisord sees it: SUPERVISOR_SERVER_URL, plus SUPERVISOR_USERNAME and
  * SUPERVISOR_PASSWORD which the user sets in the listener's `environment=`.
  */
-import xmlrpc from "xmlrpc";
 import type { ProcessInfo } from "./check.ts";
+import { xmlrpcCall, type XmlRpcEndpoint, XmlRpcFault, XmlRpcTransportError } from "./xmlrpc.ts";
 
 /** supervisord's fault codes (supervisor/xmlrpc.py, class Faults). */
 export const FAULT_NAMES: Record<number, string> = {
@@ -52,14 +52,7 @@ export class SupervisorConfigError extends Error {
   override name = "SupervisorConfigError";
 }
 
-interface Endpoint {
-  /** For messages; never carries credentials. */
-  display: string;
-  secure: boolean;
-  options: Record<string, unknown>;
-}
-
-function parseServerUrl(url: string): Endpoint {
+function parseServerUrl(url: string): { endpoint: XmlRpcEndpoint; display: string } {
   if (url.startsWith("unix://")) {
     const socketPath = url.slice("unix://".length);
     if (!socketPath.startsWith("/")) {
@@ -67,7 +60,7 @@ function parseServerUrl(url: string): Endpoint {
         `SUPERVISOR_SERVER_URL '${url}' must name an absolute socket path (unix:///path/to/supervisor.sock)`,
       );
     }
-    return { display: url, secure: false, options: { socketPath, path: "/RPC2" } };
+    return { endpoint: { socketPath, path: "/RPC2" }, display: url };
   }
   let parsed: URL;
   try {
@@ -82,18 +75,9 @@ function parseServerUrl(url: string): Endpoint {
       `SUPERVISOR_SERVER_URL '${url}' has scheme ${parsed.protocol}; use unix:// or http://`,
     );
   }
-  const secure = parsed.protocol === "https:";
   const display = `${parsed.protocol}//${parsed.host}`;
   const path = parsed.pathname.endsWith("/RPC2") ? parsed.pathname : "/RPC2";
-  return {
-    display,
-    secure,
-    options: {
-      host: parsed.hostname.replace(/^\[|\]$/g, ""),
-      port: Number(parsed.port || (secure ? 443 : 80)),
-      path,
-    },
-  };
+  return { endpoint: { url: new URL(path, display) }, display };
 }
 
 /** Time allowed for a query (getAllProcessInfo, getProcessInfo). */
@@ -106,13 +90,14 @@ export const QUERY_TIMEOUT_MS = 10_000;
 export const CONTROL_TIMEOUT_MS = 600_000;
 
 export class SupervisorClient {
-  readonly #endpoint: Endpoint;
-  readonly #auth?: { user: string; pass: string };
+  readonly #endpoint: XmlRpcEndpoint;
+  readonly #display: string;
+  readonly #auth?: { username: string; password: string };
 
   constructor(readonly url: string, username?: string, password?: string) {
-    this.#endpoint = parseServerUrl(url);
+    ({ endpoint: this.#endpoint, display: this.#display } = parseServerUrl(url));
     if (username !== undefined && username !== "") {
-      this.#auth = { user: username, pass: password ?? "" };
+      this.#auth = { username, password: password ?? "" };
     }
   }
 
@@ -132,72 +117,56 @@ export class SupervisorClient {
     );
   }
 
+  /** The server URL for messages; never carries credentials. */
   get display(): string {
-    return this.#endpoint.display;
+    return this.#display;
   }
 
   /** One XML-RPC call; rejects with SupervisorFault or SupervisorUnavailable. */
-  call(method: string, params: unknown[], timeoutMs = QUERY_TIMEOUT_MS): Promise<unknown> {
-    const signal = AbortSignal.timeout(timeoutMs);
-    const options = {
-      ...this.#endpoint.options,
-      headers: {},
-      signal,
-      ...(this.#auth ? { basic_auth: this.#auth } : {}),
-    };
-    const client = this.#endpoint.secure
-      ? xmlrpc.createSecureClient(options)
-      : xmlrpc.createClient(options);
-    return new Promise((resolve, reject) => {
-      client.methodCall(method, params, (error: unknown, value: unknown) => {
-        if (error) reject(this.#explain(method, error, signal, timeoutMs));
-        else resolve(value);
-      });
-    });
+  async call(method: string, params: unknown[], timeoutMs = QUERY_TIMEOUT_MS): Promise<unknown> {
+    try {
+      return await xmlrpcCall(this.#endpoint, method, params, { timeoutMs, auth: this.#auth });
+    } catch (e) {
+      throw this.#explain(method, e, timeoutMs);
+    }
   }
 
-  #explain(method: string, error: unknown, signal: AbortSignal, timeoutMs: number): Error {
-    const e = error as {
-      faultCode?: number;
-      faultString?: string;
-      code?: string;
-      message?: string;
-      res?: { statusCode?: number };
-    };
-    if (typeof e.faultCode === "number") {
-      return new SupervisorFault(e.faultCode, e.faultString ?? "");
-    }
+  /** Words a failed call for the listener's log, saying what to check. */
+  #explain(method: string, error: unknown, timeoutMs: number): Error {
+    if (error instanceof XmlRpcFault) return new SupervisorFault(error.code, error.faultString);
+    if (!(error instanceof XmlRpcTransportError)) return error as Error;
     const where = `supervisord at ${this.display}`;
-    const status = e.res?.statusCode;
-    if (status === 401) {
-      const who = this.#auth
-        ? `the credentials of user '${this.#auth.user}' from SUPERVISOR_USERNAME/SUPERVISOR_PASSWORD`
-        : "a request without credentials (SUPERVISOR_USERNAME is not set)";
-      return new SupervisorUnavailable(
-        `${where} refused ${who} (HTTP 401 Unauthorized): set SUPERVISOR_USERNAME and ` +
-          `SUPERVISOR_PASSWORD in the listener's environment= to the username/password of ` +
-          `supervisord's [unix_http_server] or [inet_http_server] section`,
-      );
+    const { status, code, cause } = error.details;
+    switch (error.failure) {
+      case "unauthorized": {
+        const who = this.#auth
+          ? `the credentials of user '${this.#auth.username}' from SUPERVISOR_USERNAME/SUPERVISOR_PASSWORD`
+          : "a request without credentials (SUPERVISOR_USERNAME is not set)";
+        return new SupervisorUnavailable(
+          `${where} refused ${who} (HTTP 401 Unauthorized): set SUPERVISOR_USERNAME and ` +
+            `SUPERVISOR_PASSWORD in the listener's environment= to the username/password of ` +
+            `supervisord's [unix_http_server] or [inet_http_server] section`,
+        );
+      }
+      case "timeout":
+      case "aborted":
+        return new SupervisorUnavailable(
+          `${where} did not answer ${method} within ${timeoutMs / 1000}s`,
+        );
+      case "http-status":
+        return new SupervisorUnavailable(
+          `${where} answered ${method} with HTTP ${status}: is SUPERVISOR_SERVER_URL supervisord's RPC address?`,
+        );
+      case "connection":
+        return new SupervisorUnavailable(
+          `cannot reach ${where} (${code}: ${cause}): check SUPERVISOR_SERVER_URL ` +
+            `(supervisord sets it from [supervisorctl] serverurl or the listener's serverurl=) and that supervisord runs`,
+        );
+      case "bad-response":
+        return new SupervisorUnavailable(
+          `${where} gave an unusable answer to ${method}: ${cause}`,
+        );
     }
-    if (signal.aborted) {
-      return new SupervisorUnavailable(
-        `${where} did not answer ${method} within ${timeoutMs / 1000}s`,
-      );
-    }
-    if (status !== undefined && status !== 200) {
-      return new SupervisorUnavailable(
-        `${where} answered ${method} with HTTP ${status}: is SUPERVISOR_SERVER_URL supervisord's RPC address?`,
-      );
-    }
-    if (e.code) {
-      return new SupervisorUnavailable(
-        `cannot reach ${where} (${e.code}: ${e.message ?? ""}): check SUPERVISOR_SERVER_URL ` +
-          `(supervisord sets it from [supervisorctl] serverurl or the listener's serverurl=) and that supervisord runs`,
-      );
-    }
-    return new SupervisorUnavailable(
-      `${where} gave an unusable answer to ${method}: ${e.message ?? String(error)}`,
-    );
   }
 
   async getAllProcessInfo(): Promise<ProcessInfo[]> {
@@ -228,5 +197,6 @@ function toProcessInfo(raw: Record<string, unknown>): ProcessInfo {
     state: Number(raw.state),
     statename: String(raw.statename),
     start: Number(raw.start),
+    exitstatus: Number(raw.exitstatus),
   };
 }

@@ -25,11 +25,11 @@ Deno.test("tcp: a service whose port stopped listening is restarted; a healthy o
   const deafSpec = `svc:svc_${deaf}`;
   const fineSpec = `svc:svc_${fine}`;
   const before = await sv.waitRunning([deafSpec, fineSpec]);
-  await sv.kill(deafSpec, "SIGUSR1"); // closes its listening socket, stays alive
+  await sv.kill(deafSpec, "SIGHUP"); // closes its listening socket, stays alive
   await sv.waitRestarted(deafSpec, before[deafSpec]);
   const after = await sv.waitRunning([deafSpec, fineSpec]);
   assert.equal(after[fineSpec], before[fineSpec]);
-  const log = await sv.listenerLog("tcpcheck");
+  const log = await sv.waitLog("tcpcheck", /restarted/);
   assert.match(
     log,
     new RegExp(

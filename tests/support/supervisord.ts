@@ -180,6 +180,14 @@ ${options.sections(dir)}
     }
   }
 
+  /** Waits until a listener's log matches `pattern`; returns the log. */
+  async waitLog(name: string, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
+    return await waitFor(`${name}'s log to match ${pattern}`, async () => {
+      const text = await this.listenerLog(name);
+      return pattern.test(text) ? text : undefined;
+    }, timeoutMs);
+  }
+
   async supervisordLog(): Promise<string> {
     return await Deno.readTextFile(`${this.dir}/supervisord.log`);
   }

@@ -1,0 +1,241 @@
+/**
+ * file: the process is healthy while its heartbeat file keeps changing, i.e.
+ * while the freshest matching file's max(mtime, ctime) is within --timeout of
+ * now. Flags of the original supervisor_file_check. The naming rule and the
+ * writers (a TypeScript class, the `heartbeat` subcommand) are in
+ * lib/heartbeat.ts.
+ *
+ * Decisions:
+ * - The process's start counts as its first heartbeat. A missing file, or one
+ *   last changed before the process started (left by an earlier instance when
+ *   -f has no %(process_pid)s), is therefore unhealthy only once the process
+ *   has been running longer than --timeout: a process just started has not
+ *   had time to write, but one that never writes (hung at start-up) is
+ *   caught. A missing directory on the way to the file counts the same. The
+ *   original called a missing file an error, which never caught the latter.
+ * - Any other error (permission denied, a regular file where a directory
+ *   should be) says nothing about the process: unknown, never a restart,
+ *   unless -x/--fail-on-error makes it unhealthy.
+ * - Without -f, both `<root>/<group>-<name>-<pid>` and the original
+ *   NotificationFile's `<root>/<group>-<name>-<pid>-*` count; the freshest
+ *   match wins.
+ * - Symbolic links are followed (the original used lstat): a link's own
+ *   times never change, its target's do.
+ * - -d/--root-dir must be an existing directory when the path uses it, and
+ *   must not be given when it does not: both are start-up errors.
+ * - Deno reports ctime in whole seconds (rounded down), so a heartbeat that
+ *   changes only the ctime (a chmod) may look up to 1 s older than it is.
+ * - No retries: looking at a file again a moment later changes nothing.
+ */
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import {
+  type CheckDefinition,
+  healthy,
+  type OptionSpec,
+  type ProcessInfo,
+  unhealthy,
+  unknown,
+  type Verdict,
+} from "../lib/check.ts";
+import {
+  DEFAULT_FILEPATH,
+  FilepathTemplate,
+  NOTIFICATION_FILEPATH,
+  type PlaceholderValues,
+} from "../lib/heartbeat.ts";
+import { seconds } from "../lib/options.ts";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "timeout",
+    long: "timeout",
+    short: "t",
+    type: "string",
+    metavar: "SECONDS",
+    help: "Seconds without a change of the file after which the process counts as dead " +
+      "(a missing file: seconds since the process started). Required.",
+  },
+  {
+    key: "fail_on_error",
+    long: "fail-on-error",
+    short: "x",
+    type: "boolean",
+    help: "Count errors other than a missing file (permission denied…) as unhealthy " +
+      "instead of unknown.",
+  },
+  {
+    key: "filepath",
+    long: "filepath",
+    short: "f",
+    type: "string",
+    metavar: "PATH",
+    help: "Heartbeat file: placeholders %(process_group)s, %(process_name)s, %(process_pid)s, " +
+      "%(root_directory)s, and * in the file name; relative to the root dir.",
+    defaultText: "<root>/<group>-<name>-<pid>, also with a -* suffix",
+  },
+  {
+    key: "root_dir",
+    long: "root-dir",
+    short: "d",
+    type: "string",
+    metavar: "DIR",
+    help: "Directory of the heartbeat files.",
+    defaultText: "the OS temp dir ($TMPDIR, else /tmp)",
+  },
+];
+
+const template = z.string().transform((value, ctx) => {
+  try {
+    return FilepathTemplate.parse(value);
+  } catch (e) {
+    ctx.addIssue({ code: "custom", message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const schema = z.object({
+  // required, as in the original: the shared piece without its default
+  timeout: seconds(1).unwrap(),
+  fail_on_error: z.boolean({ error: "must be true or false" }).default(false),
+  filepath: template.optional(),
+  root_dir: z.string().trim().min(1, "must not be empty").optional(),
+}).strict().transform((o, ctx) => {
+  const templates = o.filepath
+    ? [o.filepath]
+    : [DEFAULT_FILEPATH, NOTIFICATION_FILEPATH].map((t) => FilepathTemplate.parse(t));
+  const rootDir = resolve(o.root_dir ?? tmpdir());
+  if (!templates.some((t) => t.usesRootDir)) {
+    if (o.root_dir !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["root_dir"],
+        message: "has no effect: -f/--filepath is absolute and has no %(root_directory)s",
+      });
+    }
+  } else {
+    // without -d the issue has no path: it is reported as about the options
+    const path = o.root_dir === undefined ? [] : ["root_dir"];
+    const what = o.root_dir === undefined ? `the OS temp dir ${rootDir} (TMPDIR)` : rootDir;
+    let isDirectory = false;
+    try {
+      isDirectory = Deno.statSync(rootDir).isDirectory;
+    } catch (e) {
+      const message = e instanceof Deno.errors.NotFound
+        ? `${what} does not exist`
+        : `cannot use ${what}: ${(e as Error).message}`;
+      ctx.addIssue({ code: "custom", path, message });
+      return z.NEVER;
+    }
+    if (!isDirectory) {
+      ctx.addIssue({ code: "custom", path, message: `${what} is not a directory` });
+    }
+  }
+  return { timeout: o.timeout, failOnError: o.fail_on_error, templates, rootDir };
+});
+
+export type FileOptions = z.output<typeof schema>;
+
+/** A heartbeat file found, and when it last changed (unix seconds). */
+export interface Beat {
+  path: string;
+  changed: number;
+}
+
+/** The file's last change, max(mtime, ctime); undefined when it does not exist. */
+async function lastChange(path: string): Promise<Beat | undefined> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  const times = [info.mtime, info.ctime].filter((t) => t !== null).map((t) => t.getTime());
+  return { path, changed: Math.max(0, ...times) / 1000 };
+}
+
+/** Every existing file `template` names for these values. */
+async function findBeats(template: FilepathTemplate, values: PlaceholderValues): Promise<Beat[]> {
+  if (!template.isGlob) {
+    const beat = await lastChange(template.expand(values));
+    return beat ? [beat] : [];
+  }
+  const { dir, name } = template.glob(values);
+  const paths: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      if (name.test(entry.name)) paths.push(join(dir, entry.name));
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return [];
+    throw e;
+  }
+  // a file removed between the listing and the stat is simply not there
+  const beats = await Promise.all(paths.map(lastChange));
+  return beats.filter((b) => b !== undefined);
+}
+
+/** The freshest heartbeat among all the files the templates name. */
+export async function newestBeat(
+  templates: FilepathTemplate[],
+  values: PlaceholderValues,
+): Promise<Beat | undefined> {
+  const found = (await Promise.all(templates.map((t) => findBeats(t, values)))).flat();
+  return found.reduce<Beat | undefined>((a, b) => (a && a.changed >= b.changed ? a : b), undefined);
+}
+
+const secs = (s: number) => `${Math.max(0, s).toFixed(1)}s`;
+
+/**
+ * The verdict on the freshest heartbeat (or none): healthy while the last
+ * sign of life, the heartbeat or else the process's start, is at most
+ * `timeout` seconds old. `where` names the file(s) looked for.
+ */
+export function judgeBeat(
+  beat: Beat | undefined,
+  process: Pick<ProcessInfo, "start">,
+  timeout: number,
+  now: number,
+  where: string,
+): Verdict {
+  if (beat && beat.changed >= process.start) {
+    const age = now - beat.changed;
+    return age <= timeout ? healthy(`heartbeat ${beat.path} changed ${secs(age)} ago`) : unhealthy(
+      `heartbeat ${beat.path} last changed ${secs(age)} ago, over the ${timeout}s timeout`,
+    );
+  }
+  const running = now - process.start;
+  const none = beat
+    ? `heartbeat ${beat.path} last changed before the process started`
+    : `no heartbeat file ${where}`;
+  return running <= timeout
+    ? healthy(`${none}; started ${secs(running)} ago, within the ${timeout}s timeout`)
+    : unhealthy(`${none}; running for ${secs(running)}, over the ${timeout}s timeout`);
+}
+
+export const fileCheck: CheckDefinition<FileOptions> = {
+  name: "file",
+  description: "Restart processes whose heartbeat file has not changed within the timeout.",
+  options: OPTIONS,
+  schema,
+  retries: () => 0,
+  async run(process, o) {
+    const values: PlaceholderValues = {
+      process_group: process.group,
+      process_name: process.name,
+      process_pid: String(process.pid),
+      root_directory: o.rootDir,
+    };
+    const where = o.templates.map((t) => t.expand(values)).join(" or ");
+    let beat: Beat | undefined;
+    try {
+      beat = await newestBeat(o.templates, values);
+    } catch (e) {
+      const message = `cannot look for heartbeat file ${where}: ${(e as Error).message}`;
+      return o.failOnError ? unhealthy(message) : unknown(message);
+    }
+    return judgeBeat(beat, process, o.timeout, Date.now() / 1000, where);
+  },
+};

@@ -1,0 +1,138 @@
+/**
+ * memory: the process is unhealthy when its resident memory (RSS) exceeds
+ * -m/--max-rss; with -c/--cumulative, the RSS of the process and all its
+ * descendants (children, grandchildren, …) summed. Flags of the original
+ * supervisor_memory_check: -m (also spelled --msx-rss, the original's
+ * typo) and -c, which is a flag here (the original declared a value for it
+ * but used it as a flag; in JSON, `"cumulative": true`).
+ *
+ * Sizes: a plain number is KB, as in the original (`-m 102400`); a number
+ * with a unit K/KB/KiB, M/MB/MiB or G/GB/GiB (any case, powers of 1024, so
+ * `100MB` = `102400`) is converted. The limit is exceeded when RSS is
+ * strictly greater.
+ *
+ * RSS is VmRSS from /proc/<pid>/status (Linux); a descendant that exits
+ * during the scan is left out, and a process whose /proc entry cannot be
+ * read (it exited) gets an `unknown` verdict, never a restart. Without /proc
+ * (not Linux) the process's own RSS comes from pidusage, and -c is refused
+ * at start-up.
+ */
+import { z } from "zod";
+import {
+  type CheckDefinition,
+  healthy,
+  type OptionSpec,
+  unhealthy,
+  unknown,
+} from "../lib/check.ts";
+import { descendantsOf, hasProc, readRssKb } from "../lib/proc.ts";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "max_rss",
+    long: "max-rss",
+    short: "m",
+    aliases: ["msx-rss"],
+    type: "string",
+    metavar: "SIZE",
+    help: "Most resident memory allowed: KB (102400), or with a unit, powers of 1024 " +
+      "(512MB, 2GB, 800K). Required.",
+  },
+  {
+    key: "cumulative",
+    long: "cumulative",
+    short: "c",
+    type: "boolean",
+    help: "Count the process and all its descendants together.",
+    defaultText: "off",
+  },
+];
+
+const UNITS_KB: Record<string, number> = { "": 1, k: 1, m: 1024, g: 1024 * 1024 };
+
+/** `102400` (KB), `512MB`, `2 GiB`, `1.5g` → KB. Throws a message for the user. */
+export function parseSizeKb(value: number | string): number {
+  let kb: number;
+  if (typeof value === "number") {
+    kb = value;
+  } else {
+    const m = /^(\d+(?:\.\d+)?)\s*(?:([kmg])(?:i?b)?)?$/i.exec(value.trim());
+    if (!m) {
+      throw new Error(
+        `expected a size in KB (102400) or with a unit KB, MB or GB (512MB), got '${value}'`,
+      );
+    }
+    kb = Number(m[1]) * UNITS_KB[(m[2] ?? "").toLowerCase()];
+  }
+  if (!Number.isFinite(kb) || kb <= 0) throw new Error(`must be greater than 0, got '${value}'`);
+  return kb;
+}
+
+/** KB → `840 KB`, `612 MB`, `1.5 GB` (one decimal at most). */
+export function formatKb(kb: number): string {
+  const [amount, unit] = kb >= 1024 * 1024
+    ? [kb / (1024 * 1024), "GB"]
+    : kb >= 1024
+    ? [kb / 1024, "MB"]
+    : [kb, "KB"];
+  return `${Math.round(amount * 10) / 10} ${unit}`;
+}
+
+/** true/false, also as 1/0 or the strings "true"/"false" of hand-written JSON. */
+const flag = z.union([z.boolean(), z.number(), z.string()]).transform((value, ctx) => {
+  const text = String(value).trim().toLowerCase();
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  ctx.addIssue({ code: "custom", message: `expected true or false, got '${value}'` });
+  return z.NEVER;
+});
+
+const schema = z.object({
+  max_rss: z.union([z.number(), z.string()]).transform((value, ctx) => {
+    try {
+      return parseSizeKb(value);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  cumulative: flag.default(false).refine((on) => !on || hasProc(), {
+    message: "needs Linux /proc to find descendants",
+  }),
+}).strict();
+
+/** `max_rss` in KB. */
+export type MemoryOptions = z.output<typeof schema>;
+
+export const memoryCheck: CheckDefinition<MemoryOptions> = {
+  name: "memory",
+  description: "Restart processes whose resident memory (optionally with their descendants') " +
+    "exceeds a limit.",
+  options: OPTIONS,
+  schema,
+  retries: () => 0,
+  async run(process, o) {
+    const own = await readRssKb(process.pid);
+    if (own === undefined) {
+      return unknown(`cannot read the memory of pid ${process.pid}: the process has exited`);
+    }
+    let total = own;
+    let counted = 1;
+    if (o.cumulative) {
+      const descendants = await descendantsOf(process.pid);
+      for (const rss of await Promise.all(descendants.map((pid) => readRssKb(pid)))) {
+        if (rss === undefined) continue; // exited during the scan
+        total += rss;
+        counted++;
+      }
+    }
+    const over = o.cumulative
+      ? ` (cumulative over ${counted} process${counted === 1 ? "" : "es"})`
+      : "";
+    let [rss, limit] = [formatKb(total), formatKb(o.max_rss)];
+    if (rss === limit) [rss, limit] = [`${total} KB`, `${o.max_rss} KB`];
+    return total > o.max_rss
+      ? unhealthy(`rss ${rss}${over} exceeds ${limit}`)
+      : healthy(`rss ${rss}${over}, limit ${limit}`);
+  },
+};

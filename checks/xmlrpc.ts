@@ -1,0 +1,250 @@
+/**
+ * xmlrpc: the process is healthy when a call to its XML-RPC server returns
+ * any value within the timeout; a fault, a transport error (refused, no
+ * socket, HTTP 401…) or a timeout is a failure. Flags of the original
+ * supervisor_xmlrpc_check, plus --host, -t/--timeout, full http(s):// URLs
+ * and the env/file forms of the password.
+ *
+ * The endpoint is exactly one of: -p PORT (with -u PATH, default /RPC2),
+ * -u http(s)://URL, -s SOCKET or -S DIR (socket `DIR/<process name>.sock`,
+ * with -u PATH optional). -p with a full URL replaces the URL's port, as in
+ * the http check.
+ */
+import { join } from "node:path";
+import { z } from "zod";
+import {
+  type CheckDefinition,
+  healthy,
+  type OptionSpec,
+  type ProcessInfo,
+  unhealthy,
+  unknown,
+  type Verdict,
+} from "../lib/check.ts";
+import {
+  count,
+  CREDENTIAL_OPTIONS,
+  credentialsShape,
+  portSpec,
+  resolveCredentials,
+  retriesOption,
+  seconds,
+  timeoutOption,
+} from "../lib/options.ts";
+import { type PortSpec, resolvePort } from "../lib/ports.ts";
+import {
+  endpointLabel,
+  xmlrpcCall,
+  type XmlRpcEndpoint,
+  XmlRpcFault,
+  XmlRpcTransportError,
+} from "../lib/xmlrpc.ts";
+
+/** The request path when -u does not give one. */
+const DEFAULT_PATH = "/RPC2";
+/** Longest rendering of a response value in a verdict message. */
+const VALUE_CHARS = 100;
+
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "url",
+    long: "url",
+    short: "u",
+    type: "string",
+    metavar: "URL",
+    help: "HTTP path of the XML-RPC endpoint (/status) with -p, -s or -S; or a full " +
+      "http(s):// URL on its own.",
+    defaultText: DEFAULT_PATH,
+  },
+  {
+    key: "port",
+    long: "port",
+    short: "p",
+    type: "string",
+    metavar: "PORT",
+    help: "Port: an integer, or a regex with one capture group applied to the process " +
+      'name (".+_(\\d+)"). With a full -u URL, replaces the URL\'s port.',
+  },
+  {
+    key: "host",
+    long: "host",
+    type: "string",
+    metavar: "HOST",
+    help: "Host to connect to with -p.",
+    defaultText: "127.0.0.1",
+  },
+  {
+    key: "sock_path",
+    long: "socket-path",
+    short: "s",
+    type: "string",
+    metavar: "PATH",
+    help: "Unix socket of the XML-RPC server (unix:// prefix optional).",
+  },
+  {
+    key: "sock_dir",
+    long: "socket-dir",
+    short: "S",
+    type: "string",
+    metavar: "DIR",
+    help: "Directory of per-process unix sockets: DIR/<process name>.sock.",
+  },
+  {
+    key: "method",
+    long: "method",
+    short: "m",
+    type: "string",
+    metavar: "METHOD",
+    help: "XML-RPC method to call, without arguments; any returned value is healthy.",
+    defaultText: "status",
+  },
+  ...CREDENTIAL_OPTIONS,
+  timeoutOption("Time allowed for each call, connect to last byte of the answer.", 15),
+  retriesOption(2),
+];
+
+/** Where to call, before the process is known. */
+export type XmlRpcTarget =
+  | { kind: "port"; port: PortSpec; host: string; path: string }
+  | { kind: "url"; url: URL; port?: PortSpec }
+  | { kind: "socket"; socketPath: string; path: string }
+  | { kind: "socket-dir"; dir: string; path: string };
+
+const text = z.string().trim().min(1, "must not be empty");
+
+const schema = z.object({
+  url: text.optional(),
+  port: portSpec.optional(),
+  host: text.optional(),
+  sock_path: text.optional(),
+  sock_dir: text.optional(),
+  method: text.regex(/^[A-Za-z0-9_.:/]+$/, "must be an XML-RPC method name like status")
+    .default("status"),
+  ...credentialsShape,
+  timeout: seconds(15),
+  num_retries: count(2),
+}).strict().transform((o, ctx) => {
+  const fail = (key: string, message: string) => {
+    ctx.addIssue({ code: "custom", path: key ? [key] : [], message });
+    return z.NEVER;
+  };
+  const auth = resolveCredentials(o, ctx);
+  if (auth === z.NEVER) return z.NEVER;
+  const absolute = o.url !== undefined && /^https?:\/\//i.test(o.url);
+  if (o.url !== undefined && !absolute && !o.url.startsWith("/")) {
+    return fail("url", `'${o.url}' must be a path starting with / or a full http(s):// URL`);
+  }
+  const path = absolute ? DEFAULT_PATH : o.url ?? DEFAULT_PATH;
+  let target: XmlRpcTarget;
+  if (o.sock_path !== undefined || o.sock_dir !== undefined) {
+    if (o.sock_path !== undefined && o.sock_dir !== undefined) {
+      return fail("sock_dir", "give only one of -s/--socket-path, -S/--socket-dir");
+    }
+    const socketFlag = o.sock_path !== undefined ? "-s/--socket-path" : "-S/--socket-dir";
+    if (o.port !== undefined) return fail("port", `not used with ${socketFlag}`);
+    if (o.host !== undefined) return fail("host", `not used with ${socketFlag}`);
+    if (absolute) {
+      return fail("url", `with ${socketFlag}, give only the HTTP path (/RPC2), not a full URL`);
+    }
+    target = o.sock_path !== undefined
+      ? { kind: "socket", socketPath: o.sock_path.replace(/^unix:\/\//, ""), path }
+      : { kind: "socket-dir", dir: o.sock_dir!, path };
+  } else if (absolute) {
+    let url: URL;
+    try {
+      url = new URL(o.url!);
+    } catch {
+      return fail("url", `'${o.url}' is not a valid URL`);
+    }
+    if (url.username || url.password) {
+      return fail(
+        "url",
+        "must not carry credentials: give -U/--username and --password-env or --password-file",
+      );
+    }
+    if (o.host !== undefined) {
+      return fail("host", "not used with a full -u/--url; put the host in the URL");
+    }
+    target = { kind: "url", url, port: o.port };
+  } else if (o.port !== undefined) {
+    target = { kind: "port", port: o.port, host: o.host ?? "127.0.0.1", path };
+  } else {
+    return fail(
+      "",
+      "no XML-RPC endpoint: give -p/--port (with -u PATH), a full -u http(s):// URL, " +
+        "-s/--socket-path or -S/--socket-dir",
+    );
+  }
+  return {
+    target,
+    method: o.method,
+    auth,
+    timeout: o.timeout,
+    numRetries: o.num_retries,
+  };
+});
+
+export type XmlRpcOptions = z.output<typeof schema>;
+
+/** The endpoint to call for one process. */
+function processEndpoint(target: XmlRpcTarget, process: ProcessInfo): XmlRpcEndpoint {
+  switch (target.kind) {
+    case "port": {
+      const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+      const port = resolvePort(target.port, process.name);
+      return { url: new URL(`http://${host}:${port}${target.path}`) };
+    }
+    case "url": {
+      const url = new URL(target.url);
+      if (target.port) url.port = String(resolvePort(target.port, process.name));
+      return { url };
+    }
+    case "socket":
+      return { socketPath: target.socketPath, path: target.path };
+    case "socket-dir":
+      return { socketPath: join(target.dir, `${process.name}.sock`), path: target.path };
+  }
+}
+
+/** A response value in at most VALUE_CHARS characters. */
+function summarize(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > VALUE_CHARS ? `${json.slice(0, VALUE_CHARS)}…` : json;
+}
+
+export const xmlrpcCheck: CheckDefinition<XmlRpcOptions> = {
+  name: "xmlrpc",
+  description: "Restart processes whose XML-RPC server does not answer a call, or answers " +
+    "with a fault. Give exactly one server: -p PORT (with -u PATH), a full -u http(s)://URL, " +
+    "-s SOCKET or -S DIR (with -u PATH optional).",
+  options: OPTIONS,
+  schema,
+  retries: (o) => o.numRetries,
+  async run(process, o, ctx): Promise<Verdict> {
+    const endpoint = processEndpoint(o.target, process);
+    const target = `${o.method}() at ${endpointLabel(endpoint)}`;
+    const started = performance.now();
+    let value: unknown;
+    try {
+      value = await xmlrpcCall(endpoint, o.method, [], {
+        timeoutMs: o.timeout * 1000,
+        signal: ctx.signal,
+        auth: o.auth,
+      });
+    } catch (e) {
+      if (e instanceof XmlRpcFault) return unhealthy(`${target}: ${e.message}`);
+      if (!(e instanceof XmlRpcTransportError)) throw e;
+      if (e.failure === "aborted") return unknown(`${target}: aborted`);
+      if (e.failure !== "unauthorized") return unhealthy(`${target}: ${e.message}`);
+      return unhealthy(
+        o.auth
+          ? `${target}: ${e.message}: the server refused user '${o.auth.username}'; check ` +
+            "-U/--username and the password"
+          : `${target}: ${e.message}: the server wants credentials; give -U/--username and ` +
+            "--password-env or --password-file",
+      );
+    }
+    const ms = Math.round(performance.now() - started);
+    return healthy(`${target}: answered in ${ms} ms: ${summarize(value)}`);
+  },
+};

@@ -1,0 +1,463 @@
+/**
+ * Heartbeat files: the naming rule the `file` check reads and the writers
+ * that follow it, the {@link Heartbeat} class for Deno applications and the
+ * `supervisor-checks heartbeat` subcommand for shell scripts.
+ *
+ * ## The naming rule (for writers in any language)
+ *
+ * A supervised process shows it is alive by changing its heartbeat file's
+ * mtime (or ctime) more often than the `file` check's `--timeout`. The file
+ * is
+ *
+ *     <root>/<group>-<name>-<pid>
+ *
+ * - `<root>`: the OS temp dir (`$TMPDIR`, else `/tmp`), or the `-d/--root-dir`
+ *   given to the check;
+ * - `<group>`, `<name>`: the `SUPERVISOR_GROUP_NAME` and
+ *   `SUPERVISOR_PROCESS_NAME` environment variables supervisord gives its
+ *   children;
+ * - `<pid>`: the pid of the process supervisord started (for a shell script,
+ *   the shell's `$$`).
+ *
+ * Any way of updating the file's time works, e.g. in a shell script:
+ *
+ *     touch "${TMPDIR:-/tmp}/$SUPERVISOR_GROUP_NAME-$SUPERVISOR_PROCESS_NAME-$$"
+ *
+ * The check also accepts `<root>/<group>-<name>-<pid>-<anything>`, the names
+ * the original supervisor_checks' Python `NotificationFile` creates, so
+ * applications using it keep working.
+ *
+ * A `--filepath` template replaces the default name, on both sides. It may
+ * contain the original's Python-style placeholders `%(process_group)s`,
+ * `%(process_name)s`, `%(process_pid)s` and `%(root_directory)s` (the
+ * trailing `s` may be left out, as in the original's help text); a relative
+ * result is taken relative to the root dir. For the check only, `*` in the
+ * file-name part matches any run of characters.
+ *
+ * This module imports only `node:` built-ins and ./errors.ts, so Deno
+ * applications can import it without this project's import map. Writers need
+ * `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
+ */
+import { tmpdir } from "node:os";
+import { isAbsolute, resolve } from "node:path";
+import { kill } from "node:process";
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+
+/** The placeholders a `--filepath` template may contain. */
+export const PLACEHOLDERS = [
+  "process_group",
+  "process_name",
+  "process_pid",
+  "root_directory",
+] as const;
+
+export type Placeholder = typeof PLACEHOLDERS[number];
+
+/** Values for every placeholder of a template. */
+export type PlaceholderValues = Record<Placeholder, string>;
+
+/** The default heartbeat file: `<root>/<group>-<name>-<pid>`. */
+export const DEFAULT_FILEPATH =
+  "%(root_directory)s/%(process_group)s-%(process_name)s-%(process_pid)s";
+
+/** The names the original's NotificationFile creates: the default plus `-<random>`. */
+export const NOTIFICATION_FILEPATH = `${DEFAULT_FILEPATH}-*`;
+
+const ENV_OF: Partial<Record<Placeholder, string>> = {
+  process_group: "SUPERVISOR_GROUP_NAME",
+  process_name: "SUPERVISOR_PROCESS_NAME",
+};
+
+type Token = { text: string } | { placeholder: Placeholder } | { star: true };
+
+/** Where a glob template looks: a directory and a pattern for entry names. */
+export interface GlobLocation {
+  dir: string;
+  name: RegExp;
+}
+
+/**
+ * A parsed `--filepath` template. Parsing rejects unknown placeholders and a
+ * `*` outside the file-name part, so mistakes surface at start-up.
+ */
+export class FilepathTemplate {
+  private constructor(
+    readonly source: string,
+    private readonly tokens: Token[],
+    /** Index of the first token of the file-name part. */
+    private readonly nameStart: number,
+  ) {}
+
+  /** Throws an Error saying what is wrong with `source`. */
+  static parse(source: string): FilepathTemplate {
+    if (source.trim() === "") throw new Error("must not be empty");
+    const tokens: Token[] = [];
+    let last = 0;
+    for (const m of source.matchAll(/%\((\w*)\)s?|\*/g)) {
+      if (m.index > last) tokens.push({ text: source.slice(last, m.index) });
+      last = m.index + m[0].length;
+      if (m[0] === "*") {
+        tokens.push({ star: true });
+      } else if ((PLACEHOLDERS as readonly string[]).includes(m[1])) {
+        tokens.push({ placeholder: m[1] as Placeholder });
+      } else {
+        throw new Error(
+          `unknown placeholder ${m[0]}; known: ${PLACEHOLDERS.map((p) => `%(${p})s`).join(", ")}`,
+        );
+      }
+    }
+    if (last < source.length) tokens.push({ text: source.slice(last) });
+    const lastSlash = tokens.findLastIndex((t) => "text" in t && t.text.includes("/"));
+    const nameStart = lastSlash + 1;
+    if (lastSlash >= 0) {
+      // split the token holding the last slash into directory and name parts
+      const text = (tokens[lastSlash] as { text: string }).text;
+      const cut = text.lastIndexOf("/") + 1;
+      const parts: Token[] = [{ text: text.slice(0, cut) }];
+      if (cut < text.length) parts.push({ text: text.slice(cut) });
+      tokens.splice(lastSlash, 1, ...parts);
+    }
+    if (tokens.slice(0, nameStart).some((t) => "star" in t)) {
+      throw new Error(`'${source}': * is allowed in the file name only, not in directories`);
+    }
+    if (nameStart === tokens.length) {
+      throw new Error(`'${source}' names a directory, not a file`);
+    }
+    return new FilepathTemplate(source, tokens, nameStart);
+  }
+
+  /** Whether the template contains a `*`. */
+  get isGlob(): boolean {
+    return this.tokens.some((t) => "star" in t);
+  }
+
+  /** Whether the template contains this placeholder. */
+  uses(placeholder: Placeholder): boolean {
+    return this.tokens.some((t) => "placeholder" in t && t.placeholder === placeholder);
+  }
+
+  /** Whether the root dir takes part in the result (placeholder or relative path). */
+  get usesRootDir(): boolean {
+    return this.uses("root_directory") || !isAbsolute(this.#render(this.tokens, () => "x"));
+  }
+
+  /** The absolute path, with any `*` left in place (for messages, or the file itself). */
+  expand(values: PlaceholderValues): string {
+    return resolve(values.root_directory, this.#render(this.tokens, (p) => values[p]));
+  }
+
+  /** For a glob template: the directory to list and the pattern its entries must match. */
+  glob(values: PlaceholderValues): GlobLocation {
+    const dir = resolve(
+      values.root_directory,
+      this.#render(this.tokens.slice(0, this.nameStart), (p) => values[p]),
+    );
+    const pattern = this.tokens.slice(this.nameStart).map((t) =>
+      "star" in t ? ".*" : escapeRegExp("text" in t ? t.text : values[t.placeholder])
+    ).join("");
+    return { dir, name: new RegExp(`^${pattern}$`, "s") };
+  }
+
+  #render(tokens: Token[], value: (p: Placeholder) => string): string {
+    return tokens.map((t) => "text" in t ? t.text : "star" in t ? "*" : value(t.placeholder))
+      .join("");
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&");
+}
+
+/** Parses a template for a writer, which needs one file name: no `*`. */
+function writerTemplate(source: string): FilepathTemplate {
+  const template = FilepathTemplate.parse(source);
+  if (template.isGlob) throw new Error(`'${source}': a writer needs one file name, without *`);
+  return template;
+}
+
+/** The process a heartbeat file belongs to, and where the file goes. */
+export interface HeartbeatTarget {
+  /** supervisord group name. Default: $SUPERVISOR_GROUP_NAME. */
+  group?: string;
+  /** supervisord process name. Default: $SUPERVISOR_PROCESS_NAME. */
+  name?: string;
+  /** pid of the process supervisord started. Default: this process (Deno.pid). */
+  pid?: number;
+  /** Default: the OS temp dir (node:os tmpdir(), which honours TMPDIR). */
+  rootDir?: string;
+  /** A template (see the module doc); default `<root>/<group>-<name>-<pid>`. */
+  filepath?: string;
+}
+
+/**
+ * The heartbeat file of `target` (defaults filled in from this process and
+ * its environment). Throws an Error naming what is missing or malformed.
+ */
+export function heartbeatPath(target: HeartbeatTarget = {}): string {
+  const template = writerTemplate(target.filepath ?? DEFAULT_FILEPATH);
+  const values: PlaceholderValues = {
+    process_group: target.group ?? "",
+    process_name: target.name ?? "",
+    process_pid: String(target.pid ?? Deno.pid),
+    root_directory: resolve(target.rootDir ?? tmpdir()),
+  };
+  for (const key of ["process_group", "process_name"] as const) {
+    if (values[key] !== "" || !template.uses(key)) continue;
+    const env = Deno.env.get(ENV_OF[key]!);
+    if (!env) {
+      throw new Error(
+        `${ENV_OF[key]} is not set (not running under supervisord?); ` +
+          `the file name needs it for %(${key})s`,
+      );
+    }
+    values[key] = env;
+  }
+  return template.expand(values);
+}
+
+/** Creates `path` if missing, else sets its mtime (and so its ctime) to now. */
+export async function touch(path: string): Promise<void> {
+  const now = new Date();
+  try {
+    await Deno.utime(path, now, now);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    // append: creates the file, never truncates one created in the meantime
+    await Deno.writeFile(path, new Uint8Array(), { append: true });
+  }
+}
+
+/**
+ * A heartbeat writer for Deno applications run by supervisord:
+ *
+ *     import { Heartbeat } from "<this repository>/lib/heartbeat.ts";
+ *     const stop = new Heartbeat().start(5); // beat now and every 5 s
+ *
+ * or call `await heartbeat.beat()` from the application's own main loop, so a
+ * hung loop stops the beats. Defaults to this process: Deno.pid and the
+ * SUPERVISOR_* environment names.
+ */
+export class Heartbeat {
+  /** The file this writer touches. */
+  readonly path: string;
+
+  constructor(target: HeartbeatTarget = {}) {
+    this.path = heartbeatPath(target);
+  }
+
+  /** One heartbeat: creates the file or updates its mtime. */
+  beat(): Promise<void> {
+    return touch(this.path);
+  }
+
+  /**
+   * Beats now and then every `everySeconds` until the returned function is
+   * called. The timer does not keep the program alive. A failed beat goes to
+   * `onError` (default: a line on stderr) and the next one is tried anyway.
+   */
+  start(
+    everySeconds: number,
+    onError: (e: Error) => void = (e) => console.error(`heartbeat ${this.path}: ${e.message}`),
+  ): () => void {
+    if (!(everySeconds > 0)) throw new RangeError("everySeconds must be greater than 0");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let stopped = false;
+    const tick = async () => {
+      try {
+        await this.beat();
+      } catch (e) {
+        onError(e as Error);
+      }
+      if (stopped) return;
+      const next = setTimeout(tick, everySeconds * 1000);
+      Deno.unrefTimer(next);
+      timer = next;
+    };
+    void tick();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }
+}
+
+interface CommandFlag {
+  long: string;
+  short?: string;
+  metavar?: string;
+  help: string;
+}
+
+const COMMAND_FLAGS: CommandFlag[] = [
+  {
+    long: "root-dir",
+    short: "d",
+    metavar: "DIR",
+    help: "Directory of heartbeat files. Default: the OS temp dir ($TMPDIR, else /tmp)",
+  },
+  {
+    long: "filepath",
+    short: "f",
+    metavar: "PATH",
+    help: "File to touch, with placeholders %(process_group)s, %(process_name)s, " +
+      "%(process_pid)s, %(root_directory)s; relative to the root dir. " +
+      "Default: %(root_directory)s/%(process_group)s-%(process_name)s-%(process_pid)s",
+  },
+  {
+    long: "pid",
+    metavar: "PID",
+    help: "pid of the supervised process. Default: the parent of this command " +
+      "(the shell script supervisord started)",
+  },
+  {
+    long: "every",
+    metavar: "SECONDS",
+    help: "Keep beating every SECONDS; stop when killed, when this command's parent exits " +
+      "or when the --pid process is gone. Default: beat once and exit",
+  },
+  { long: "help", short: "h", help: "Show this help and exit." },
+];
+
+function commandHelp(command: string): string {
+  const lines = [
+    `Usage: ${command} [options]`,
+    "",
+    "Touches the heartbeat file the `file` check watches, for the supervisord process this",
+    "runs under (group and name from SUPERVISOR_GROUP_NAME and SUPERVISOR_PROCESS_NAME).",
+    "",
+    "Options:",
+  ];
+  for (const f of COMMAND_FLAGS) {
+    const names = f.short ? `-${f.short}/--${f.long}` : `--${f.long}`;
+    lines.push(`  ${(f.metavar ? `${names} ${f.metavar}` : names).padEnd(34)} ${f.help}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Where and how often the subcommand beats. */
+interface CommandSettings {
+  path: string;
+  pid: number;
+  everySeconds?: number;
+}
+
+function parseCommandArgs(argv: string[]): CommandSettings | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: Object.fromEntries(COMMAND_FLAGS.map((f) => [
+        f.long,
+        {
+          type: f.metavar ? "string" as const : "boolean" as const,
+          ...(f.short ? { short: f.short } : {}),
+        },
+      ])),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return "help";
+  const pidText = values.pid as string | undefined;
+  const pid = pidText === undefined ? Deno.ppid : Number(pidText);
+  if (pidText !== undefined && !(/^\d+$/.test(pidText.trim()) && pid > 0)) {
+    throw new UsageError(`--pid: expected a process id, got '${pidText}'`);
+  }
+  const everyText = values.every as string | undefined;
+  const everySeconds = everyText === undefined ? undefined : Number(everyText);
+  if (everySeconds !== undefined && !(Number.isFinite(everySeconds) && everySeconds > 0)) {
+    throw new UsageError(
+      `--every: expected a number of seconds greater than 0, got '${everyText}'`,
+    );
+  }
+  const filepath = values.filepath as string | undefined;
+  const rootDir = values["root-dir"] as string | undefined;
+  if (rootDir?.trim() === "") throw new UsageError("-d/--root-dir: must not be empty");
+  if (filepath !== undefined) {
+    let template: FilepathTemplate;
+    try {
+      template = writerTemplate(filepath);
+    } catch (e) {
+      throw new UsageError(`-f/--filepath: ${(e as Error).message}`);
+    }
+    if (rootDir !== undefined && !template.usesRootDir) {
+      throw new UsageError(
+        "-d/--root-dir: has no effect: -f/--filepath is absolute and has no %(root_directory)s",
+      );
+    }
+  }
+  try {
+    return { path: heartbeatPath({ pid, rootDir, filepath }), pid, everySeconds };
+  } catch (e) {
+    // the template parsed above: what is left is a missing environment variable
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+function exists(pid: number): boolean {
+  try {
+    kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+/** How often the --every loop checks that the process it beats for is still there. */
+const LIVENESS_POLL_MS = 500;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `supervisor-checks heartbeat`: touches the heartbeat file of the process it
+ * runs under, once, or with --every N every N seconds until killed. The loop
+ * also ends (status 0) when the parent it started under dies or the --pid
+ * process is gone, so a service's background beater never outlives it.
+ * Resolves to the exit status: 0, 1 when the first beat fails, 2 for bad
+ * flags or environment.
+ */
+export async function runHeartbeatCommand(
+  argv: string[],
+  command = "supervisor-checks heartbeat",
+): Promise<number> {
+  let settings: CommandSettings | "help";
+  try {
+    settings = parseCommandArgs(argv);
+  } catch (e) {
+    // reportUsageError (lib/command.ts) formats the same way; importing it would
+    // pull the listener's npm dependencies into this importable module.
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${command}: error: ${e.message}`);
+    console.error(`Try '${command} --help'.`);
+    return 2;
+  }
+  if (settings === "help") {
+    console.log(commandHelp(command));
+    return 0;
+  }
+  const { path, pid, everySeconds } = settings;
+  try {
+    await touch(path);
+  } catch (e) {
+    console.error(`${command}: cannot touch ${path}: ${(e as Error).message}`);
+    return 1;
+  }
+  if (everySeconds === undefined) return 0;
+  const parent = Deno.ppid;
+  const alive = () => Deno.ppid === parent && (pid === parent || exists(pid));
+  for (let next = Date.now() + everySeconds * 1000;;) {
+    await sleep(Math.max(0, Math.min(LIVENESS_POLL_MS, next - Date.now())));
+    if (!alive()) return 0;
+    if (Date.now() < next) continue;
+    next = Date.now() + everySeconds * 1000;
+    try {
+      await touch(path);
+    } catch (e) {
+      console.error(`${command}: cannot touch ${path}: ${(e as Error).message}`);
+    }
+  }
+}
