@@ -1,0 +1,522 @@
+/**
+ * Restart notifications. A RestartReport (what was restarted, why, with
+ * what outcome) goes out through two channels:
+ *
+ * - mail: an RFC 822 message piped to a sendmail-compatible command
+ *   (`/usr/sbin/sendmail -t -i` by default, as superlance does);
+ * - webhooks: the report as JSON, POSTed to each URL.
+ *
+ * Sending never throws and is bounded by a timeout per channel: a broken
+ * mailer or webhook is logged and never stands in the way of a restart.
+ *
+ * Also here, because sending mail needs them and httpok's gcore and
+ * --restart-command reuse them: shell-like splitting of a command line and
+ * a bounded runner for external commands.
+ */
+import type { OptionSpec } from "./check.ts";
+import { UsageError } from "./errors.ts";
+import type { LogFields, Logger } from "./log.ts";
+import { describeFetchError } from "./net.ts";
+import { flagLabel } from "./options.ts";
+import { VERSION } from "./version.ts";
+
+/** One restarted (or not restarted) process, as mailed and POSTed. */
+export interface RestartReport {
+  /** Check name (the listener's -n). */
+  check: string;
+  /** `group:name` */
+  process: string;
+  group: string;
+  name: string;
+  /** pid that failed; 0 when the process was not running (supervisord's convention). */
+  pid: number;
+  /** Why it was judged unhealthy. */
+  reason: string;
+  /** ISO 8601 time of the verdict. */
+  time: string;
+  /** Host name of the machine. */
+  host: string;
+  /** restarted | skipped | failed | not-found | … */
+  outcome: string;
+  /** What was done, step by step; external commands' output. */
+  detail?: string;
+}
+
+/**
+ * One message: a mail with this subject and body, and one webhook POST per
+ * report. Notifier.notify builds it from a single report; httpok builds its
+ * own (one mail per failed URL check, the original's subject and body).
+ */
+export interface Notification {
+  subject: string;
+  body: string;
+  reports: RestartReport[];
+}
+
+export interface NotifyOptions {
+  /** Mail recipients; no mail when empty. */
+  email?: string[];
+  /** Command line that reads a mail message on stdin. */
+  sendmail?: string;
+  /** URLs each report is POSTed to as JSON. */
+  webhook?: string[];
+  /** Subject of the mail Notifier.notify sends; defaultSubject otherwise. */
+  subject?: (report: RestartReport) => string;
+  /** Time allowed per channel (sendmail run, webhook request). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_SENDMAIL = "/usr/sbin/sendmail -t -i";
+/** Time allowed for sendmail and for each webhook request. */
+export const NOTIFY_TIMEOUT_MS = 10_000;
+
+/** The flags every check subcommand shares (long forms only: -m is http's --method). */
+export const NOTIFY_OPTIONS: OptionSpec[] = [
+  {
+    key: "email",
+    long: "email",
+    type: "string",
+    multiple: true,
+    metavar: "ADDR",
+    help: "Mail a report of every restart to ADDR (repeatable); sent with --sendmail_program.",
+  },
+  {
+    key: "sendmail_program",
+    long: "sendmail_program",
+    type: "string",
+    metavar: "CMD",
+    help: "Command that reads a mail message (headers included) on stdin and sends it.",
+    defaultText: `"${DEFAULT_SENDMAIL}"`,
+  },
+  {
+    key: "webhook",
+    long: "webhook",
+    type: "string",
+    multiple: true,
+    metavar: "URL",
+    help: "POST every restart report as JSON to this http(s) URL (repeatable).",
+  },
+];
+
+// ---------------------------------------------------------------------------
+// Command lines
+
+/**
+ * Splits a command line as a POSIX shell would for simple quoting: words
+ * separated by blanks, '…' taken literally, "…" with \" \\ \$ \` escapes,
+ * a backslash outside quotes escaping the next character. No expansions.
+ */
+export function splitCommandLine(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === " " || c === "\t" || c === "\n") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' in ${JSON.stringify(text)}`);
+      word += text.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === "\\" && '"\\$`'.includes(text[i + 1] ?? "")) i++;
+        word += text[i++];
+      }
+      if (i >= text.length) throw new Error(`unterminated " in ${JSON.stringify(text)}`);
+      inWord = true;
+    } else if (c === "\\") {
+      if (i + 1 >= text.length) throw new Error(`trailing \\ in ${JSON.stringify(text)}`);
+      word += text[++i];
+      inWord = true;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  if (words.length === 0) throw new Error("the command is empty");
+  return words;
+}
+
+export interface CommandResult {
+  /** Exit status; absent when it could not start or died of a signal. */
+  code?: number;
+  /** Signal that ended it (SIGKILL after a timeout). */
+  signal?: string;
+  /** The first OUTPUT_LIMIT bytes of each stream. */
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** Why it could not be started (not found, not executable). */
+  spawnError?: string;
+}
+
+export interface RunOptions {
+  /** Written to its stdin, which is then closed; stdin is /dev/null without it. */
+  input?: string;
+  /** Added to the inherited environment. */
+  env?: Record<string, string>;
+  /** Then the command and everything it started is killed. */
+  timeoutMs: number;
+}
+
+/** Output kept per stream. */
+const OUTPUT_LIMIT = 64 * 1024;
+/**
+ * After the command exits, how long its pipes may stay open (a background
+ * child holding them) before we stop reading.
+ */
+const PIPE_GRACE_MS = 1_000;
+
+const encoder = new TextEncoder();
+
+function delay(ms: number): { done: Promise<void>; cancel: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const done = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
+  return { done, cancel: () => clearTimeout(timer) };
+}
+
+function collect(stream: ReadableStream<Uint8Array>) {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  const done = (async () => {
+    try {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        if (value.length > OUTPUT_LIMIT - size) truncated = true;
+        const part = value.subarray(0, Math.max(0, OUTPUT_LIMIT - size));
+        chunks.push(part);
+        size += part.length;
+      }
+    } catch {
+      // cancelled after the grace period: keep what arrived
+    }
+  })();
+  return {
+    done,
+    cancel: () => reader.cancel().catch(() => {}),
+    text: () => {
+      const bytes = new Uint8Array(size);
+      let offset = 0;
+      for (const c of chunks) {
+        bytes.set(c, offset);
+        offset += c.length;
+      }
+      return new TextDecoder().decode(bytes) + (truncated ? "\n[output truncated]" : "");
+    },
+  };
+}
+
+async function feed(stdin: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const writer = stdin.getWriter();
+  try {
+    await writer.write(encoder.encode(text));
+    await writer.close();
+  } catch {
+    // it exited (or was killed) without reading everything: its status tells
+  }
+}
+
+/**
+ * Runs argv without a shell, in its own process group so that a timeout
+ * kills whatever it started too. Never throws.
+ */
+export async function runCommand(argv: string[], options: RunOptions): Promise<CommandResult> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      env: options.env,
+      stdin: options.input === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+  } catch (e) {
+    return { stdout: "", stderr: "", timedOut: false, spawnError: (e as Error).message };
+  }
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const fed = options.input === undefined ? Promise.resolve() : feed(child.stdin, options.input);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      // the group is gone already
+    }
+  }, options.timeoutMs);
+  const status = await child.status;
+  clearTimeout(timer);
+  const grace = delay(PIPE_GRACE_MS);
+  await Promise.race([Promise.all([stdout.done, stderr.done, fed]), grace.done]);
+  grace.cancel();
+  await Promise.all([stdout.cancel(), stderr.cancel()]);
+  return {
+    code: status.signal ? undefined : status.code,
+    signal: status.signal ?? undefined,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    timedOut,
+  };
+}
+
+/** `exit status 1`, `timed out after 10s (killed)`, `could not start: …`. */
+export function describeCommandResult(result: CommandResult, timeoutMs: number): string {
+  if (result.spawnError !== undefined) return `could not start: ${result.spawnError}`;
+  if (result.timedOut) return `timed out after ${timeoutMs / 1000}s (killed)`;
+  if (result.signal) return `killed by ${result.signal}`;
+  return `exit status ${result.code}`;
+}
+
+// ---------------------------------------------------------------------------
+// What is sent
+
+/** The URL for messages: the password, if any, replaced by ***. */
+export function displayUrl(url: URL | string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.href;
+}
+
+/** A webhook for logs: scheme, host and port only (paths and queries often carry tokens). */
+function webhookLabel(url: string): string {
+  return `${new URL(url).origin}/…`;
+}
+
+/** `supervisor-checks [web_check]: web:web_1 restarted` */
+export function defaultSubject(report: RestartReport): string {
+  return `supervisor-checks [${report.check}]: ${report.process} ${report.outcome}`;
+}
+
+/** The mail body Notifier.notify sends: one `key: value` line per report field. */
+export function reportBody(report: RestartReport): string {
+  const fields: [string, string | number | undefined][] = [
+    ["check", report.check],
+    ["process", report.process],
+    ["pid", report.pid],
+    ["host", report.host],
+    ["time", report.time],
+    ["reason", report.reason],
+    ["outcome", report.outcome],
+    ["detail", report.detail],
+  ];
+  return fields
+    .filter(([, v]) => v !== undefined && v !== "")
+    .map(([k, v]) => `${`${k}:`.padEnd(9)}${String(v).replaceAll("\n", "\n         ")}`)
+    .join("\n");
+}
+
+/** A header value on one line; RFC 2047-encoded when not plain ASCII. */
+function headerValue(text: string): string {
+  // deno-lint-ignore no-control-regex
+  const line = text.replace(/[\x00-\x1f\x7f]+/g, " ");
+  if (/^[\x20-\x7e]*$/.test(line)) return line;
+  const base64 = btoa(String.fromCharCode(...encoder.encode(line)));
+  return `=?UTF-8?B?${base64}?=`;
+}
+
+/** The message piped to sendmail: headers (To, Subject, MIME), blank line, body. */
+export function mailMessage(to: string[], subject: string, body: string): string {
+  return [
+    `To: ${to.join(", ")}`,
+    `Subject: ${headerValue(subject)}`,
+    "MIME-Version: 1.0",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    body.endsWith("\n") ? body : `${body}\n`,
+  ].join("\n");
+}
+
+/** The JSON a webhook receives: exactly the RestartReport fields. */
+export function webhookPayload(report: RestartReport): string {
+  const { check, process, group, name, pid, reason, time, host, outcome, detail } = report;
+  return JSON.stringify({ check, process, group, name, pid, reason, time, host, outcome, detail });
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
+export class Notifier {
+  readonly #email: string[];
+  readonly #sendmail: string[];
+  readonly #webhooks: string[];
+  readonly #timeoutMs: number;
+  readonly #pending = new Set<Promise<void>>();
+
+  /** Throws UsageError when the sendmail command line cannot be split. */
+  constructor(private readonly options: NotifyOptions, private readonly logger: Logger) {
+    this.#email = options.email ?? [];
+    this.#webhooks = options.webhook ?? [];
+    this.#timeoutMs = options.timeoutMs ?? NOTIFY_TIMEOUT_MS;
+    try {
+      this.#sendmail = splitCommandLine(options.sendmail ?? DEFAULT_SENDMAIL);
+    } catch (e) {
+      throw new UsageError(`--sendmail_program: ${(e as Error).message}`);
+    }
+  }
+
+  /** True when there is anywhere to send to. */
+  get enabled(): boolean {
+    return this.#email.length > 0 || this.#webhooks.length > 0;
+  }
+
+  /** `mail to a@b via /usr/sbin/sendmail; webhook https://host/…` (no secrets). */
+  describe(): string {
+    const parts: string[] = [];
+    if (this.#email.length) {
+      parts.push(`mail to ${this.#email.join(", ")} via ${this.#sendmail[0]}`);
+    }
+    for (const url of this.#webhooks) parts.push(`webhook ${webhookLabel(url)}`);
+    return parts.join("; ") || "no notifications";
+  }
+
+  /** Mails and POSTs one report. Never rejects; safe to `void` or to await. */
+  notify(report: RestartReport): Promise<void> {
+    const subject = this.options.subject?.(report) ?? defaultSubject(report);
+    return this.send(
+      { subject, body: reportBody(report), reports: [report] },
+      { process: report.process, pid: report.pid || undefined },
+    );
+  }
+
+  /**
+   * Mails `subject`/`body` once and POSTs each report to each webhook, all
+   * at once. Never rejects; resolves when every channel has finished or
+   * timed out (each within the timeout, plus a second at most).
+   */
+  send(notification: Notification, fields: LogFields = {}): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const sending = Promise.allSettled([
+      this.#mail(notification, fields),
+      ...this.#webhooks.flatMap((url) =>
+        notification.reports.map((r) => this.#post(url, r, fields))
+      ),
+    ]).then((results) => {
+      for (const r of results) {
+        if (r.status === "rejected") this.logger.error(`notification failed: ${r.reason}`, fields);
+      }
+    });
+    this.#pending.add(sending);
+    sending.finally(() => this.#pending.delete(sending));
+    return sending;
+  }
+
+  /** Waits for the notifications still being sent (call before exiting). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.#pending]);
+  }
+
+  async #mail(n: Notification, fields: LogFields): Promise<void> {
+    if (this.#email.length === 0) return;
+    const to = this.#email.join(", ");
+    const result = await runCommand(this.#sendmail, {
+      input: mailMessage(this.#email, n.subject, n.body),
+      timeoutMs: this.#timeoutMs,
+    });
+    if (result.code === 0 && !result.timedOut) {
+      this.logger.info(`mailed ${JSON.stringify(n.subject)} to ${to}`, fields);
+      return;
+    }
+    const stderr = result.stderr.trim();
+    this.logger.error(
+      `mail to ${to} not sent: ${this.#sendmail[0]} ` +
+        describeCommandResult(result, this.#timeoutMs) + (stderr ? `: ${stderr}` : ""),
+      fields,
+    );
+  }
+
+  async #post(url: string, report: RestartReport, fields: LogFields): Promise<void> {
+    const label = webhookLabel(url);
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/json",
+          "User-Agent": `supervisor-checks/${VERSION}`,
+        },
+        body: webhookPayload(report),
+        signal: timeout,
+      });
+      await response.body?.cancel();
+      if (response.ok) {
+        this.logger.info(`webhook ${label}: HTTP ${response.status}`, fields);
+      } else {
+        this.logger.error(`webhook ${label} refused the report: HTTP ${response.status}`, fields);
+      }
+    } catch (e) {
+      const why = timeout.aborted
+        ? `no answer within ${this.#timeoutMs / 1000}s`
+        : describeFetchError(e).replaceAll(url, label);
+      this.logger.error(`webhook ${label} not reached: ${why}`, fields);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Flags
+
+function stringList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).map(String);
+}
+
+/** Something like `user@example.com`: no blanks, no header or list syntax. */
+const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
+
+/**
+ * Raw values keyed email / sendmail_program / webhook (strings or lists,
+ * from parseFlags or a config file) → NotifyOptions. Throws UsageError
+ * naming the flag, as `specs` spell it.
+ */
+export function parseNotifyOptions(
+  values: Record<string, unknown>,
+  specs: OptionSpec[] = NOTIFY_OPTIONS,
+): NotifyOptions {
+  const label = (key: string) => {
+    const spec = specs.find((s) => s.key === key);
+    return spec ? flagLabel(spec) : `--${key}`;
+  };
+  const email = stringList(values.email).map((a) => a.trim());
+  for (const address of email) {
+    if (!ADDRESS.test(address)) {
+      throw new UsageError(
+        `${label("email")}: '${address}' is not a mail address like ops@example.com ` +
+          "(give one address per flag)",
+      );
+    }
+  }
+  const webhook = stringList(values.webhook);
+  for (const url of webhook) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(url);
+    } catch {
+      // reported below
+    }
+    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+      throw new UsageError(`${label("webhook")}: '${url}' is not an http:// or https:// URL`);
+    }
+  }
+  const sendmail = values.sendmail_program === undefined
+    ? DEFAULT_SENDMAIL
+    : String(values.sendmail_program);
+  try {
+    splitCommandLine(sendmail);
+  } catch (e) {
+    throw new UsageError(`${label("sendmail_program")}: ${(e as Error).message}`);
+  }
+  return { email, sendmail, webhook };
+}
