@@ -3,7 +3,10 @@
  * Parses the subcommand and hands off.
  */
 import { CHECKS } from "./checks/mod.ts";
-import { PROGRAM, runCheckListener } from "./lib/command.ts";
+import { PROGRAM, reportUsageError, runCheckListener, runComplexListener } from "./lib/command.ts";
+import { runHttpokCommand } from "./lib/httpok.ts";
+import { runHeartbeatCommand } from "./lib/heartbeat.ts";
+import { runInstallCompat } from "./lib/install_compat.ts";
 import { VERSION } from "./lib/version.ts";
 
 function usage(): string {
@@ -14,6 +17,11 @@ function usage(): string {
 
 Event-listener subcommands (run them from a supervisord [eventlistener:x]):
 ${names}
+  complex    Several of these checks at once, from JSON (-c) or a YAML/JSON file (--config).
+
+Other subcommands:
+  heartbeat            touch the heartbeat file the file check watches (for shell-script services)
+  install-compat DIR   the Python package's program names (supervisor_http_check, …) as wrappers
 
   ${PROGRAM} <subcommand> --help   flags of a subcommand, with defaults
   ${PROGRAM} --version             print the version
@@ -30,8 +38,19 @@ export async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return command === undefined ? 2 : 0;
   }
+  if (command === "heartbeat") return await runHeartbeatCommand(rest, `${PROGRAM} heartbeat`);
   const check = CHECKS[command];
   if (check) return await runCheckListener(check, rest);
+  if (command === "complex") return await runComplexListener(Object.values(CHECKS), rest);
+  if (command === "httpok") return await runHttpokCommand(rest);
+  if (command === "install-compat") {
+    const name = `${PROGRAM} install-compat`;
+    try {
+      return runInstallCompat(rest, name);
+    } catch (e) {
+      return reportUsageError(name, e);
+    }
+  }
   console.error(`${PROGRAM}: unknown subcommand '${command}'\n\n${usage()}`);
   return 2;
 }

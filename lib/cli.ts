@@ -50,11 +50,6 @@ export interface ListenerSettings {
   verbose: boolean;
 }
 
-export interface ParsedListener {
-  settings: ListenerSettings;
-  checks: ConfiguredCheck[];
-}
-
 type ParseArgsOptions = Record<
   string,
   { type: "string" | "boolean"; short?: string; multiple?: boolean }
@@ -112,12 +107,16 @@ export function configureCheck(
   return { definition, options: result.data };
 }
 
-/** Parses a listener subcommand's argv. Returns "help" when --help was asked. */
+/**
+ * Parses a listener subcommand's argv: the shared listener flags plus
+ * `options`. Returns "help" when --help was asked, else the settings and the
+ * raw values of `options` (keyed by OptionSpec.key, absent when not given).
+ */
 export function parseListenerArgs(
-  definition: CheckDefinition,
+  options: OptionSpec[],
   argv: string[],
-): ParsedListener | "help" {
-  const { values } = parseFlags([...LISTENER_OPTIONS, ...definition.options], argv);
+): { settings: ListenerSettings; values: Record<string, unknown> } | "help" {
+  const { values } = parseFlags([...LISTENER_OPTIONS, ...options], argv);
   if (values.help) return "help";
   const checkName = values.check_name as string | undefined;
   if (!checkName || checkName.trim() === "") {
@@ -127,14 +126,11 @@ export function parseListenerArgs(
     values.process_group as string | undefined,
     values.process_name as string | undefined,
   );
-  const raw: Record<string, unknown> = {};
-  for (const spec of definition.options) {
-    if (values[spec.key] !== undefined) raw[spec.key] = values[spec.key];
+  const own: Record<string, unknown> = {};
+  for (const spec of options) {
+    if (values[spec.key] !== undefined) own[spec.key] = values[spec.key];
   }
-  return {
-    settings: { checkName, selector, verbose: Boolean(values.verbose) },
-    checks: [configureCheck(definition, raw)],
-  };
+  return { settings: { checkName, selector, verbose: Boolean(values.verbose) }, values: own };
 }
 
 /** --help text: every flag with its default. */

@@ -6,21 +6,23 @@
  * runtime prefix differs (the result is not run).
  */
 import assert from "node:assert/strict";
-import { DENO, MAIN } from "../support/supervisord.ts";
+import { DENO, MAIN, REPO } from "../support/supervisord.ts";
 
-Deno.test("deno compile bundles the entry point (DENORT_BIN stand-in)", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const out = await new Deno.Command(DENO, {
-      args: ["compile", "-A", "--output", `${dir}/supervisor-checks`, MAIN],
-      env: { DENORT_BIN: DENO },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stderr);
-    assert.ok(out.success, text);
-    assert.ok((await Deno.stat(`${dir}/supervisor-checks`)).size > 0);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+for (const entry of [MAIN, `${REPO}examples/not_frozen_check.ts`]) {
+  Deno.test(`deno compile bundles ${entry.slice(REPO.length)} (DENORT_BIN stand-in)`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const out = await new Deno.Command(DENO, {
+        args: ["compile", "-A", "--output", `${dir}/supervisor-checks`, entry],
+        env: { DENORT_BIN: DENO },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, text);
+      assert.ok((await Deno.stat(`${dir}/supervisor-checks`)).size > 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}

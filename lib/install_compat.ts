@@ -1,0 +1,120 @@
+/**
+ * `supervisor-checks install-compat DIR`: the Python package's seven program
+ * names as small shell wrappers in DIR, each running the matching
+ * subcommand, so existing supervisord configs keep working unchanged once
+ * the Python package is removed (put DIR first in PATH, or use
+ * /usr/local/bin where pip put them).
+ */
+import { parseFlags, renderHelp } from "./cli.ts";
+import type { OptionSpec } from "./check.ts";
+import { UsageError } from "./errors.ts";
+import { fileURLToPath } from "node:url";
+
+/** Original program name → subcommand. */
+export const COMPAT_NAMES: Record<string, string> = {
+  supervisor_http_check: "http",
+  supervisor_tcp_check: "tcp",
+  supervisor_xmlrpc_check: "xmlrpc",
+  supervisor_memory_check: "memory",
+  supervisor_cpu_check: "cpu",
+  supervisor_file_check: "file",
+  supervisor_complex_check: "complex",
+};
+
+/** First line after the shebang of every wrapper; marks files safe to replace. */
+const MARKER = "# installed by supervisor-checks install-compat";
+
+const OPTIONS: OptionSpec[] = [
+  {
+    key: "binary",
+    long: "binary",
+    type: "string",
+    metavar: "PATH",
+    help: "The supervisor-checks executable the wrappers run.",
+    defaultText: "this executable",
+  },
+  {
+    key: "force",
+    long: "force",
+    type: "boolean",
+    help: "Replace files of these names that install-compat did not write.",
+  },
+  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
+];
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+/**
+ * The command that runs this program: the compiled binary itself, or, under
+ * `deno run`, deno with this entry point.
+ */
+export function selfCommand(): string[] {
+  const main = Deno.mainModule.startsWith("file:") ? fileURLToPath(Deno.mainModule) : "";
+  const underDeno = /(^|\/)deno$/.test(Deno.execPath()) && main !== "" && exists(main);
+  return underDeno ? [Deno.execPath(), "run", "-A", "--no-prompt", main] : [Deno.execPath()];
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function wrapperScript(command: string[], subcommand: string): string {
+  return `#!/bin/sh\n${MARKER}\nexec ${command.map(shellQuote).join(" ")} ${subcommand} "$@"\n`;
+}
+
+export function runInstallCompat(argv: string[], command: string): number {
+  const { values, positionals } = parseFlags(OPTIONS, argv, true);
+  if (values.help) {
+    console.log(
+      renderHelp(`${command} DIR`, "Install the original program names as wrappers in DIR.", [
+        { title: "Options", options: OPTIONS },
+      ]),
+    );
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError("give exactly one target directory: install-compat DIR");
+  }
+  const dir = positionals[0];
+  try {
+    if (!Deno.statSync(dir).isDirectory) throw new UsageError(`${dir} is not a directory`);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`target directory ${dir}: ${(e as Error).message}`);
+  }
+  const target = values.binary !== undefined ? [String(values.binary)] : selfCommand();
+  if (!exists(target[0])) throw new UsageError(`--binary: ${target[0]} does not exist`);
+
+  // refuse before writing anything, so a refusal leaves DIR as it was
+  const paths = Object.keys(COMPAT_NAMES).map((name) => `${dir.replace(/\/$/, "")}/${name}`);
+  const foreign = paths.filter((p) => exists(p) && !isOurWrapper(p));
+  if (foreign.length > 0 && !values.force) {
+    throw new UsageError(
+      `not replacing ${
+        foreign.join(", ")
+      }: not written by install-compat (the Python package's?); ` +
+        "remove them or pass --force",
+    );
+  }
+  for (const [i, name] of Object.keys(COMPAT_NAMES).entries()) {
+    Deno.writeTextFileSync(paths[i], wrapperScript(target, COMPAT_NAMES[name]), { mode: 0o755 });
+    Deno.chmodSync(paths[i], 0o755);
+    console.log(`${paths[i]} → ${[...target, COMPAT_NAMES[name]].join(" ")}`);
+  }
+  return 0;
+}
+
+function isOurWrapper(path: string): boolean {
+  try {
+    return Deno.readTextFileSync(path).split("\n")[1] === MARKER;
+  } catch {
+    return false;
+  }
+}
