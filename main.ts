@@ -3,7 +3,13 @@
  * Parses the subcommand and hands off.
  */
 import { CHECKS } from "./checks/mod.ts";
-import { PROGRAM, reportUsageError, runCheckListener, runComplexListener } from "./lib/command.ts";
+import {
+  PROGRAM,
+  reportUsageError,
+  runCheckListener,
+  runComplexListener,
+  runConfigListener,
+} from "./lib/command.ts";
 import { runHttpokCommand } from "./lib/httpok.ts";
 import { runHeartbeatCommand } from "./lib/heartbeat.ts";
 import { runInstallCompat } from "./lib/install_compat.ts";
@@ -18,6 +24,8 @@ function usage(): string {
 Event-listener subcommands (run them from a supervisord [eventlistener:x]):
 ${names}
   complex    Several of these checks at once, from JSON (-c) or a YAML/JSON file (--config).
+  run        Many check sets for many groups in one listener (--config FILE).
+  httpok     superlance's httpok: restart programs when a URL answers badly.
 
 Other subcommands:
   heartbeat            touch the heartbeat file the file check watches (for shell-script services)
@@ -42,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   const check = CHECKS[command];
   if (check) return await runCheckListener(check, rest);
   if (command === "complex") return await runComplexListener(Object.values(CHECKS), rest);
+  if (command === "run") return await runConfigListener(Object.values(CHECKS), rest);
   if (command === "httpok") return await runHttpokCommand(rest);
   if (command === "install-compat") {
     const name = `${PROGRAM} install-compat`;

@@ -4,11 +4,25 @@
  * parseArgs and validated by the check's schema. Also renders --help.
  */
 import { parseArgs } from "node:util";
+import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
+import { NOTIFY_OPTIONS, type NotifyOptions, parseNotifyOptions } from "./notify.ts";
 import { describeIssues, flagLabel } from "./options.ts";
+import type { RunnerSettings } from "./runner.ts";
+import {
+  LOG_OPTIONS,
+  type LogSettings,
+  logShape,
+  POLICY_OPTIONS,
+  type PolicySettings,
+  policyShape,
+  toLogSettings,
+  toPolicySettings,
+} from "./settings.ts";
 import { UsageError } from "./errors.ts";
 import { ProcessSelector } from "./select.ts";
 
+/** Flags every listener subcommand takes besides its check's own. */
 export const LISTENER_OPTIONS: OptionSpec[] = [
   {
     key: "check_name",
@@ -34,20 +48,47 @@ export const LISTENER_OPTIONS: OptionSpec[] = [
     metavar: "NAME",
     help: "Process to check, `name` or `group:name`; overrides -g.",
   },
-  {
-    key: "verbose",
-    long: "verbose",
-    short: "v",
-    type: "boolean",
-    help: "Log every verdict, not only failures and restarts.",
-  },
+  ...POLICY_OPTIONS,
+  ...NOTIFY_OPTIONS,
+  ...LOG_OPTIONS,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
-export interface ListenerSettings {
-  checkName: string;
-  selector: ProcessSelector;
-  verbose: boolean;
+/** Everything about a listener but its checks. */
+export interface ListenerSettings extends RunnerSettings {
+  log: LogSettings;
+  notify: NotifyOptions;
+}
+
+/** Keys of a listener's behaviour (flags or config entries), validated as one object. */
+export const behaviourSchema = z.object({ ...policyShape, ...logShape });
+
+/**
+ * Validates the behaviour keys (policy, logging, notifications) of `raw`;
+ * UsageError names the flags (or keys, for config files).
+ */
+export function behaviourFrom(
+  raw: Record<string, unknown>,
+  naming: "flag" | "key" = "flag",
+): { policy: PolicySettings; log: LogSettings; notify: NotifyOptions } {
+  const pick = (specs: OptionSpec[]) =>
+    Object.fromEntries(
+      specs.filter((s) => raw[s.key] !== undefined).map((s) => [s.key, raw[s.key]]),
+    );
+  const behaviour = { ...pick(POLICY_OPTIONS), ...pick(LOG_OPTIONS) };
+  const result = behaviourSchema.safeParse(behaviour);
+  if (!result.success) {
+    throw new UsageError(
+      describeIssues(result.error, [...POLICY_OPTIONS, ...LOG_OPTIONS], behaviour, naming).join(
+        "; ",
+      ),
+    );
+  }
+  return {
+    policy: toPolicySettings(result.data),
+    log: toLogSettings(result.data),
+    notify: parseNotifyOptions(pick(NOTIFY_OPTIONS)),
+  };
 }
 
 type ParseArgsOptions = Record<
@@ -126,11 +167,12 @@ export function parseListenerArgs(
     values.process_group as string | undefined,
     values.process_name as string | undefined,
   );
+  const { policy, log, notify } = behaviourFrom(values);
   const own: Record<string, unknown> = {};
   for (const spec of options) {
     if (values[spec.key] !== undefined) own[spec.key] = values[spec.key];
   }
-  return { settings: { checkName, selector, verbose: Boolean(values.verbose) }, values: own };
+  return { settings: { checkName, selector, ...policy, log, notify }, values: own };
 }
 
 /** --help text: every flag with its default. */

@@ -6,15 +6,19 @@
 import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
 import { checksFromConfig, parseJsonConfig, readConfigFile } from "./check_config.ts";
 import {
+  behaviourFrom,
   configureCheck,
   LISTENER_OPTIONS,
   type ListenerSettings,
+  parseFlags,
   parseListenerArgs,
   renderHelp,
 } from "./cli.ts";
 import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { Logger } from "./log.ts";
+import { Notifier } from "./notify.ts";
+import { jobsFromRunConfig } from "./run_config.ts";
 import { Runner } from "./runner.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
@@ -38,15 +42,26 @@ function listenerHelp(command: string, description: string, title: string, optio
   ]);
 }
 
+/** One independent check set of a listener: its settings and checks. */
+export interface ListenerJob {
+  settings: ListenerSettings;
+  checks: ConfiguredCheck[];
+}
+
+/** Signals that write every process's state to the log. SIGUSR2 as well: see README. */
+const STATE_SIGNALS: Deno.Signal[] = ["SIGUSR1", "SIGUSR2"];
+
 /**
  * Validates everything that can be validated before the first event, then
- * runs the listener loop until supervisord stops it.
+ * runs the listener loop until supervisord stops it. `prepare` returns the
+ * jobs (one per check set), or a help text to print.
  */
 async function listen(
   command: string,
-  prepare: () => { settings: ListenerSettings; checks: ConfiguredCheck[] } | string,
+  prepare: () => ListenerJob[] | string,
 ): Promise<number> {
-  let runner: Runner;
+  let runners: Runner[];
+  let notifiers: Notifier[];
   let logger: Logger;
   try {
     const prepared = prepare();
@@ -54,25 +69,45 @@ async function listen(
       console.log(prepared);
       return 0;
     }
-    const { settings, checks } = prepared;
-    logger = new Logger(settings.checkName, settings.verbose ? "debug" : "info");
+    const { log } = prepared[0].settings;
+    logger = new Logger(prepared[0].settings.checkName, log.level, undefined, log.format);
     const client = SupervisorClient.fromEnv();
-    runner = new Runner(settings, checks, client, logger);
-    logger.info(
-      `listening: ${checks.map((c) => c.definition.name).join("+")} check of ` +
-        `${settings.selector.describe()} via ${client.display}`,
-    );
+    notifiers = [];
+    runners = prepared.map(({ settings, checks }) => {
+      const jobLogger = logger.named(settings.checkName);
+      const notifier = new Notifier(settings.notify, jobLogger);
+      notifiers.push(notifier);
+      jobLogger.info(
+        `listening: ${checks.map((c) => c.definition.name).join("+")} check of ` +
+          `${settings.selector.describe()} via ${client.display}` +
+          (settings.interval ? `, every ${settings.interval}s` : ", on TICK events") +
+          (settings.dryRun ? ", DRY RUN (nothing is restarted)" : "") +
+          (notifier.enabled ? `, notifying ${notifier.describe()}` : ""),
+      );
+      return new Runner(settings, checks, client, jobLogger, notifier);
+    });
   } catch (e) {
     return reportUsageError(command, e);
   }
   guardStdout();
-  return await runEventListener({
-    onEvent(event) {
-      if (event.eventName.startsWith("TICK_")) runner.trigger(event.eventName);
-      else logger.debug(`ignoring ${event.eventName} event`);
-    },
-    stop: () => runner.stop(),
-  }, logger);
+  const dumpState = () => runners.forEach((r) => r.dumpState());
+  for (const s of STATE_SIGNALS) Deno.addSignalListener(s, dumpState);
+  for (const r of runners) r.start();
+  try {
+    return await runEventListener({
+      onEvent(event) {
+        if (event.eventName.startsWith("TICK_")) {
+          for (const r of runners) r.trigger(event.eventName);
+        } else logger.debug(`ignoring ${event.eventName} event`);
+      },
+      async stop() {
+        await Promise.all(runners.map((r) => r.stop()));
+        await Promise.all(notifiers.map((n) => n.flush()));
+      },
+    }, logger);
+  } finally {
+    for (const s of STATE_SIGNALS) Deno.removeSignalListener(s, dumpState);
+  }
 }
 
 /** Runs `definition` as a supervisord event listener; resolves to the exit code. */
@@ -91,7 +126,7 @@ export function runCheckListener(
         definition.options,
       );
     }
-    return { settings: parsed.settings, checks: [configureCheck(definition, parsed.values)] };
+    return [{ settings: parsed.settings, checks: [configureCheck(definition, parsed.values)] }];
   });
 }
 
@@ -139,7 +174,7 @@ export function runComplexListener(
     const config = inline !== undefined
       ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
       : checksFromConfig(readConfigFile(file), kinds, `--config ${file}`);
-    return { settings: parsed.settings, checks: config };
+    return [{ settings: parsed.settings, checks: config }];
   });
 }
 
@@ -152,7 +187,11 @@ export interface ListenerSpec {
   processName?: string;
   /** Check kinds with their options under their config keys, as in complex. */
   checks: [CheckDefinition, Record<string, unknown>][];
-  verbose?: boolean;
+  /**
+   * Behaviour under the config keys of `run --config`: interval,
+   * failure_threshold, max_restarts, dry_run, email, webhook, log_format, verbose, …
+   */
+  behaviour?: Record<string, unknown>;
 }
 
 /**
@@ -165,15 +204,51 @@ export interface ListenerSpec {
 export function runListener(spec: ListenerSpec): Promise<number> {
   return listen(`${PROGRAM} (${spec.checkName})`, () => {
     if (spec.checkName.trim() === "") throw new UsageError("checkName must not be empty");
-    return {
+    const { policy, log, notify } = behaviourFrom(spec.behaviour ?? {}, "key");
+    return [{
       settings: {
         checkName: spec.checkName,
         selector: ProcessSelector.fromFlags(spec.group, spec.processName),
-        verbose: spec.verbose ?? false,
+        ...policy,
+        log,
+        notify,
       },
       checks: spec.checks.map(([definition, options]) =>
         configureCheck(definition, options, "key")
       ),
-    };
+    }];
+  });
+}
+
+export const RUN_OPTIONS: OptionSpec[] = [
+  {
+    key: "config",
+    long: "config",
+    type: "string",
+    metavar: "FILE",
+    help: "YAML (or *.json) file listing the check sets; see README, 'run --config'.",
+  },
+  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
+];
+
+/** `run --config FILE`: every check set of the file in this one listener. */
+export function runConfigListener(
+  kinds: CheckDefinition[],
+  argv: string[],
+  command = `${PROGRAM} run`,
+): Promise<number> {
+  return listen(command, () => {
+    const { values } = parseFlags(RUN_OPTIONS, argv);
+    if (values.help) {
+      return renderHelp(
+        command,
+        "Run many independent check sets (each: a group or process, check kinds with their " +
+          "options, timing, thresholds, notifications) in one event listener.",
+        [{ title: "Options", options: RUN_OPTIONS }],
+      );
+    }
+    if (values.config === undefined) throw new UsageError("--config FILE is required");
+    const file = String(values.config);
+    return jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`);
   });
 }

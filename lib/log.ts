@@ -1,10 +1,13 @@
 /**
  * Logging to stderr, never stdout: in listener mode stdout belongs to the
  * event-listener protocol. Every line carries a timestamp, the check name
- * and, where there is one, the process.
+ * and, where there is one, the process. `text` lines are for people; `json`
+ * writes one object per line for log shippers, with the structured fields
+ * (process, pid, verdict, reason, duration) as keys.
  */
 
 export type Level = "debug" | "info" | "warn" | "error";
+export type LogFormat = "text" | "json";
 
 const LEVEL_ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -12,6 +15,11 @@ export interface LogFields {
   /** `group:name` */
   process?: string;
   pid?: number;
+  /** healthy | unhealthy | unknown */
+  verdict?: string;
+  /** the check(s) that failed, or why an action was taken */
+  reason?: string;
+  durationMs?: number;
 }
 
 const encoder = new TextEncoder();
@@ -27,16 +35,27 @@ export class Logger {
     private readonly minLevel: Level = "info",
     private readonly sink: (line: string) => void = (line) =>
       writeAllSync(Deno.stderr, encoder.encode(line)),
+    private readonly format: LogFormat = "text",
   ) {}
+
+  /** The same destination, level and format under another check name. */
+  named(checkName: string): Logger {
+    return new Logger(checkName, this.minLevel, this.sink, this.format);
+  }
 
   log(level: Level, message: string, fields: LogFields = {}) {
     if (LEVEL_ORDER[level] < LEVEL_ORDER[this.minLevel]) return;
+    const time = new Date().toISOString();
+    if (this.format === "json") {
+      this.sink(
+        JSON.stringify({ time, level, check: this.checkName, ...fields, message }) + "\n",
+      );
+      return;
+    }
     const where = fields.process
       ? ` ${fields.process}${fields.pid ? ` (pid ${fields.pid})` : ""}:`
       : "";
-    this.sink(
-      `${new Date().toISOString()} ${level.toUpperCase()} [${this.checkName}]${where} ${message}\n`,
-    );
+    this.sink(`${time} ${level.toUpperCase()} [${this.checkName}]${where} ${message}\n`);
   }
 
   debug(message: string, fields?: LogFields) {

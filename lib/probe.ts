@@ -35,6 +35,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** Resolves (to unknown) when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<Verdict> {
+  return new Promise((resolve) => {
+    const done = () => resolve(unknown("listener is stopping; result discarded"));
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 async function attemptOnce(
   check: ConfiguredCheck,
   process: ProcessInfo,
@@ -43,7 +52,11 @@ async function attemptOnce(
   state: Map<string, unknown>,
 ): Promise<Verdict> {
   try {
-    return await check.definition.run(process, check.options, { signal, attempt, state });
+    // a check that ignores the signal must not hold up the listener's shutdown
+    return await Promise.race([
+      check.definition.run(process, check.options, { signal, attempt, state }),
+      aborted(signal),
+    ]);
   } catch (e) {
     if (e instanceof CheckConfigError) return unknown(`configuration error: ${e.message}`);
     return unknown(`check could not run: ${(e as Error)?.message ?? String(e)}`);

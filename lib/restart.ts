@@ -37,20 +37,41 @@ function faultText(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
-export async function restartProcess(
+/**
+ * The process as supervisord sees it right now, or the result to report
+ * when it cannot be read: skipped when supervisord no longer knows it,
+ * failed when supervisord cannot be asked.
+ */
+async function reread(
   client: SupervisorClient,
-  failed: ProcessInfo,
-): Promise<RestartResult> {
-  const spec = namespec(failed);
-  let current: ProcessInfo;
+  spec: string,
+): Promise<ProcessInfo | RestartResult> {
   try {
-    current = await client.getProcessInfo(spec);
+    return await client.getProcessInfo(spec);
   } catch (e) {
     if (e instanceof SupervisorFault) {
       return { outcome: "skipped", detail: `re-reading ${spec} failed (${faultText(e)})` };
     }
     return { outcome: "failed", detail: faultText(e) };
   }
+}
+
+/** The pid after a start, for the log; undefined when it cannot be read. */
+async function pidAfterStart(client: SupervisorClient, spec: string): Promise<number | undefined> {
+  try {
+    return (await client.getProcessInfo(spec)).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function restartProcess(
+  client: SupervisorClient,
+  failed: ProcessInfo,
+): Promise<RestartResult> {
+  const spec = namespec(failed);
+  const current = await reread(client, spec);
+  if ("outcome" in current) return current;
   if (current.state !== STATE_RUNNING) {
     return {
       outcome: "skipped",
@@ -83,11 +104,40 @@ export async function restartProcess(
     return { outcome: "failed", detail: steps.join(", ") };
   }
   steps.push("started");
-  let newPid: number | undefined;
-  try {
-    newPid = (await client.getProcessInfo(spec)).pid;
-  } catch {
-    // the restart happened; the new pid is only for the log
+  return {
+    outcome: "restarted",
+    detail: steps.join(", "),
+    newPid: await pidAfterStart(client, spec),
+  };
+}
+
+/** States `--revive` starts again: given up (FATAL) or exited with a failure status. */
+export function needsRevival(p: ProcessInfo): boolean {
+  return p.statename === "FATAL" || (p.statename === "EXITED" && (p.exitstatus ?? 0) !== 0);
+}
+
+/**
+ * Starts a process supervisord gave up on (--revive), if it is still in
+ * that state when re-read.
+ */
+export async function reviveProcess(
+  client: SupervisorClient,
+  seen: ProcessInfo,
+): Promise<RestartResult> {
+  const spec = namespec(seen);
+  const current = await reread(client, spec);
+  if ("outcome" in current) return current;
+  if (!needsRevival(current)) {
+    return { outcome: "skipped", detail: `now ${current.statename}: left to supervisord` };
   }
-  return { outcome: "restarted", detail: steps.join(", "), newPid };
+  try {
+    await client.startProcess(spec, true);
+  } catch (e) {
+    return { outcome: "failed", detail: `start failed (${faultText(e)})` };
+  }
+  return {
+    outcome: "restarted",
+    detail: `started from ${current.statename}`,
+    newPid: await pidAfterStart(client, spec),
+  };
 }

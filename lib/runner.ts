@@ -1,23 +1,32 @@
 /**
  * The runner: one round = select processes → run every check on every
- * RUNNING selected process concurrently → decide → restart the unhealthy.
+ * RUNNING selected process concurrently → decide (lib/policy.ts) → restart.
  *
- * Only an `unhealthy` verdict leads to a restart; `unknown` (configuration
+ * Only an `unhealthy` verdict can lead to a restart; `unknown` (configuration
  * error, a check that threw, the listener stopping) is logged and the
  * process left alone. Rounds never overlap: a trigger while one is running
- * is logged and skipped.
+ * is logged and skipped. Restarts run beside the rounds, so a slow stop
+ * (a frozen process waits out its stopwaitsecs) does not delay the checks of
+ * the other processes; a process being restarted is not judged meanwhile.
  */
 import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
-import type { ListenerSettings } from "./cli.ts";
-import type { Logger } from "./log.ts";
+import type { LogFields, Logger } from "./log.ts";
+import type { Notifier } from "./notify.ts";
+import { ProcessTracker } from "./policy.ts";
 import { probe, type ProbeResult } from "./probe.ts";
-import { restartProcess, type RestartResult } from "./restart.ts";
+import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
+import type { ProcessSelector } from "./select.ts";
+import type { PolicySettings } from "./settings.ts";
 import { STATE_RUNNING, type SupervisorClient, SupervisorUnavailable } from "./supervisor.ts";
+
+export interface RunnerSettings extends PolicySettings {
+  checkName: string;
+  selector: ProcessSelector;
+}
 
 export interface ProcessReport {
   process: ProcessInfo;
   results: ProbeResult[];
-  restart?: RestartResult;
 }
 
 export interface RoundReport {
@@ -26,31 +35,59 @@ export interface RoundReport {
   processes: ProcessReport[];
 }
 
+const nowSeconds = () => Date.now() / 1000;
+
 export class Runner {
   #current: Promise<RoundReport> | undefined;
-  /** Last `unknown` message per process: repeats go to debug, not every round to warn. */
-  readonly #lastUnknown = new Map<string, string>();
+  #lastRoundStarted = -Infinity;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #shutdown = new AbortController();
+  readonly #trackers = new Map<string, ProcessTracker>();
+  /** Restarts under way, and how many per group. */
+  readonly #restarts = new Set<Promise<void>>();
+  readonly #restartingInGroup = new Map<string, number>();
+  /** Last message of each repeating warning: repeats go to debug. */
+  readonly #lastWarning = new Map<string, string>();
   /** What each check keeps per process between rounds (CheckContext.state). */
   readonly #checkState = new Map<ConfiguredCheck, Map<string, Map<string, unknown>>>();
-  #currentStarted = 0;
-  readonly #shutdown = new AbortController();
 
   constructor(
-    private readonly settings: ListenerSettings,
+    private readonly settings: RunnerSettings,
     private readonly checks: ConfiguredCheck[],
     private readonly client: SupervisorClient,
     private readonly logger: Logger,
+    private readonly notifier?: Notifier,
   ) {}
 
-  /** Starts a round unless one is running; returns it, or undefined when skipped. */
+  /** Starts the own timer when --interval is set. */
+  start() {
+    if (this.settings.interval === undefined) return;
+    this.#timer = setInterval(() => this.trigger("interval"), this.settings.interval * 1000);
+  }
+
+  /**
+   * A TICK event or the timer. Starts a round unless one is running (or,
+   * with --interval, a TICK when a round started within the interval).
+   */
   trigger(reason: string): Promise<RoundReport> | undefined {
     if (this.#shutdown.signal.aborted) return undefined;
+    const sinceLast = (performance.now() - this.#lastRoundStarted) / 1000;
     if (this.#current) {
-      const age = ((performance.now() - this.#currentStarted) / 1000).toFixed(1);
-      this.logger.info(`skipping ${reason}: the previous round is still running (${age}s)`);
+      const message = `skipping ${reason}: the previous round is still running (${
+        sinceLast.toFixed(1)
+      }s)`;
+      if (reason === "interval") this.logger.debug(message);
+      else this.logger.info(message);
       return undefined;
     }
-    this.#currentStarted = performance.now();
+    const interval = this.settings.interval;
+    if (reason !== "interval" && interval !== undefined && sinceLast < interval) {
+      this.logger.debug(
+        `${reason}: a round started ${sinceLast.toFixed(1)}s ago, not repeating it`,
+      );
+      return undefined;
+    }
+    this.#lastRoundStarted = performance.now();
     const round = this.round(this.#shutdown.signal).finally(() => {
       this.#current = undefined;
     });
@@ -60,8 +97,10 @@ export class Runner {
 
   /** Stops judging: checks in flight end as unknown; restarts in flight finish. */
   async stop(): Promise<void> {
+    clearInterval(this.#timer);
     this.#shutdown.abort();
     await this.#current?.catch(() => {});
+    await Promise.all([...this.#restarts]);
   }
 
   async round(signal: AbortSignal): Promise<RoundReport> {
@@ -75,17 +114,32 @@ export class Runner {
       this.logger.error(`${message}; nothing checked this round, retrying next round`);
       return { completed: false, processes: [] };
     }
+    this.#warnOnChange(
+      "selection",
+      all.some((p) => this.settings.selector.matches(p))
+        ? undefined
+        : `no process matches ${this.settings.selector.describe()}`,
+    );
     const selected = all.filter((p) => this.settings.selector.matches(p));
-    if (selected.length === 0) {
-      this.logger.warn(`no process matches ${this.settings.selector.describe()}`);
+    const reports = await Promise.all(selected.map((p) => this.#handle(p, signal)));
+    return { completed: true, processes: reports.filter((r) => r !== undefined) };
+  }
+
+  /** Logs a warning when it differs from the last one under `key`; repeats go to debug. */
+  #warnOnChange(key: string, message: string | undefined, fields?: LogFields) {
+    if (message === undefined) {
+      this.#lastWarning.delete(key);
+      return;
     }
-    const running = selected.filter((p) => {
-      if (p.state === STATE_RUNNING) return true;
-      this.logger.debug(`not checked: ${p.statename}`, { process: namespec(p) });
-      return false;
-    });
-    const processes = await Promise.all(running.map((p) => this.#checkProcess(p, signal)));
-    return { completed: true, processes };
+    if (this.#lastWarning.get(key) === message) this.logger.debug(message, fields);
+    else this.logger.warn(message, fields);
+    this.#lastWarning.set(key, message);
+  }
+
+  #tracker(spec: string): ProcessTracker {
+    let tracker = this.#trackers.get(spec);
+    if (!tracker) this.#trackers.set(spec, tracker = new ProcessTracker(this.settings.policy));
+    return tracker;
   }
 
   #stateOf(check: ConfiguredCheck, spec: string): Map<string, unknown> {
@@ -96,28 +150,173 @@ export class Runner {
     return state;
   }
 
-  async #checkProcess(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport> {
-    const fields = { process: namespec(process), pid: process.pid };
-    const results = await Promise.all(
-      this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, fields.process))),
-    );
-    for (const r of results) {
-      const line = `${r.check} ${r.status}: ${r.message}` +
-        (r.attempts > 1 ? ` (after ${r.attempts} attempts)` : "");
-      const key = `${fields.process} ${r.check}`;
-      if (r.status === "unhealthy") this.logger.warn(line, fields);
-      else if (r.status === "healthy") this.logger.debug(line, fields);
-      else if (this.#lastUnknown.get(key) === r.message) this.logger.debug(line, fields);
-      else this.logger.warn(`${line}; not restarting (repeats are logged with -v)`, fields);
-      if (r.status === "unknown") this.#lastUnknown.set(key, r.message);
-      else this.#lastUnknown.delete(key);
+  async #handle(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport | undefined> {
+    const spec = namespec(process);
+    const fields = { process: spec, pid: process.pid || undefined };
+    const tracker = this.#tracker(spec);
+    if (tracker.restarting) {
+      this.logger.debug("restart under way, not judged this round", fields);
+      return undefined;
     }
-    const failed = results.filter((r) => r.status === "unhealthy");
-    if (failed.length === 0 || signal.aborted) return { process, results };
+    if (process.state !== STATE_RUNNING) {
+      if (this.settings.revive && needsRevival(process)) this.#revive(process, tracker);
+      else this.logger.debug(`not checked: ${process.statename}`, fields);
+      return undefined;
+    }
+    tracker.observePid(process.pid);
+    const age = nowSeconds() - process.start;
+    if (age < this.settings.startGrace) {
+      this.logger.debug(
+        `in start grace (${age.toFixed(1)}s of ${this.settings.startGrace}s), not judged`,
+        fields,
+      );
+      return undefined;
+    }
 
-    const reasons = failed.map((r) => r.check).join(", ");
-    this.logger.warn(`restarting: failed ${reasons}`, fields);
-    const restart = await restartProcess(this.client, process);
+    const results = await Promise.all(
+      this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, spec))),
+    );
+    if (signal.aborted) return { process, results };
+    for (const r of results) this.#logResult(r, fields);
+
+    const failed = results.filter((r) => r.status === "unhealthy");
+    const status = failed.length > 0
+      ? "unhealthy"
+      : results.every((r) => r.status === "healthy")
+      ? "healthy"
+      : "unknown";
+    const reason = failed.map((r) => r.check).join(", ");
+    const message = results.map((r) => `${r.check}: ${r.message}`).join("; ");
+    const decision = tracker.observe(status, message, nowSeconds());
+    const policy = this.settings.policy;
+    if (decision.action === "restart") {
+      this.#restart(process, tracker, reason, message);
+    } else if (decision.action === "suppressed") {
+      this.#suppressed(process, tracker, decision.first, reason, message);
+    } else if (status === "unhealthy") {
+      this.logger.warn(
+        `failed ${reason} ${tracker.consecutiveFailures} of ${policy.failureThreshold} ` +
+          `times in a row: not restarting yet`,
+        { ...fields, verdict: status, reason },
+      );
+    }
+    return { process, results };
+  }
+
+  #logResult(r: ProbeResult, fields: LogFields) {
+    const line = `${r.check} ${r.status}: ${r.message}` +
+      (r.attempts > 1 ? ` (after ${r.attempts} attempts)` : "");
+    const structured = { ...fields, verdict: r.status, durationMs: r.durationMs };
+    if (r.status === "unhealthy") this.logger.warn(line, { ...structured, reason: r.check });
+    else if (r.status === "healthy") this.logger.debug(line, structured);
+    else {
+      this.#warnOnChange(
+        `${fields.process} ${r.check}`,
+        `${line}; not restarting (repeats are logged with -v)`,
+        structured,
+      );
+      return;
+    }
+    this.#lastWarning.delete(`${fields.process} ${r.check}`);
+  }
+
+  #suppressed(
+    process: ProcessInfo,
+    tracker: ProcessTracker,
+    first: boolean,
+    reason: string,
+    message: string,
+  ) {
+    const fields = { process: namespec(process), pid: process.pid || undefined, reason };
+    const { maxRestarts, restartWindow } = this.settings.policy;
+    const text = `NOT restarting: already restarted ${tracker.restarts.length} times within ` +
+      `${restartWindow}s (--max-restarts ${maxRestarts}); resuming when it passes again or ` +
+      `the window moves on`;
+    if (!first) {
+      this.logger.debug(text, fields);
+      return;
+    }
+    this.logger.error(text, fields);
+    this.#notify(process, reason || "revive", "suppressed", `${text}. Last result: ${message}`);
+  }
+
+  /** Starts a restart beside the round, within the group's parallel limit. */
+  #restart(process: ProcessInfo, tracker: ProcessTracker, reason: string, message: string) {
+    this.#act(
+      process,
+      tracker,
+      "restart",
+      reason,
+      message,
+      () => restartProcess(this.client, process),
+    );
+  }
+
+  #revive(process: ProcessInfo, tracker: ProcessTracker) {
+    const now = nowSeconds();
+    if (!tracker.withinBudget(now)) {
+      const first = !tracker.suppressed;
+      tracker.suppressed = true;
+      this.#suppressed(process, tracker, first, "", process.statename);
+      return;
+    }
+    this.#act(
+      process,
+      tracker,
+      "revive",
+      `was ${process.statename}`,
+      process.statename,
+      () => reviveProcess(this.client, process),
+    );
+  }
+
+  #act(
+    process: ProcessInfo,
+    tracker: ProcessTracker,
+    kind: "restart" | "revive",
+    reason: string,
+    message: string,
+    run: () => Promise<RestartResult>,
+  ) {
+    const fields = { process: namespec(process), pid: process.pid || undefined, reason };
+    const verb = kind === "restart" ? `restart (failed ${reason})` : `revive (${reason})`;
+    const limit = this.settings.maxParallelRestarts;
+    const busy = this.#restartingInGroup.get(process.group) ?? 0;
+    if (limit !== undefined && busy >= limit) {
+      this.logger.warn(
+        `${verb} deferred: ${busy} restart(s) in group '${process.group}' under way ` +
+          `(--max-parallel-restarts ${limit})`,
+        fields,
+      );
+      return;
+    }
+    tracker.recordRestart(nowSeconds());
+    if (this.settings.dryRun) {
+      this.logger.warn(`dry run: would ${verb}; nothing done`, fields);
+      this.#notify(process, reason, "dry-run", message);
+      return;
+    }
+    this.logger.warn(
+      kind === "restart" ? `restarting: failed ${reason}` : `reviving: ${reason}`,
+      fields,
+    );
+    tracker.restarting = true;
+    this.#restartingInGroup.set(process.group, busy + 1);
+    const done = run().then((result) => {
+      this.#logOutcome(result, fields);
+      this.#notify(process, reason, result.outcome, `${message}. ${result.detail}`);
+    }).finally(() => {
+      tracker.restarting = false;
+      this.#restartingInGroup.set(
+        process.group,
+        (this.#restartingInGroup.get(process.group) ?? 1) - 1,
+      );
+      this.#restarts.delete(done);
+    });
+    this.#restarts.add(done);
+  }
+
+  #logOutcome(restart: RestartResult, fields: LogFields) {
     if (restart.outcome === "restarted") {
       this.logger.warn(
         `restarted (${restart.detail}): new pid ${restart.newPid ?? "unknown"}`,
@@ -128,6 +327,40 @@ export class Runner {
     } else {
       this.logger.error(`restart failed: ${restart.detail}`, fields);
     }
-    return { process, results, restart };
+  }
+
+  #notify(process: ProcessInfo, reason: string, outcome: string, detail: string) {
+    void this.notifier?.notify({
+      check: this.settings.checkName,
+      process: namespec(process),
+      group: process.group,
+      name: process.name,
+      pid: process.pid,
+      reason,
+      outcome,
+      detail,
+      time: new Date().toISOString(),
+      host: Deno.hostname(),
+    });
+  }
+
+  /** Per-process state for SIGUSR1. */
+  dumpState() {
+    if (this.#trackers.size === 0) {
+      this.logger.info("state: no process judged yet");
+      return;
+    }
+    for (const [spec, tracker] of this.#trackers) {
+      const s = tracker.snapshot();
+      const restarts = s.restarts.map((t) => new Date(t * 1000).toISOString()).join(", ");
+      this.logger.info(
+        `state: consecutive failures ${s.consecutiveFailures}/` +
+          `${this.settings.policy.failureThreshold}, passes ${s.consecutiveSuccesses}, ` +
+          `last ${s.lastStatus ?? "none"}${s.lastMessage ? ` (${s.lastMessage})` : ""}, ` +
+          `restarts in window: ${s.restarts.length}${restarts ? ` [${restarts}]` : ""}` +
+          `${s.suppressed ? ", SUPPRESSED" : ""}${tracker.restarting ? ", restarting now" : ""}`,
+        { process: spec, pid: s.pid || undefined },
+      );
+    }
   }
 }

@@ -31,9 +31,9 @@ export function listenerCommand(args: string[]): string {
 }
 
 /** A [program:x] running the fixture web service on `port`. */
-export function webProgram(name: string, port: number, extra = ""): string {
+export function webProgram(name: string, port: number, extra = "", mode = ""): string {
   return `[program:${name}]
-command=${shq(DENO)} run --allow-net ${shq(WEB_SERVICE)} ${port}
+command=${shq(DENO)} run --allow-net ${shq(WEB_SERVICE)} ${port} ${mode}
 startsecs=1
 stopwaitsecs=2
 autorestart=true

@@ -1,0 +1,134 @@
+/**
+ * What to do about one process, round after round: Kubernetes-probe and
+ * monit semantics on top of single verdicts.
+ *
+ * - failure threshold: restart only after N consecutive unhealthy rounds;
+ * - success threshold: a failure streak ends only after N consecutive
+ *   healthy rounds (a lone pass between failures does not reset it);
+ * - `unknown` counts for nothing: it neither fails nor passes;
+ * - restart budget: at most `maxRestarts` restarts within `restartWindow`
+ *   seconds. Over budget, the process is *suppressed*: it is not restarted,
+ *   which is said loudly once; suppression ends when the window moves on
+ *   (an old restart drops out) or when the process passes again (recovered:
+ *   the budget starts afresh).
+ *
+ * Pure bookkeeping, no I/O: the runner feeds it verdicts and the clock.
+ */
+import type { VerdictStatus } from "./check.ts";
+
+export interface Policy {
+  failureThreshold: number;
+  successThreshold: number;
+  /** undefined: no limit */
+  maxRestarts?: number;
+  /** seconds */
+  restartWindow: number;
+}
+
+export const DEFAULT_POLICY: Policy = {
+  failureThreshold: 1,
+  successThreshold: 1,
+  restartWindow: 3600,
+};
+
+export type Decision =
+  /** nothing to do */
+  | { action: "none" }
+  /** failed often enough: restart it */
+  | { action: "restart" }
+  /** would restart, but the budget is spent; `first` on the first round of a suppression */
+  | { action: "suppressed"; first: boolean; restartsInWindow: number };
+
+export interface TrackerSnapshot {
+  pid: number;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+  lastStatus?: VerdictStatus;
+  lastMessage?: string;
+  /** Unix seconds of the restarts still in the window */
+  restarts: number[];
+  suppressed: boolean;
+}
+
+/** The state kept for one process (by `group:name`) across rounds. */
+export class ProcessTracker {
+  pid = 0;
+  consecutiveFailures = 0;
+  consecutiveSuccesses = 0;
+  lastStatus?: VerdictStatus;
+  lastMessage?: string;
+  /** Unix seconds of restarts (and revivals) we made. */
+  restarts: number[] = [];
+  suppressed = false;
+  /** A restart of ours is under way: the process is not judged meanwhile. */
+  restarting = false;
+
+  constructor(private readonly policy: Policy) {}
+
+  /** A new pid means a new life: verdict streaks start over, the restart history stays. */
+  observePid(pid: number) {
+    if (pid === this.pid) return;
+    this.pid = pid;
+    this.consecutiveFailures = 0;
+    this.consecutiveSuccesses = 0;
+  }
+
+  /** Restarts within the window ending at `now` (older ones are forgotten). */
+  restartsInWindow(now: number): number {
+    this.restarts = this.restarts.filter((t) => now - t < this.policy.restartWindow);
+    return this.restarts.length;
+  }
+
+  /** May we restart (or revive) now, within the budget? */
+  withinBudget(now: number): boolean {
+    return this.policy.maxRestarts === undefined ||
+      this.restartsInWindow(now) < this.policy.maxRestarts;
+  }
+
+  recordRestart(now: number) {
+    this.restarts.push(now);
+    this.consecutiveFailures = 0;
+    this.consecutiveSuccesses = 0;
+  }
+
+  /** Takes one round's verdict; says what to do. */
+  observe(status: VerdictStatus, message: string, now: number): Decision {
+    this.lastStatus = status;
+    this.lastMessage = message;
+    if (status === "unknown") return { action: "none" };
+    if (status === "healthy") {
+      this.consecutiveSuccesses++;
+      if (this.consecutiveSuccesses >= this.policy.successThreshold) {
+        this.consecutiveFailures = 0;
+        if (this.suppressed) {
+          // recovered while suppressed: it works again, the budget starts afresh
+          this.suppressed = false;
+          this.restarts = [];
+        }
+      }
+      return { action: "none" };
+    }
+    this.consecutiveSuccesses = 0;
+    this.consecutiveFailures++;
+    if (this.consecutiveFailures < this.policy.failureThreshold) return { action: "none" };
+    if (this.withinBudget(now)) {
+      this.suppressed = false;
+      return { action: "restart" };
+    }
+    const first = !this.suppressed;
+    this.suppressed = true;
+    return { action: "suppressed", first, restartsInWindow: this.restarts.length };
+  }
+
+  snapshot(): TrackerSnapshot {
+    return {
+      pid: this.pid,
+      consecutiveFailures: this.consecutiveFailures,
+      consecutiveSuccesses: this.consecutiveSuccesses,
+      lastStatus: this.lastStatus,
+      lastMessage: this.lastMessage,
+      restarts: [...this.restarts],
+      suppressed: this.suppressed,
+    };
+  }
+}

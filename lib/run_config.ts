@@ -1,0 +1,118 @@
+/**
+ * `run --config FILE`: many independent check sets, for many groups, in one
+ * listener process. The file (YAML, or JSON by extension) is the complex
+ * format per entry, plus the entry's selection, timing, thresholds and
+ * notifications; top-level keys are defaults for every entry:
+ *
+ *   interval: 5               # defaults for all entries (any policy or notify key)
+ *   email: [ops@example.com]
+ *   log_format: json          # logging: top level only
+ *   checks:
+ *     - name: web
+ *       group: web
+ *       http: { port: ".+_(\\d+)", url: /ping, timeout: 2 }
+ *       memory: { max_rss: 512MB }
+ *       failure_threshold: 2
+ *     - name: cache
+ *       process: cache:redis
+ *       tcp: { port: 6379 }
+ */
+import { z } from "zod";
+import type { CheckDefinition } from "./check.ts";
+import { checksFromConfig } from "./check_config.ts";
+import { behaviourFrom } from "./cli.ts";
+import type { ListenerJob } from "./command.ts";
+import { UsageError } from "./errors.ts";
+import { NOTIFY_OPTIONS } from "./notify.ts";
+import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
+import { ProcessSelector } from "./select.ts";
+
+const POLICY_KEYS = POLICY_OPTIONS.map((o) => o.key);
+const NOTIFY_KEYS = NOTIFY_OPTIONS.map((o) => o.key);
+const LOG_KEYS = LOG_OPTIONS.map((o) => o.key);
+
+/** Turns a `run --config` document into one job per entry; UsageError names the culprit. */
+export function jobsFromRunConfig(
+  config: unknown,
+  kinds: CheckDefinition[],
+  source: string,
+): ListenerJob[] {
+  const kindNames = kinds.map((k) => k.name);
+  const anyValue = z.unknown().optional();
+  const top = z.strictObject({
+    ...Object.fromEntries([...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].map((k) => [k, anyValue])),
+    checks: z.array(z.record(z.string(), z.unknown())).min(1, "must list at least one entry"),
+  }).safeParse(config);
+  if (!top.success) {
+    // an unknown key (a typo of `checks`?) explains more than what follows from it
+    const issue = top.error.issues.find((i) => i.code === "unrecognized_keys") ??
+      top.error.issues[0];
+    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
+    const message = issue.code === "unrecognized_keys"
+      ? `unknown key${issue.keys.length > 1 ? "s" : ""} ${
+        issue.keys.map((k) => `'${k}'`).join(", ")
+      } (top level: checks, ${[...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].join(", ")})`
+      : issue.message;
+    throw new UsageError(`${source}: ${where}${message}`);
+  }
+  const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
+    checks: Record<string, unknown>[];
+  };
+  const names = new Set<string>();
+  return entries.map((entry, i) => {
+    const at = `${source}: checks[${i}]${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
+    const allowed = new Set([
+      "name",
+      "group",
+      "process",
+      ...kindNames,
+      ...POLICY_KEYS,
+      ...NOTIFY_KEYS,
+    ]);
+    const unknownKeys = Object.keys(entry).filter((k) => !allowed.has(k));
+    if (unknownKeys.length > 0) {
+      const logOnly = unknownKeys.filter((k) => LOG_KEYS.includes(k));
+      throw new UsageError(
+        logOnly.length > 0
+          ? `${at}: ${logOnly.join(", ")} can be set at the top level only`
+          : `${at}: unknown key${unknownKeys.length > 1 ? "s" : ""} ${
+            unknownKeys.map((k) => `'${k}'`).join(", ")
+          }`,
+      );
+    }
+    if (typeof entry.name !== "string" || entry.name.trim() === "") {
+      throw new UsageError(`${at}: name is required (it names the entry in every log line)`);
+    }
+    if (names.has(entry.name)) throw new UsageError(`${at}: name '${entry.name}' is used twice`);
+    names.add(entry.name);
+    try {
+      const selector = ProcessSelector.fromFlags(
+        entry.group as string | undefined,
+        entry.process as string | undefined,
+      );
+      const behaviour = { ...defaults };
+      for (const k of [...POLICY_KEYS, ...NOTIFY_KEYS]) {
+        if (entry[k] !== undefined) behaviour[k] = entry[k];
+      }
+      const { policy, log, notify } = behaviourFrom(behaviour, "key");
+      const kindsConfig = Object.fromEntries(
+        kindNames.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
+      );
+      return {
+        settings: { checkName: entry.name, selector, ...policy, log, notify },
+        checks: checksFromConfig(kindsConfig, kinds, at),
+      };
+    } catch (e) {
+      if (e instanceof UsageError && !e.message.startsWith(source)) {
+        throw new UsageError(
+          `${at}: ${
+            e.message
+              .replace("-g/--process-group", "group")
+              .replace("-N/--process-name", "process")
+          }`,
+        );
+      }
+      throw e;
+    }
+  });
+}
