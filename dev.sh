@@ -5,7 +5,7 @@
 #   ./dev.sh demo     the demo: a private supervisord, a frozen service restarted
 #   ./dev.sh test     the whole test suite; ends with "N passed, N failed"
 #   ./dev.sh check    deno fmt --check, deno lint, deno check
-#   ./dev.sh bench    the benchmarks in bench/
+#   ./dev.sh bench    the benchmarks in bench/ (installs wrk and nginx for bench/serve_live.ts)
 #   ./dev.sh deno …   the pinned deno, for anything else (e.g. ./dev.sh deno task compile)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -28,11 +28,14 @@ ensure_system() {
   local missing=()
   command -v supervisord >/dev/null 2>&1 || missing+=(supervisor)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # the serve tests: promtool validates /metrics, gunicorn feeds StatsD
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  command -v gunicorn >/dev/null 2>&1 || missing+=(gunicorn)
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing ${missing[*]} with apt-get" >&2
     apt-get update >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
   else
     echo "missing: ${missing[*]}; install with: sudo apt-get install -y ${missing[*]}" >&2
     exit 1
@@ -67,7 +70,14 @@ case "$task" in
   demo) ensure_deno; ensure_system; exec "$DENO" task demo ;;
   test) ensure_deno; ensure_system; run_tests "$@" ;;
   check) ensure_deno; exec "$DENO" task check ;;
-  bench) ensure_deno; ensure_system; exec "$DENO" task bench ;;
+  bench)
+    ensure_deno
+    ensure_system
+    if ! command -v wrk >/dev/null 2>&1 || ! command -v nginx >/dev/null 2>&1; then
+      [ "$(id -u)" -eq 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk nginx >&2
+    fi
+    for b in bench/*.ts; do echo "== $b"; "$DENO" run -A "$b" || exit 1; done
+    ;;
   deno) ensure_deno; exec "$DENO" "$@" ;;
   *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -13,6 +13,7 @@ import {
 import { runHttpokCommand } from "./lib/httpok.ts";
 import { runHeartbeatCommand } from "./lib/heartbeat.ts";
 import { runInstallCompat } from "./lib/install_compat.ts";
+import { runServeCommand } from "./lib/serve.ts";
 import { VERSION } from "./lib/version.ts";
 
 function usage(): string {
@@ -51,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
   if (check) return await runCheckListener(check, rest);
   if (command === "complex") return await runComplexListener(Object.values(CHECKS), rest);
   if (command === "run") return await runConfigListener(Object.values(CHECKS), rest);
+  if (command === "serve") return await runServeCommand(rest);
   if (command === "httpok") return await runHttpokCommand(rest);
   if (command === "install-compat") {
     const name = `${PROGRAM} install-compat`;
