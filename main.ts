@@ -17,8 +17,9 @@ import { runServeCommand } from "./lib/serve.ts";
 import { VERSION } from "./lib/version.ts";
 
 function usage(): string {
+  // the first sentence of each check's description keeps the list to one line each
   const names = Object.values(CHECKS)
-    .map((c) => `  ${c.name.padEnd(10)} ${c.description}`)
+    .map((c) => `  ${c.name.padEnd(10)} ${c.description.split(". ")[0].replace(/\.$/, "")}`)
     .join("\n");
   return `Usage: ${PROGRAM} <subcommand> [options]
 
@@ -29,6 +30,7 @@ ${names}
   httpok     superlance's httpok: restart programs when a URL answers badly.
 
 Other subcommands:
+  serve                HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics
   heartbeat            touch the heartbeat file the file check watches (for shell-script services)
   install-compat DIR   the Python package's program names (supervisor_http_check, …) as wrappers
 
