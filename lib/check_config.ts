@@ -10,20 +10,28 @@ import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { UsageError } from "./errors.ts";
 
-/** Wording of one schema issue with its dotted path (`http.port: is required`). */
-function describe(issue: z.core.$ZodIssue, input: unknown): string {
-  const path = issue.path.map(String);
+/**
+ * One line for a schema issue of a config file: where (the dotted key path,
+ * `reportedAt`, by default the issue's own path), then the problem, with a
+ * missing key said as "is required" and unknown keys named. `input` is what
+ * the schema that raised the issue was given.
+ */
+export function describeConfigIssue(
+  issue: z.core.$ZodIssue,
+  input: unknown,
+  reportedAt: PropertyKey[] = issue.path,
+): string {
   let value: unknown = input;
-  for (const key of path) value = (value as Record<string, unknown> | undefined)?.[key];
+  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | null)?.[key];
+  const path = reportedAt.map(String).join(".");
   if (issue.code === "unrecognized_keys") {
-    const where = path.length ? `${path.join(".")}: ` : "";
-    return `${where}unknown key${issue.keys.length > 1 ? "s" : ""} ${
+    return `${path ? `${path}: ` : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${
       issue.keys.map((k) => `'${k}'`).join(", ")
     }`;
   }
   const missing = value === undefined &&
     (issue.code === "invalid_type" || issue.code === "invalid_union");
-  return `${path.join(".") || "config"}: ${missing ? "is required" : issue.message}`;
+  return `${path || "config"}: ${missing ? "is required" : issue.message}`;
 }
 
 /**
@@ -47,7 +55,9 @@ export function checksFromConfig(
     if (issues.some((i) => i.code === "unrecognized_keys" && i.path.length === 0)) {
       issues = issues.filter((i) => i.code !== "custom" || i.path.length > 0);
     }
-    throw new UsageError(`${source}: ${issues.map((i) => describe(i, config)).join("; ")}`);
+    throw new UsageError(
+      `${source}: ${issues.map((i) => describeConfigIssue(i, config)).join("; ")}`,
+    );
   }
   const parsed = result.data as Record<string, unknown>;
   return kinds

@@ -19,7 +19,7 @@
  */
 import { z } from "zod";
 import type { CheckDefinition } from "./check.ts";
-import { checksFromConfig } from "./check_config.ts";
+import { checksFromConfig, describeConfigIssue } from "./check_config.ts";
 import { behaviourFrom } from "./cli.ts";
 import type { ListenerJob } from "./command.ts";
 import { UsageError } from "./errors.ts";
@@ -47,13 +47,10 @@ export function jobsFromRunConfig(
     // an unknown key (a typo of `checks`?) explains more than what follows from it
     const issue = top.error.issues.find((i) => i.code === "unrecognized_keys") ??
       top.error.issues[0];
-    const where = issue.path.length ? `${issue.path.join(".")}: ` : "";
-    const message = issue.code === "unrecognized_keys"
-      ? `unknown key${issue.keys.length > 1 ? "s" : ""} ${
-        issue.keys.map((k) => `'${k}'`).join(", ")
-      } (top level: checks, ${[...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].join(", ")})`
-      : issue.message;
-    throw new UsageError(`${source}: ${where}${message}`);
+    const hint = issue.code === "unrecognized_keys"
+      ? ` (top level: checks, ${[...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].join(", ")})`
+      : "";
+    throw new UsageError(`${source}: ${describeConfigIssue(issue, config)}${hint}`);
   }
   const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
     checks: Record<string, unknown>[];

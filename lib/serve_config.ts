@@ -29,6 +29,7 @@
  *       sections: {application: {maintainer: ops@example.com}}
  */
 import { z } from "zod";
+import { describeConfigIssue } from "./check_config.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";
 import { BUILTIN_SECTIONS, type EnvironmentOptions, maskSecretsInText } from "./environment.ts";
 import { UsageError } from "./errors.ts";
@@ -180,25 +181,6 @@ function entrySchema(kinds: CheckDefinition[]) {
   });
 }
 
-/**
- * One line per issue: `reportedAt` (the dotted key path from the file's
- * top where the issue belongs), then the problem. `input` is what the
- * schema that raised the issue was given, for telling a missing key.
- */
-function describe(issue: z.core.$ZodIssue, input: unknown, reportedAt: PropertyKey[]): string {
-  let value: unknown = input;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | null)?.[key];
-  const path = reportedAt.map(String).join(".");
-  if (issue.code === "unrecognized_keys") {
-    return `${path ? `${path}: ` : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${
-      issue.keys.map((k) => `'${k}'`).join(", ")
-    }`;
-  }
-  const missing = value === undefined &&
-    (issue.code === "invalid_type" || issue.code === "invalid_union");
-  return `${path || "config"}: ${missing ? "is required" : issue.message}`;
-}
-
 /** A synthetic RUNNING process standing for a plain target. */
 function syntheticProcess(name: string): ProcessInfo {
   return { name, group: name, pid: 0, state: STATE_RUNNING, statename: "RUNNING", start: 0 };
@@ -233,7 +215,7 @@ function buildEntry(
     const result = definition.schema.safeParse(input);
     if (result.success) checks.push({ definition, options: result.data });
     else {for (const issue of result.error.issues) {
-        errors.push(describe(issue, input, pathOf(issue)));
+        errors.push(describeConfigIssue(issue, input, pathOf(issue)));
       }}
   };
 
@@ -320,7 +302,9 @@ export function serveConfigFrom(
     environment: environmentSchema,
   });
   const result = schema.safeParse(config);
-  const errors = result.success ? [] : result.error.issues.map((i) => describe(i, config, i.path));
+  const errors = result.success
+    ? []
+    : result.error.issues.map((i) => describeConfigIssue(i, config, i.path));
   // the entries' own checks run whenever their shape is right, so that one
   // start-up reports every problem of the file
   const shapeOk = result.success || result.error.issues.every((i) => i.path[0] !== "checks");
