@@ -55,8 +55,16 @@ function utf8SequenceLength(lead: number): number {
  * split; it yields each complete event once.
  */
 export class EventParser {
-  #buffer = new Uint8Array(0);
-  #decoder = new TextDecoder();
+  /** Received bytes live in #buffer[#start, #end); the rest is spare capacity. */
+  #buffer = new Uint8Array(4096);
+  #start = 0;
+  #end = 0;
+  /** ignoreBOM keeps a leading U+FEFF of a payload (the default would drop it). */
+  #decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  /** The header of the event whose payload is still arriving, and how far it was counted. */
+  #header?: { headers: Record<string, string>; codePoints: number; payloadStart: number };
+  #scanOffset = 0;
+  #scanned = 0;
 
   push(chunk: Uint8Array): ListenerEvent[] {
     this.#append(chunk);
@@ -71,50 +79,80 @@ export class EventParser {
 
   /** Bytes received but not yet part of a complete event. */
   get pending(): number {
-    return this.#buffer.length;
+    return this.#end - this.#start;
   }
 
+  /** Copies the chunk in (the caller may reuse it), compacting or growing: amortized O(n). */
   #append(chunk: Uint8Array) {
-    if (this.#buffer.length === 0) {
-      this.#buffer = chunk.slice();
-      return;
+    if (this.#end + chunk.length > this.#buffer.length) {
+      const live = this.#end - this.#start;
+      if (live + chunk.length <= this.#buffer.length / 2) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(2 * (live + chunk.length));
+        grown.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = grown;
+      }
+      this.#shift(this.#start);
+      this.#start = 0;
+      this.#end = live;
     }
-    const joined = new Uint8Array(this.#buffer.length + chunk.length);
-    joined.set(this.#buffer);
-    joined.set(chunk, this.#buffer.length);
-    this.#buffer = joined;
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+
+  /** Moves the remembered offsets left by `by` bytes after a compaction. */
+  #shift(by: number) {
+    if (this.#header) {
+      this.#header.payloadStart -= by;
+      this.#scanOffset -= by;
+    }
   }
 
   #next(): ListenerEvent | undefined {
-    const newline = this.#buffer.indexOf(0x0a);
-    if (newline < 0) {
-      if (this.#buffer.length > MAX_HEADER_BYTES) {
-        throw new ProtocolError(`no header line within ${MAX_HEADER_BYTES} bytes`);
+    if (!this.#header) {
+      const newline = this.#buffer.subarray(this.#start, this.#end).indexOf(0x0a);
+      if (newline < 0) {
+        if (this.pending > MAX_HEADER_BYTES) {
+          throw new ProtocolError(`no header line within ${MAX_HEADER_BYTES} bytes`);
+        }
+        return undefined;
       }
-      return undefined;
+      const line = this.#decoder.decode(this.#buffer.subarray(this.#start, this.#start + newline));
+      const headers = parseHeaderLine(line);
+      const lenText = headers.len;
+      if (lenText === undefined || !/^\d+$/.test(lenText)) {
+        throw new ProtocolError(`header without a valid len: '${line}'`);
+      }
+      const payloadStart = this.#start + newline + 1;
+      this.#header = { headers, codePoints: Number(lenText), payloadStart };
+      this.#scanOffset = payloadStart;
+      this.#scanned = 0;
     }
-    const line = this.#decoder.decode(this.#buffer.subarray(0, newline));
-    const headers = parseHeaderLine(line);
-    const lenText = headers.len;
-    if (lenText === undefined || !/^\d+$/.test(lenText)) {
-      throw new ProtocolError(`header without a valid len: '${line}'`);
-    }
-    const codePoints = Number(lenText);
-    const start = newline + 1;
-    const end = this.#payloadEnd(start, codePoints);
+    const end = this.#payloadEnd();
     if (end === undefined) return undefined;
-    const payload = this.#decoder.decode(this.#buffer.subarray(start, end));
-    this.#buffer = this.#buffer.slice(end);
+    const { headers, payloadStart } = this.#header;
+    const payload = this.#decoder.decode(this.#buffer.subarray(payloadStart, end));
+    this.#header = undefined;
+    this.#start = end;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
     return { headers, eventName: headers.eventname ?? "", payload };
   }
 
-  /** Byte offset after `count` UTF-8 code points from `start`, if all arrived. */
-  #payloadEnd(start: number, count: number): number | undefined {
-    let offset = start;
-    for (let seen = 0; seen < count; seen++) {
-      if (offset >= this.#buffer.length) return undefined;
-      offset += utf8SequenceLength(this.#buffer[offset]);
+  /**
+   * Byte offset after the current event's code points, if all arrived.
+   * Counting resumes where the previous read left it, so a large payload
+   * arriving in many reads is scanned once.
+   */
+  #payloadEnd(): number | undefined {
+    const count = this.#header!.codePoints;
+    while (this.#scanned < count) {
+      if (this.#scanOffset >= this.#end) return undefined;
+      const next = this.#scanOffset + utf8SequenceLength(this.#buffer[this.#scanOffset]);
+      if (next > this.#end) return undefined; // the last character is not complete yet
+      this.#scanOffset = next;
+      this.#scanned++;
     }
-    return offset <= this.#buffer.length ? offset : undefined;
+    return this.#scanOffset;
   }
 }

@@ -121,6 +121,7 @@ export class Runner {
         : `no process matches ${this.settings.selector.describe()}`,
     );
     const selected = all.filter((p) => this.settings.selector.matches(p));
+    this.#forgetAllBut(new Set(selected.map(namespec)));
     const reports = await Promise.all(selected.map((p) => this.#handle(p, signal)));
     return { completed: true, processes: reports.filter((r) => r !== undefined) };
   }
@@ -134,6 +135,21 @@ export class Runner {
     if (this.#lastWarning.get(key) === message) this.logger.debug(message, fields);
     else this.logger.warn(message, fields);
     this.#lastWarning.set(key, message);
+  }
+
+  /**
+   * Drops what is kept for processes no longer selected (removed groups,
+   * renamed programs), unless a restart of theirs is still under way.
+   */
+  #forgetAllBut(present: Set<string>) {
+    for (const [spec, tracker] of this.#trackers) {
+      if (present.has(spec) || tracker.restarting) continue;
+      this.#trackers.delete(spec);
+      for (const byProcess of this.#checkState.values()) byProcess.delete(spec);
+      for (const key of this.#lastWarning.keys()) {
+        if (key.startsWith(`${spec} `)) this.#lastWarning.delete(key);
+      }
+    }
   }
 
   #tracker(spec: string): ProcessTracker {
