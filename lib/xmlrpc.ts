@@ -102,7 +102,9 @@ function requestOptions(
   signal: AbortSignal,
   auth: XmlRpcCallOptions["auth"],
 ): { secure: boolean; options: Record<string, unknown> } {
-  // one request per connection: no idle keep-alive sockets left behind
+  // One request per connection, on a connection of its own (agent: false):
+  // Deno's default agent may hand a call a socket that is still closing
+  // after a burst of concurrent calls, which fails with ECONNRESET.
   const headers: Record<string, string> = { Connection: "close" };
   if (auth) {
     const credentials = Buffer.from(`${auth.username}:${auth.password}`, "utf8");
@@ -111,7 +113,13 @@ function requestOptions(
   if ("socketPath" in endpoint) {
     return {
       secure: false,
-      options: { socketPath: endpoint.socketPath, path: endpoint.path, headers, signal },
+      options: {
+        socketPath: endpoint.socketPath,
+        path: endpoint.path,
+        headers,
+        signal,
+        agent: false,
+      },
     };
   }
   const { url } = endpoint;
@@ -123,6 +131,7 @@ function requestOptions(
       port: Number(url.port || (secure ? 443 : 80)),
       path: `${url.pathname}${url.search}`,
       headers,
+      agent: false,
       signal,
     },
   };

@@ -72,3 +72,15 @@ Deno.test("restart: a start that fails reports the step and the fault", async ()
   assert.equal(r.outcome, "failed");
   assert.match(r.detail, /^stopped, start failed \((SPAWN_ERROR|ABNORMAL_TERMINATION): /);
 });
+
+Deno.test("supervisord client: a call right after a burst of concurrent calls succeeds", async () => {
+  // Deno's default HTTP agent once reused a closing socket here (ECONNRESET)
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  for (let round = 0; round < 10; round++) {
+    await Promise.all([1, 2, 3].map(() => sv.client.call("supervisor.getState", [])));
+    assert.deepEqual(await sv.client.call("supervisor.getState", []), {
+      statecode: 1,
+      statename: "RUNNING",
+    });
+  }
+});

@@ -192,27 +192,39 @@ ${options.sections(dir)}
     return await Deno.readTextFile(`${this.dir}/supervisord.log`);
   }
 
+  /**
+   * Shuts supervisord down (it stops its programs first): by RPC, else by
+   * SIGTERM, and only as a last resort by SIGKILL, which would orphan them.
+   */
   async stop(): Promise<void> {
     try {
       await this.client.call("supervisor.shutdown", [], 5_000);
     } catch {
-      // not answering: killed below
+      this.#signal("SIGTERM");
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const exited = await Promise.race([
-      this.#child.status.then(() => true),
-      new Promise<false>((r) => timer = setTimeout(() => r(false), 15_000)),
-    ]);
-    clearTimeout(timer);
-    if (!exited) {
-      try {
-        this.#child.kill("SIGKILL");
-      } catch { /* gone */ }
+    if (!(await this.#exited(20_000))) {
+      this.#signal("SIGKILL");
       await this.#child.status;
     }
     if (!Deno.env.get("KEEP_SUPERVISORD_DIR")) {
       await Deno.remove(this.dir, { recursive: true }).catch(() => {});
     }
+  }
+
+  #signal(signal: Deno.Signal) {
+    try {
+      this.#child.kill(signal);
+    } catch { /* gone already */ }
+  }
+
+  async #exited(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const exited = await Promise.race([
+      this.#child.status.then(() => true),
+      new Promise<false>((r) => timer = setTimeout(() => r(false), timeoutMs)),
+    ]);
+    clearTimeout(timer);
+    return exited;
   }
 
   async [Symbol.asyncDispose]() {
