@@ -11,15 +11,26 @@
  * Beyond the original: -c takes lists and ranges, --fail-body,
  * --restart-command, --webhook, -v; this listener is never restarted; the
  * check runs in the background and rounds never overlap.
+ *
+ * The shared listener policy too (lib/settings.ts, lib/policy.ts), long
+ * forms only since the short ones keep superlance's meaning: --interval,
+ * --failure-threshold, --success-threshold, --start-grace, --max-restarts
+ * with --restart-window, --dry-run, --revive, --max-parallel-restarts,
+ * --log-format, -q, and a state dump on SIGUSR1/SIGUSR2. A ProcessTracker
+ * per program counts the URL verdicts of its life (its pid) and keeps its
+ * restart budget; one more tracks the URL itself, so that a tolerated
+ * failure is logged but not mailed. Their defaults are the original's
+ * behaviour: act on every TICK, restart on the first failure, mail every
+ * failed check.
  */
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
-import { parseFlags, renderHelp } from "./cli.ts";
+import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
 import { PROGRAM, reportUsageError } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
-import { type Level, Logger } from "./log.ts";
+import { type Level, type LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
 import {
   type CommandResult,
@@ -35,7 +46,9 @@ import {
   splitCommandLine,
 } from "./notify.ts";
 import { seconds } from "./options.ts";
-import { restartProcess, type RestartResult } from "./restart.ts";
+import { ProcessTracker } from "./policy.ts";
+import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
+import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
 import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
 
@@ -175,6 +188,16 @@ const OPTIONS: OptionSpec[] = [
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
+/**
+ * The policy and log flags every listener shares. They have long forms only,
+ * apart from -v/--verbose, which httpok already has, and -q/--quiet, which
+ * collides with none of superlance's letters.
+ */
+export const HTTPOK_POLICY_OPTIONS: OptionSpec[] = [
+  ...POLICY_OPTIONS,
+  ...LOG_OPTIONS.filter((o) => o.key !== "verbose"),
+];
+
 /** Validated httpok settings. */
 export interface HttpokConfig {
   url: URL;
@@ -194,6 +217,9 @@ export interface HttpokConfig {
   restartCommand?: string;
   notify: NotifyOptions;
   verbose: boolean;
+  /** Timing, thresholds, budget, dry run, revival: the defaults keep the original's behaviour. */
+  policy: PolicySettings;
+  log: LogSettings;
 }
 
 function strings(value: unknown): string[] {
@@ -231,7 +257,7 @@ function parsePrograms(names: string[]): string[] {
 
 /** argv → settings, or "help". Throws UsageError naming the flag at fault. */
 export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
-  const { values, positionals } = parseFlags(OPTIONS, argv, true);
+  const { values, positionals } = parseFlags([...OPTIONS, ...HTTPOK_POLICY_OPTIONS], argv, true);
   if (values.help) return "help";
   const url = parseUrl(positionals);
 
@@ -276,6 +302,15 @@ export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
   if (restartCommand !== undefined && restartCommand.trim() === "") {
     throw new UsageError("--restart-command: is empty");
   }
+  const notify = parseNotifyOptions(values, OPTIONS);
+  // only the policy and log keys: the notification flags are httpok's own (-m, -s)
+  const behaviour = behaviourFrom(
+    Object.fromEntries(
+      [...HTTPOK_POLICY_OPTIONS, ...OPTIONS.filter((o) => o.key === "verbose")]
+        .filter((o) => values[o.key] !== undefined)
+        .map((o) => [o.key, values[o.key]]),
+    ),
+  );
   return {
     url,
     display: displayUrl(url),
@@ -290,8 +325,10 @@ export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
     eager: !values.not_eager,
     name,
     restartCommand,
-    notify: parseNotifyOptions(values, OPTIONS),
+    notify,
     verbose: Boolean(values.verbose),
+    policy: behaviour.policy,
+    log: behaviour.log,
   };
 }
 
@@ -309,14 +346,59 @@ interface Self {
   group?: string;
 }
 
-/** `bad status` / `bad body` URL checks and what follows them, one round per TICK. */
+/** Signals that write the state to the log, as every listener's (lib/command.ts). */
+const STATE_SIGNALS: Deno.Signal[] = ["SIGUSR1", "SIGUSR2"];
+
+const nowSeconds = () => Date.now() / 1000;
+
+/** What one round has done so far, for --max-parallel-restarts and --revive. */
+interface Round {
+  /** Restarts and revivals (done or, in a dry run, decided) per group this round. */
+  perGroup: Map<string, number>;
+  /** Programs --revive started this round: not judged by its URL check. */
+  revived: Set<string>;
+}
+
+/**
+ * What a failed round does about one target, decided (thresholds, grace,
+ * budget, parallel limit) before anything is done.
+ */
+type Plan =
+  | { kind: "self" }
+  | { kind: "not-running" }
+  | { kind: "revived" }
+  | { kind: "grace"; age: number }
+  | { kind: "waiting"; failures: number }
+  | { kind: "suppressed"; first: boolean }
+  | { kind: "deferred"; busy: number }
+  | { kind: "restart" };
+
+/**
+ * A deliberate wait: a threshold not reached, a start grace, a suppression
+ * already reported, a revival under way. A failed round whose targets all
+ * wait is logged, not mailed: the failure is being tolerated.
+ */
+function waits(plan: Plan): boolean {
+  return plan.kind === "revived" || plan.kind === "grace" || plan.kind === "waiting" ||
+    (plan.kind === "suppressed" && !plan.first);
+}
+
+type Write = (line: string, level?: Level, fields?: LogFields) => void;
+
+/** `bad status` / `bad body` URL checks and what follows them, one round per TICK (or --interval). */
 class Httpok {
   #current: Promise<void> | undefined;
-  #currentStarted = 0;
+  #lastRoundStarted = -Infinity;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #skipping = false;
   readonly #shutdown = new AbortController();
   readonly #check: string;
+  readonly #prefix: string;
   readonly #host = Deno.hostname();
+  /** The URL's own streak: reports (mail, webhook) wait for --failure-threshold failures. */
+  readonly #url: ProcessTracker;
+  /** Per program (`group:name`): streak of its life, restart budget, suppression. */
+  readonly #trackers = new Map<string, ProcessTracker>();
 
   constructor(
     private readonly config: HttpokConfig,
@@ -326,6 +408,8 @@ class Httpok {
     private readonly self: Self,
   ) {
     this.#check = config.name ?? "httpok";
+    this.#prefix = config.name === undefined ? "httpok" : `httpok [${config.name}]`;
+    this.#url = new ProcessTracker(config.policy.policy);
   }
 
   /** What this listener does, for the start-up log line. */
@@ -337,22 +421,64 @@ class Httpok {
     const targets = c.any
       ? "every RUNNING process but this listener"
       : c.programs.join(", ") || "nothing (no -p or -a: failures are only reported)";
-    return `GET ${c.display} on TICK events, expecting ${expect.join(", ")} within ` +
+    const when = c.policy.interval === undefined ? "on TICK events" : `every ${c.policy.interval}s`;
+    return `GET ${c.display} ${when}, expecting ${expect.join(", ")} within ` +
       `${c.timeout}s${c.eager ? "" : " (not eager)"}; on failure restart ${targets}` +
+      this.#describeLimits() +
       `${c.restartCommand !== undefined ? " with --restart-command" : ""}` +
-      `${c.coredir !== undefined ? `, core files to ${c.coredir}` : ""}; ` +
-      this.notifier.describe();
+      `${c.coredir !== undefined ? `, core files to ${c.coredir}` : ""}` +
+      (c.policy.revive ? "; reviving FATAL and failed EXITED programs" : "") +
+      (c.policy.dryRun ? "; DRY RUN (nothing is restarted)" : "") +
+      "; " + this.notifier.describe();
   }
 
-  /** Starts a round unless one is running. */
+  /** The non-default restart limits, for describe(); empty with the defaults. */
+  #describeLimits(): string {
+    const s = this.config.policy;
+    const { failureThreshold, successThreshold, maxRestarts, restartWindow } = s.policy;
+    const limits: string[] = [];
+    if (failureThreshold > 1) limits.push(`after ${failureThreshold} failed checks in a row`);
+    if (successThreshold > 1) limits.push(`${successThreshold} passes ending a failure streak`);
+    if (s.startGrace > 0) limits.push(`not within ${s.startGrace}s of its start`);
+    if (maxRestarts !== undefined) {
+      limits.push(`at most ${maxRestarts} times per program within ${restartWindow}s`);
+    }
+    if (s.maxParallelRestarts !== undefined) {
+      limits.push(`at most ${s.maxParallelRestarts} per group per round`);
+    }
+    return limits.length ? ` (${limits.join(", ")})` : "";
+  }
+
+  /** Starts the own timer when --interval is set. */
+  start() {
+    const interval = this.config.policy.interval;
+    if (interval === undefined) return;
+    this.#timer = setInterval(() => this.trigger("interval"), interval * 1000);
+  }
+
+  /**
+   * A TICK event or the timer. Starts a round unless one is running (or,
+   * with --interval, a TICK when a round started within the interval).
+   */
   trigger(reason: string): void {
     if (this.#shutdown.signal.aborted) return;
+    const sinceLast = (performance.now() - this.#lastRoundStarted) / 1000;
     if (this.#current) {
-      const age = ((performance.now() - this.#currentStarted) / 1000).toFixed(1);
-      this.logger.info(`skipping ${reason}: the previous round is still running (${age}s)`);
+      const message = `skipping ${reason}: the previous round is still running (${
+        sinceLast.toFixed(1)
+      }s)`;
+      if (reason === "interval") this.logger.debug(message);
+      else this.logger.info(message);
       return;
     }
-    this.#currentStarted = performance.now();
+    const interval = this.config.policy.interval;
+    if (reason !== "interval" && interval !== undefined && sinceLast < interval) {
+      this.logger.debug(
+        `${reason}: a round started ${sinceLast.toFixed(1)}s ago, not repeating it`,
+      );
+      return;
+    }
+    this.#lastRoundStarted = performance.now();
     this.#current = this.#round(this.#shutdown.signal)
       .catch((e) => this.logger.error(`round failed: ${(e as Error)?.message ?? e}`))
       .finally(() => this.#current = undefined);
@@ -360,8 +486,10 @@ class Httpok {
 
   /** Aborts a GET in flight; restarts and notifications in flight finish first. */
   async stop(): Promise<void> {
+    clearInterval(this.#timer);
     this.#shutdown.abort();
     await this.#current;
+    await this.notifier.flush();
   }
 
   #matches(p: ProcessInfo, program: string): boolean {
@@ -373,33 +501,127 @@ class Httpok {
       (this.self.group === undefined || p.group === this.self.group);
   }
 
-  /** The processes to restart on failure (not yet filtered by state). */
-  #targets(all: ProcessInfo[]): ProcessInfo[] {
-    if (this.config.any) return all.filter((p) => p.state === STATE_RUNNING && !this.#isSelf(p));
+  /** The selected programs, in any state: -a's every child but this listener, or -p's. */
+  #selection(all: ProcessInfo[]): ProcessInfo[] {
+    if (this.config.any) return all.filter((p) => !this.#isSelf(p));
     return all.filter((p) => this.config.programs.some((name) => this.#matches(p, name)));
   }
 
+  /** The processes to restart on failure (not yet filtered by state). */
+  #targets(all: ProcessInfo[]): ProcessInfo[] {
+    const selected = this.#selection(all);
+    return this.config.any ? selected.filter((p) => p.state === STATE_RUNNING) : selected;
+  }
+
+  /** Drops the state of programs no longer selected (removed from supervisord's config). */
+  #forgetAllBut(all: ProcessInfo[]) {
+    const present = new Set(this.#selection(all).map((p) => namespec(p)));
+    for (const spec of this.#trackers.keys()) {
+      if (!present.has(spec)) this.#trackers.delete(spec);
+    }
+  }
+
+  #tracker(spec: string): ProcessTracker {
+    let tracker = this.#trackers.get(spec);
+    if (!tracker) {
+      this.#trackers.set(spec, tracker = new ProcessTracker(this.config.policy.policy));
+    }
+    return tracker;
+  }
+
+  /**
+   * Structured fields of a line about one program, in JSON logs only: text
+   * lines name the program in the original's wording, and are mailed as such.
+   */
+  #fields(p: Pick<ProcessInfo, "group" | "name" | "pid">): LogFields {
+    return this.config.log.format === "json"
+      ? { process: namespec(p), pid: p.pid || undefined }
+      : {};
+  }
+
+  #report(
+    p: Pick<ProcessInfo, "group" | "name" | "pid">,
+    reason: string,
+    time: string,
+    r: Pick<RestartReport, "outcome" | "detail">,
+  ): RestartReport {
+    return {
+      check: this.#check,
+      process: namespec(p),
+      group: p.group,
+      name: p.name,
+      pid: p.pid,
+      reason,
+      time,
+      host: this.#host,
+      ...r,
+    };
+  }
+
+  #footer(time: string): string {
+    return `-- ${PROGRAM} ${VERSION} httpok on ${this.#host}, ${time}`;
+  }
+
+  /** Why a program over its --max-restarts budget is left alone. */
+  #budgetText(tracker: ProcessTracker): string {
+    const { maxRestarts, restartWindow } = this.config.policy.policy;
+    return `already restarted ${tracker.restarts.length} times within ${restartWindow}s ` +
+      `(--max-restarts ${maxRestarts}); resuming when the URL passes again or the window ` +
+      "moves on";
+  }
+
   async #round(signal: AbortSignal): Promise<void> {
-    if (!this.config.eager && !(await this.#anyTargetRunning())) return;
+    const round: Round = { perGroup: new Map(), revived: new Set() };
+    const { eager } = this.config;
+    const { revive } = this.config.policy;
+    /** The process list at the start of the round, when --revive or -E needs it. */
+    let all: ProcessInfo[] | undefined;
+    if (revive || !eager) {
+      try {
+        all = await this.client.getAllProcessInfo();
+      } catch (e) {
+        const what = eager ? "nothing revived" : "URL not checked";
+        this.logger.error(`${(e as Error).message}; ${what} this round`);
+        if (!eager) return;
+      }
+      if (all !== undefined) this.#forgetAllBut(all);
+      if (all !== undefined && revive) await this.#revive(all, round);
+      if (all !== undefined && !eager && !this.#anyTargetRunning(all)) return;
+    }
+    const started = performance.now();
     const result = await this.#get(signal);
     if (result === undefined) return;
+    const durationMs = Math.round(performance.now() - started);
+    const now = nowSeconds();
+    this.#url.observe(result.ok ? "healthy" : "unhealthy", result.message, now);
     if (result.ok) {
-      this.logger.debug(result.message);
+      this.logger.debug(result.message, { verdict: "healthy", durationMs });
+      this.#passed(result.message, now, all);
       return;
     }
-    this.logger.warn(result.message);
-    await this.#act(result, new Date().toISOString());
+    this.logger.warn(result.message, {
+      verdict: "unhealthy",
+      reason: `bad ${result.bad}`,
+      durationMs,
+    });
+    await this.#act(result, new Date().toISOString(), round);
+  }
+
+  /**
+   * The URL passed: a pass for every program judged so far (ending failure
+   * streaks and suppressions), but, when the process list of this round is
+   * at hand, only for those RUNNING: the URL says nothing of a FATAL one.
+   */
+  #passed(message: string, now: number, all?: ProcessInfo[]) {
+    const running = all &&
+      new Set(all.filter((p) => p.state === STATE_RUNNING).map((p) => namespec(p)));
+    for (const [spec, tracker] of this.#trackers) {
+      if (!running || running.has(spec)) tracker.observe("healthy", message, now);
+    }
   }
 
   /** -E: is any target RUNNING? Logs the first skip at info, repeats at debug. */
-  async #anyTargetRunning(): Promise<boolean> {
-    let all: ProcessInfo[];
-    try {
-      all = await this.client.getAllProcessInfo();
-    } catch (e) {
-      this.logger.error(`${(e as Error).message}; URL not checked this round`);
-      return false;
-    }
+  #anyTargetRunning(all: ProcessInfo[]): boolean {
     if (this.#targets(all).some((p) => p.state === STATE_RUNNING && !this.#isSelf(p))) {
       this.#skipping = false;
       return true;
@@ -466,31 +688,144 @@ class Httpok {
     return { ok: true, bad: "status", message: status };
   }
 
-  /** Restarts the targets, then mails and POSTs what was done. */
-  async #act(result: UrlCheck, time: string): Promise<void> {
-    const prefix = this.config.name === undefined ? "httpok" : `httpok [${this.config.name}]`;
-    const subject = `${prefix}: ${this.config.display}: bad ${result.bad} returned`;
+  /**
+   * --revive: starts the selected programs that are FATAL or EXITED with a
+   * failure status, whatever the URL says, within each one's restart budget
+   * and the group's --max-parallel-restarts; mails and POSTs what was done.
+   */
+  async #revive(all: ProcessInfo[], round: Round): Promise<void> {
+    const time = new Date().toISOString();
+    const lines: string[] = [];
+    const reports: RestartReport[] = [];
+    const write: Write = (line, level = "warn", fields = {}) => {
+      this.logger.log(level, line, fields);
+      lines.push(line);
+    };
+    const { dryRun, maxParallelRestarts: limit } = this.config.policy;
+    for (const p of this.#selection(all)) {
+      if (!needsRevival(p)) continue;
+      const spec = namespec(p);
+      const fields = this.#fields(p);
+      const was = p.statename === "EXITED" ? `EXITED with status ${p.exitstatus}` : p.statename;
+      const report = (r: Pick<RestartReport, "outcome" | "detail">) =>
+        reports.push(this.#report(p, `was ${was}`, time, r));
+      const tracker = this.#tracker(spec);
+      const now = nowSeconds();
+      if (!tracker.withinBudget(now)) {
+        const first = !tracker.suppressed;
+        tracker.suppressed = true;
+        const line = `${spec} is ${was}, NOT reviving: ${this.#budgetText(tracker)}`;
+        if (first) {
+          write(line, "error", fields);
+          report({ outcome: "suppressed", detail: line });
+        } else this.logger.debug(line, fields);
+        continue;
+      }
+      const busy = round.perGroup.get(p.group) ?? 0;
+      if (limit !== undefined && busy >= limit) {
+        this.logger.warn(
+          `${spec} is ${was}, revival deferred: ${busy} of group '${p.group}' restarted this ` +
+            `round (--max-parallel-restarts ${limit})`,
+          fields,
+        );
+        continue;
+      }
+      round.perGroup.set(p.group, busy + 1);
+      round.revived.add(spec);
+      tracker.recordRestart(now);
+      if (dryRun) {
+        write(
+          `dry run: ${spec} is ${was}, would start it again (--revive); nothing done`,
+          "warn",
+          fields,
+        );
+        report({ outcome: "dry-run", detail: "would start it again" });
+        continue;
+      }
+      write(`${spec} is ${was}, starting it again (--revive)`, "warn", fields);
+      const r = await reviveProcess(this.client, p);
+      if (r.outcome === "restarted") {
+        const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
+        write(`${spec} revived (${r.detail}${pid})`, "warn", fields);
+      } else if (r.outcome === "skipped") {
+        write(`${spec} NOT revived: ${r.detail}`, "warn", fields);
+      } else {
+        write(`${spec} revival failed: ${r.detail}`, "error", fields);
+      }
+      report({ outcome: r.outcome, detail: r.detail });
+    }
+    if (reports.length === 0) return;
+    lines.push("", this.#footer(time));
+    const names = [...new Set(reports.map((r) => r.process))].join(", ");
+    void this.notifier.send({
+      subject: `${this.#prefix}: ${this.config.display}: reviving ${names}`,
+      body: lines.join("\n"),
+      reports,
+    });
+  }
+
+  /**
+   * What the failed round does about each target, in the targets' order:
+   * thresholds, start grace and budget per program; then, per group, the
+   * --max-parallel-restarts slots go to the longest-failing ones first (so a
+   * program deferred once is not deferred for ever), the rest wait.
+   */
+  #plan(targets: ProcessInfo[], message: string, round: Round): Plan[] {
+    const { startGrace, maxParallelRestarts: limit } = this.config.policy;
+    const now = nowSeconds();
+    const plans = targets.map((p): Plan => {
+      if (this.#isSelf(p)) return { kind: "self" };
+      if (p.state !== STATE_RUNNING) return { kind: "not-running" };
+      const spec = namespec(p);
+      if (round.revived.has(spec)) return { kind: "revived" };
+      const tracker = this.#tracker(spec);
+      tracker.observePid(p.pid);
+      const age = now - p.start;
+      if (age < startGrace) return { kind: "grace", age };
+      const decision = tracker.observe("unhealthy", message, now);
+      if (decision.action === "none") {
+        return { kind: "waiting", failures: tracker.consecutiveFailures };
+      }
+      if (decision.action === "suppressed") return { kind: "suppressed", first: decision.first };
+      return { kind: "restart" };
+    });
+    const failures = (i: number) => this.#tracker(namespec(targets[i])).consecutiveFailures;
+    const candidates = plans.flatMap((plan, i) => plan.kind === "restart" ? [i] : [])
+      .sort((a, b) => failures(b) - failures(a));
+    for (const i of candidates) {
+      const { group } = targets[i];
+      const busy = round.perGroup.get(group) ?? 0;
+      if (limit !== undefined && busy >= limit) {
+        plans[i] = { kind: "deferred", busy };
+        continue;
+      }
+      round.perGroup.set(group, busy + 1);
+      this.#tracker(namespec(targets[i])).recordRestart(now);
+    }
+    return plans;
+  }
+
+  /**
+   * Restarts the targets as planned, then mails and POSTs what was done.
+   * A round where every target waits (threshold, grace, known suppression),
+   * or where the URL has not yet failed --failure-threshold times in a row,
+   * is logged only.
+   */
+  async #act(result: UrlCheck, time: string, round: Round): Promise<void> {
+    const subject = `${this.#prefix}: ${this.config.display}: bad ${result.bad} returned`;
     const lines = [result.message];
     /** Logs a line and adds it to the mail, as the original's write(). */
-    const write = (line: string, level: Level = "warn") => {
-      this.logger.log(level, line);
+    const write: Write = (line, level = "warn", fields = {}) => {
+      this.logger.log(level, line, fields);
       lines.push(line);
     };
     const reports: RestartReport[] = [];
     const report = (
       p: Pick<ProcessInfo, "group" | "name" | "pid">,
       r: Pick<RestartReport, "outcome" | "detail">,
-    ) => ({
-      check: this.#check,
-      process: namespec(p),
-      group: p.group,
-      name: p.name,
-      pid: p.pid,
-      reason: result.message,
-      time,
-      host: this.#host,
-      ...r,
-    });
+    ) => this.#report(p, result.message, time, r);
+    let acted = false;
+    let waiting = 0;
 
     let all: ProcessInfo[] | undefined;
     try {
@@ -500,11 +835,21 @@ class Httpok {
     }
     if (all !== undefined) {
       const { programs, any } = this.config;
-      if (any) write("Restarting all running processes");
-      else if (programs.length) write(`Restarting selected processes ${programs.join(", ")}`);
-      else write("No programs to restart (no -p or -a)");
-      for (const p of this.#targets(all)) {
-        reports.push(report(p, await this.#restart(p, write)));
+      this.#forgetAllBut(all);
+      const targets = this.#targets(all);
+      const plans = this.#plan(targets, result.message, round);
+      waiting = plans.filter(waits).length;
+      if (waiting === 0 || waiting < plans.length) {
+        const would = this.config.policy.dryRun ? "dry run: would restart" : "Restarting";
+        if (any) write(`${would} all running processes`);
+        else if (programs.length) write(`${would} selected processes ${programs.join(", ")}`);
+        else write("No programs to restart (no -p or -a)");
+      }
+      for (const [i, p] of targets.entries()) {
+        const plan = plans[i];
+        if (plan.kind === "restart" || (plan.kind === "suppressed" && plan.first)) acted = true;
+        const outcome = await this.#carryOut(p, plan, write);
+        if (outcome !== undefined) reports.push(report(p, outcome));
       }
       const missing = programs.filter((name) => !all.some((p) => this.#matches(p, name)));
       if (missing.length) {
@@ -518,41 +863,106 @@ class Httpok {
         }
       }
     }
-    lines.push("", `-- ${PROGRAM} ${VERSION} httpok on ${this.#host}, ${time}`);
+    const tolerated = waiting > 0 ||
+      this.#url.consecutiveFailures < this.config.policy.policy.failureThreshold;
+    if (!acted && tolerated) {
+      this.logger.debug("nothing done this round: no report sent");
+      return;
+    }
+    lines.push("", this.#footer(time));
     await this.notifier.send({ subject, body: lines.join("\n"), reports });
   }
 
-  /** Core dump (with -d) and restart of one target; reports the outcome. */
+  /** One target's part of a failed round; the report to send about it, if any. */
+  async #carryOut(
+    p: ProcessInfo,
+    plan: Plan,
+    write: Write,
+  ): Promise<Pick<RestartReport, "outcome" | "detail"> | undefined> {
+    const spec = namespec(p);
+    const fields = this.#fields(p);
+    switch (plan.kind) {
+      case "self":
+        write(`${spec} is this listener, NOT restarting`, "warn", fields);
+        return { outcome: "skipped", detail: "this httpok listener itself" };
+      case "not-running":
+        write(`${spec} not in RUNNING state (${p.statename}), NOT restarting`, "warn", fields);
+        return { outcome: "skipped", detail: `${p.statename}, not RUNNING` };
+      case "revived":
+        write(`${spec} was started by --revive this round, not judged yet`, "info", fields);
+        return undefined;
+      case "grace":
+        write(
+          `${spec} (pid ${p.pid}) RUNNING for ${plan.age.toFixed(1)}s only ` +
+            `(--start-grace ${this.config.policy.startGrace}), NOT restarting yet`,
+          "info",
+          fields,
+        );
+        return undefined;
+      case "waiting":
+        write(
+          `${spec} (pid ${p.pid}) failed ${plan.failures} of ` +
+            `${this.config.policy.policy.failureThreshold} URL checks in a row, ` +
+            "NOT restarting yet",
+          "warn",
+          fields,
+        );
+        return undefined;
+      case "suppressed": {
+        const line = `${spec} (pid ${p.pid}) NOT restarting: ` +
+          this.#budgetText(this.#tracker(spec));
+        write(line, plan.first ? "error" : "debug", fields);
+        return plan.first ? { outcome: "suppressed", detail: line } : undefined;
+      }
+      case "deferred":
+        write(
+          `${spec} (pid ${p.pid}) restart deferred: ${plan.busy} of group '${p.group}' ` +
+            `restarted this round (--max-parallel-restarts ` +
+            `${this.config.policy.maxParallelRestarts}); waiting for a later round`,
+          "warn",
+          fields,
+        );
+        return undefined;
+      case "restart":
+        return await this.#restart(p, write);
+    }
+  }
+
+  /** Core dump (with -d) and restart of one RUNNING target; reports the outcome. */
   async #restart(
     p: ProcessInfo,
-    write: (line: string, level?: Level) => void,
+    write: Write,
   ): Promise<Pick<RestartReport, "outcome" | "detail">> {
     const spec = namespec(p);
-    if (this.#isSelf(p)) {
-      write(`${spec} is this listener, NOT restarting`);
-      return { outcome: "skipped", detail: "this httpok listener itself" };
-    }
-    if (p.state !== STATE_RUNNING) {
-      write(`${spec} not in RUNNING state (${p.statename}), NOT restarting`);
-      return { outcome: "skipped", detail: `${p.statename}, not RUNNING` };
+    const fields = this.#fields(p);
+    if (this.config.policy.dryRun) {
+      const how = (this.config.coredir !== undefined ? " after a core dump (gcore not run)" : "") +
+        (this.config.restartCommand !== undefined ? " with --restart-command" : "");
+      write(
+        `dry run: ${spec} (pid ${p.pid}) is in RUNNING state, would restart it${how}; ` +
+          "nothing done",
+        "warn",
+        fields,
+      );
+      return { outcome: "dry-run", detail: `would restart it${how}` };
     }
     const details: string[] = [];
     if (this.config.coredir !== undefined) {
       const output = await this.#gcore(p);
-      write(`gcore output for ${spec} (pid ${p.pid}):\n\n${output}`, "info");
+      write(`gcore output for ${spec} (pid ${p.pid}):\n\n${output}`, "info", fields);
       details.push(`gcore: ${output}`);
     }
-    write(`${spec} (pid ${p.pid}) is in RUNNING state, restarting`);
+    write(`${spec} (pid ${p.pid}) is in RUNNING state, restarting`, "warn", fields);
     const r = this.config.restartCommand !== undefined
       ? await this.#restartWithCommand(p, this.config.restartCommand)
       : await restartProcess(this.client, p);
     if (r.outcome === "restarted") {
       const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
-      write(`${spec} restarted (${r.detail}${pid})`);
+      write(`${spec} restarted (${r.detail}${pid})`, "warn", fields);
     } else if (r.outcome === "skipped") {
-      write(`${spec} NOT restarted: ${r.detail}`);
+      write(`${spec} NOT restarted: ${r.detail}`, "warn", fields);
     } else {
-      write(`${spec} restart failed: ${r.detail}`, "error");
+      write(`${spec} restart failed: ${r.detail}`, "error", fields);
     }
     details.push(r.detail);
     return { outcome: r.outcome, detail: details.join("\n") };
@@ -596,6 +1006,32 @@ class Httpok {
         (output ? `: ${output}` : ""),
     };
   }
+
+  /** SIGUSR1/SIGUSR2: the URL's streak, then each program's streak, budget and suppression. */
+  dumpState() {
+    const now = nowSeconds();
+    const { failureThreshold } = this.config.policy.policy;
+    const streak = (t: ProcessTracker) => {
+      const s = t.snapshot();
+      return `consecutive failures ${s.consecutiveFailures}/${failureThreshold}, ` +
+        `passes ${s.consecutiveSuccesses}, last ${s.lastStatus ?? "none"}` +
+        (s.lastMessage ? ` (${s.lastMessage})` : "");
+    };
+    this.logger.info(`state: URL ${this.config.display}: ${streak(this.#url)}`);
+    if (this.#trackers.size === 0) {
+      this.logger.info("state: no program judged yet");
+      return;
+    }
+    for (const [spec, tracker] of this.#trackers) {
+      const inWindow = tracker.restartsInWindow(now);
+      const times = tracker.restarts.map((t) => new Date(t * 1000).toISOString()).join(", ");
+      this.logger.info(
+        `state: ${streak(tracker)}, restarts in window: ${inWindow}` +
+          `${times ? ` [${times}]` : ""}${tracker.suppressed ? ", SUPPRESSED" : ""}`,
+        { process: spec, pid: tracker.pid || undefined },
+      );
+    }
+  }
 }
 
 /** stdout, then stderr (labelled), then the exit status when it failed. */
@@ -612,7 +1048,14 @@ function httpokHelp(command: string): string {
     "superlance's httpok as a supervisord event listener (events=TICK_60): on every TICK " +
       "event, GET URL; on a timeout, a connection error, an unexpected status or body, " +
       "restart the selected programs that are RUNNING, and mail/POST a report.",
-    [{ title: "httpok options", options: OPTIONS }],
+    [
+      { title: "httpok options", options: OPTIONS },
+      {
+        title: "Timing, thresholds, restart budget and logging (as every listener's; " +
+          "long forms only, a 'round' being one URL check)",
+        options: HTTPOK_POLICY_OPTIONS,
+      },
+    ],
   ).replace(/^(Usage: .*)$/m, "$1 URL");
 }
 
@@ -629,7 +1072,7 @@ export async function runHttpokCommand(
       console.log(httpokHelp(command));
       return 0;
     }
-    logger = new Logger(config.name ?? "httpok", config.verbose ? "debug" : "info");
+    logger = new Logger(config.name ?? "httpok", config.log.level, undefined, config.log.format);
     const client = SupervisorClient.fromEnv();
     httpok = new Httpok(config, client, new Notifier(config.notify, logger), logger, {
       name: Deno.env.get("SUPERVISOR_PROCESS_NAME"),
@@ -640,11 +1083,18 @@ export async function runHttpokCommand(
     return reportUsageError(command, e);
   }
   guardStdout();
-  return await runEventListener({
-    onEvent(event) {
-      if (event.eventName.startsWith("TICK_")) httpok.trigger(event.eventName);
-      else logger.debug(`ignoring ${event.eventName} event`);
-    },
-    stop: () => httpok.stop(),
-  }, logger);
+  const dumpState = () => httpok.dumpState();
+  for (const s of STATE_SIGNALS) Deno.addSignalListener(s, dumpState);
+  httpok.start();
+  try {
+    return await runEventListener({
+      onEvent(event) {
+        if (event.eventName.startsWith("TICK_")) httpok.trigger(event.eventName);
+        else logger.debug(`ignoring ${event.eventName} event`);
+      },
+      stop: () => httpok.stop(),
+    }, logger);
+  } finally {
+    for (const s of STATE_SIGNALS) Deno.removeSignalListener(s, dumpState);
+  }
 }
