@@ -5,6 +5,7 @@
  * fault reported by name.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
+import { readStat } from "./proc.ts";
 import {
   STATE_RUNNING,
   type SupervisorClient,
@@ -25,6 +26,27 @@ export interface RestartResult {
   detail: string;
   /** pid after the restart, when it came back RUNNING */
   newPid?: number;
+  /** it was stopped by a signal (state T) and was sent SIGCONT to act on the stop */
+  resumed?: boolean;
+}
+
+/**
+ * A process stopped by a signal (state T: SIGSTOP, job control) cannot act
+ * on supervisord's stop signal, so supervisord would wait out its
+ * stopwaitsecs (10 s by default) and SIGKILL it. Once the stop has been
+ * requested, resume it so it can shut down at once, gracefully. Needs
+ * /proc and permission to signal the process; without them, nothing
+ * changes (supervisord still SIGKILLs it in the end).
+ */
+async function resumeIfStopped(pid: number): Promise<boolean> {
+  const stat = await readStat(pid);
+  if (stat?.state !== "T") return false;
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function faultText(e: unknown): string {
@@ -86,28 +108,34 @@ export async function restartProcess(
   }
 
   const steps: string[] = [];
-  try {
-    await client.stopProcess(spec, true);
+  // the stop's outcome is captured at once: a fast fault must not be an unhandled rejection
+  const stopping = client.stopProcess(spec, true).then(
+    () => undefined,
+    (e: unknown) => ({ error: e }),
+  );
+  const resumed = await resumeIfStopped(current.pid);
+  const stopFailure = await stopping;
+  if (stopFailure === undefined) {
     steps.push("stopped");
-  } catch (e) {
-    if (e instanceof SupervisorUnavailable) {
-      return { outcome: "failed", detail: `stop: ${e.message}` };
-    }
+  } else if (stopFailure.error instanceof SupervisorUnavailable) {
+    return { outcome: "failed", detail: `stop: ${stopFailure.error.message}`, resumed };
+  } else {
     // NOT_RUNNING: it died meanwhile. Anything else: try the start anyway,
     // as the original does; the start's answer tells what state it is in.
-    steps.push(`stop failed (${faultText(e)})`);
+    steps.push(`stop failed (${faultText(stopFailure.error)})`);
   }
   try {
     await client.startProcess(spec, true);
   } catch (e) {
     steps.push(`start failed (${faultText(e)})`);
-    return { outcome: "failed", detail: steps.join(", ") };
+    return { outcome: "failed", detail: steps.join(", "), resumed };
   }
   steps.push("started");
   return {
     outcome: "restarted",
     detail: steps.join(", "),
     newPid: await pidAfterStart(client, spec),
+    resumed,
   };
 }
 

@@ -333,6 +333,13 @@ export class Runner {
   }
 
   #logOutcome(restart: RestartResult, fields: LogFields) {
+    if (restart.resumed) {
+      this.logger.info(
+        "it was stopped by a signal (state T): sent SIGCONT so it could act on the stop " +
+          "signal instead of waiting out stopwaitsecs",
+        fields,
+      );
+    }
     if (restart.outcome === "restarted") {
       this.logger.warn(
         `restarted (${restart.detail}): new pid ${restart.newPid ?? "unknown"}`,

@@ -7,8 +7,8 @@ import type { ProcessInfo } from "../../lib/check.ts";
 import { restartProcess } from "../../lib/restart.ts";
 import { Supervisord } from "../support/supervisord.ts";
 
-const SLEEPER = (name: string, extra = "") =>
-  `[program:${name}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n${extra}\n`;
+const SLEEPER = (name: string, extra = "stopwaitsecs=1") =>
+  `[program:${name}]\ncommand=sleep 600\nstartsecs=0\n${extra}\n`;
 
 Deno.test("restart: same pid and RUNNING → stopped and started with a new pid", async () => {
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
@@ -83,4 +83,21 @@ Deno.test("supervisord client: a call right after a burst of concurrent calls su
       statename: "RUNNING",
     });
   }
+});
+
+Deno.test("restart: a process stopped by SIGSTOP is resumed to act on SIGTERM, not SIGKILLed", async () => {
+  // stopwaitsecs=30: without the resume, supervisord would wait 30 s and SIGKILL it
+  await using sv = await Supervisord.start({
+    sections: () => SLEEPER("frozen", "stopwaitsecs=30") + SLEEPER("running"),
+  });
+  await sv.waitRunning(["frozen:frozen", "running:running"]);
+  await sv.kill("frozen:frozen", "SIGSTOP");
+  const r = await restartProcess(sv.client, await sv.process("frozen:frozen"));
+  assert.equal(r.outcome, "restarted", r.detail);
+  assert.equal(r.resumed, true);
+  assert.match(await sv.supervisordLog(), /stopped: frozen \(terminated by SIGTERM\)/);
+  assert.doesNotMatch(await sv.supervisordLog(), /killing 'frozen'/);
+  const plain = await restartProcess(sv.client, await sv.process("running:running"));
+  assert.equal(plain.outcome, "restarted");
+  assert.equal(plain.resumed, false, "a running process is not sent SIGCONT");
 });
