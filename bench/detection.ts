@@ -369,7 +369,7 @@ async function latency(): Promise<void> {
     );
     const stages: [string, (r: Cycle["rows"][number]) => number | undefined][] = [
       ['detection  freeze → "restarting:" logged', (r) => r.detect],
-      ['stop       → "stopped:" (SIGKILL after 2 s)', (r) => r.stop],
+      ['stop       → "stopped:" (SIGCONT, else SIGKILL after stopwaitsecs)', (r) => r.stop],
       ["start      → RUNNING (new pid, startsecs=1)", (r) => r.start],
       ["completion freeze → RUNNING", (r) => r.total],
     ];
@@ -397,16 +397,19 @@ async function latency(): Promise<void> {
       beyond((c, r) =>
         r.detect === undefined ? undefined : r.detect - (TIMER_MS - c.phaseMs) - TIMEOUT_MS
       ),
-      beyond((_, r) => r.stop === undefined ? undefined : r.stop - STOPWAIT_MS),
+      // a process resumed with SIGCONT stops at once; only a SIGKILL waits out stopwaitsecs
+      beyond((_, r) => r.stop === undefined ? undefined : r.stop - (r.killed ? STOPWAIT_MS : 0)),
       beyond((_, r) => r.start === undefined ? undefined : r.start - STARTSECS_MS),
     ];
-    const budget = TIMER_MS + TIMEOUT_MS + STOPWAIT_MS + STARTSECS_MS;
+    const anyKilled = cycles.some((c) => c.rows.some((r) => r.killed));
+    const stopWait = anyKilled ? STOPWAIT_MS : 0;
+    const budget = TIMER_MS + TIMEOUT_MS + stopWait + STARTSECS_MS;
     console.log(
       `  configured waits: next round ≤ ${TIMER_MS / 1000} s + timeout ${TIMEOUT_MS / 1000} s + ` +
-        `stopwaitsecs ${STOPWAIT_MS / 1000} s + startsecs ${STARTSECS_MS / 1000} s = ` +
-        `${budget / 1000} s; on top (medians): detection +${s(extra[0])}, stop +${s(extra[1])}, ` +
-        `start +${s(extra[2])} → worst case (freeze just after a round) ≈ ` +
-        `${s(budget + sum(extra))}`,
+        (anyKilled ? `stopwaitsecs ${STOPWAIT_MS / 1000} s + ` : "") +
+        `startsecs ${STARTSECS_MS / 1000} s = ${budget / 1000} s; on top (medians): detection ` +
+        `+${s(extra[0])}, stop +${s(extra[1])}, start +${s(extra[2])} → worst case (freeze just ` +
+        `after a round) ≈ ${s(budget + sum(extra))}`,
     );
     console.log(
       `false restarts:  ${falseRestarts.size} (among the ${SERVICES - FROZEN} not frozen in ` +
