@@ -54,6 +54,29 @@ export const LISTENER_OPTIONS: OptionSpec[] = [
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
+/**
+ * The shared flags as the subcommand of a check with `options` offers them.
+ * A check's own flags keep the original's meaning: where one takes a shared
+ * flag's name (cpu's -i/--interval), the shared flag keeps only its other
+ * spelling (--check-interval), under a key of its own.
+ */
+export function listenerOptionsFor(options: OptionSpec[]): OptionSpec[] {
+  const names = new Set(options.flatMap((o) => [o.long, ...(o.aliases ?? [])]));
+  const shorts = new Set(options.map((o) => o.short));
+  const keys = new Set(options.map((o) => o.key));
+  return LISTENER_OPTIONS.flatMap((spec) => {
+    const free = [spec.long, ...(spec.aliases ?? [])].filter((n) => !names.has(n));
+    if (free.length === 0) return [];
+    return [{
+      ...spec,
+      key: keys.has(spec.key) ? `listener.${spec.key}` : spec.key,
+      long: free[0],
+      aliases: free.slice(1),
+      short: spec.short && !shorts.has(spec.short) ? spec.short : undefined,
+    }];
+  });
+}
+
 /** Everything about a listener but its checks. */
 export interface ListenerSettings extends RunnerSettings {
   log: LogSettings;
@@ -70,6 +93,8 @@ export const behaviourSchema = z.object({ ...policyShape, ...logShape });
 export function behaviourFrom(
   raw: Record<string, unknown>,
   naming: "flag" | "key" = "flag",
+  /** How the flags were spelled, for messages (see listenerOptionsFor). */
+  labels: OptionSpec[] = [...POLICY_OPTIONS, ...LOG_OPTIONS],
 ): { policy: PolicySettings; log: LogSettings; notify: NotifyOptions } {
   const pick = (specs: OptionSpec[]) =>
     Object.fromEntries(
@@ -79,9 +104,7 @@ export function behaviourFrom(
   const result = behaviourSchema.safeParse(behaviour);
   if (!result.success) {
     throw new UsageError(
-      describeIssues(result.error, [...POLICY_OPTIONS, ...LOG_OPTIONS], behaviour, naming).join(
-        "; ",
-      ),
+      describeIssues(result.error, labels, behaviour, naming).join("; "),
     );
   }
   return {
@@ -157,7 +180,11 @@ export function parseListenerArgs(
   options: OptionSpec[],
   argv: string[],
 ): { settings: ListenerSettings; values: Record<string, unknown> } | "help" {
-  const { values } = parseFlags([...LISTENER_OPTIONS, ...options], argv);
+  const shared = listenerOptionsFor(options);
+  const { values: parsed } = parseFlags([...shared, ...options], argv);
+  // the shared values under their usual keys (`listener.interval` → `interval`)
+  const values: Record<string, unknown> = {};
+  for (const spec of shared) values[spec.key.replace(/^listener\./, "")] = parsed[spec.key];
   if (values.help) return "help";
   const checkName = values.check_name as string | undefined;
   if (!checkName || checkName.trim() === "") {
@@ -167,10 +194,11 @@ export function parseListenerArgs(
     values.process_group as string | undefined,
     values.process_name as string | undefined,
   );
-  const { policy, log, notify } = behaviourFrom(values);
+  const labels = shared.map((spec) => ({ ...spec, key: spec.key.replace(/^listener\./, "") }));
+  const { policy, log, notify } = behaviourFrom(values, "flag", labels);
   const own: Record<string, unknown> = {};
   for (const spec of options) {
-    if (values[spec.key] !== undefined) own[spec.key] = values[spec.key];
+    if (parsed[spec.key] !== undefined) own[spec.key] = parsed[spec.key];
   }
   return { settings: { checkName, selector, ...policy, log, notify }, values: own };
 }

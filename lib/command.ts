@@ -8,7 +8,7 @@ import { checksFromConfig, parseJsonConfig, readConfigFile } from "./check_confi
 import {
   behaviourFrom,
   configureCheck,
-  LISTENER_OPTIONS,
+  listenerOptionsFor,
   type ListenerSettings,
   parseFlags,
   parseListenerArgs,
@@ -37,7 +37,7 @@ export function reportUsageError(command: string, e: unknown): number {
 
 function listenerHelp(command: string, description: string, title: string, options: OptionSpec[]) {
   return renderHelp(command, description, [
-    { title: "Listener options", options: LISTENER_OPTIONS },
+    { title: "Listener options", options: listenerOptionsFor(options) },
     { title, options },
   ]);
 }

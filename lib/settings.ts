@@ -14,6 +14,8 @@ export const POLICY_OPTIONS: OptionSpec[] = [
   {
     key: "interval",
     long: "interval",
+    // the only spelling in cpu, whose own -i/--interval is the original's
+    aliases: ["check-interval"],
     type: "string",
     metavar: "SECONDS",
     help: "Also run rounds on an own timer, every SECONDS (fractions allowed, minimum 0.5); " +

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
-import { LISTENER_OPTIONS } from "../../lib/cli.ts";
+import { listenerOptionsFor } from "../../lib/cli.ts";
 import { flagLabel } from "../../lib/options.ts";
 import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
@@ -29,7 +29,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
     assert.equal(r.code, 0, definition.name);
-    for (const spec of [...LISTENER_OPTIONS, ...definition.options]) {
+    for (const spec of [...listenerOptionsFor(definition.options), ...definition.options]) {
       const label = flagLabel(spec);
       const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith(label));
       assert.ok(line, `${definition.name} --help lacks ${label}`);
@@ -43,7 +43,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   }
   const http = await run(["http", "--help"]);
   assert.match(http.stdout, /-t\/--timeout SECONDS .*Default: 15/);
-  assert.match(http.stdout, /--interval SECONDS .*Default: off/);
+  assert.match(http.stdout, /--interval, --check-interval SECONDS .*Default: off/);
   for (const command of ["complex", "run", "httpok", "serve", "heartbeat", "install-compat"]) {
     const r = await run([command, "--help"]);
     assert.equal(r.code, 0, `${command} --help`);

@@ -259,7 +259,12 @@ Deno.test("httpok: a body without the -b text restarts through --restart-command
 
   const restarts = await Deno.readTextFile(`${sv.dir}/restarts`);
   assert.equal(restarts.split("\n")[0], `web:web ${pid}`);
-  const [{ mail }] = await someMail(sv.dir);
+  // a first TICK may find web:web still STARTING ("NOT restarting"): take the mail of the restart
+  const mail = await waitFor(
+    "the mail of the restart",
+    async () =>
+      (await mails(sv.dir)).map((m) => m.mail).find((m) => /^web:web restarted /m.test(m)),
+  );
   assert.equal(header(mail, "Subject"), `httpok [shop]: ${url}: bad body returned`);
   assert.match(
     mail,
