@@ -70,7 +70,9 @@ async function listen(
       return 0;
     }
     const { log } = prepared[0].settings;
-    logger = new Logger(prepared[0].settings.checkName, log.level, undefined, log.format);
+    // the loop's own lines (signals, end of input) belong to the listener, not to one entry
+    const name = prepared.length === 1 ? prepared[0].settings.checkName : "run";
+    logger = new Logger(name, log.level, undefined, log.format);
     const client = SupervisorClient.fromEnv();
     notifiers = [];
     runners = prepared.map(({ settings, checks }) => {
