@@ -46,6 +46,7 @@ import {
   splitCommandLine,
 } from "./notify.ts";
 import { seconds } from "./options.ts";
+import { RoundScheduler } from "./schedule.ts";
 import { ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
 import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
@@ -387,11 +388,9 @@ type Write = (line: string, level?: Level, fields?: LogFields) => void;
 
 /** `bad status` / `bad body` URL checks and what follows them, one round per TICK (or --interval). */
 class Httpok {
-  #current: Promise<void> | undefined;
-  #lastRoundStarted = -Infinity;
-  #timer: ReturnType<typeof setInterval> | undefined;
   #skipping = false;
   readonly #shutdown = new AbortController();
+  readonly #scheduler: RoundScheduler<void>;
   readonly #check: string;
   readonly #prefix: string;
   readonly #host = Deno.hostname();
@@ -410,6 +409,14 @@ class Httpok {
     this.#check = config.name ?? "httpok";
     this.#prefix = config.name === undefined ? "httpok" : `httpok [${config.name}]`;
     this.#url = new ProcessTracker(config.policy.policy);
+    this.#scheduler = new RoundScheduler(
+      config.policy.interval,
+      logger,
+      () =>
+        this.#round(this.#shutdown.signal).catch((e) =>
+          this.logger.error(`round failed: ${(e as Error)?.message ?? e}`)
+        ),
+    );
   }
 
   /** What this listener does, for the start-up log line. */
@@ -451,44 +458,19 @@ class Httpok {
 
   /** Starts the own timer when --interval is set. */
   start() {
-    const interval = this.config.policy.interval;
-    if (interval === undefined) return;
-    this.#timer = setInterval(() => this.trigger("interval"), interval * 1000);
+    this.#scheduler.start();
   }
 
-  /**
-   * A TICK event or the timer. Starts a round unless one is running (or,
-   * with --interval, a TICK when a round started within the interval).
-   */
+  /** A TICK event or the timer: a round, unless one is running (see RoundScheduler). */
   trigger(reason: string): void {
     if (this.#shutdown.signal.aborted) return;
-    const sinceLast = (performance.now() - this.#lastRoundStarted) / 1000;
-    if (this.#current) {
-      const message = `skipping ${reason}: the previous round is still running (${
-        sinceLast.toFixed(1)
-      }s)`;
-      if (reason === "interval") this.logger.debug(message);
-      else this.logger.info(message);
-      return;
-    }
-    const interval = this.config.policy.interval;
-    if (reason !== "interval" && interval !== undefined && sinceLast < interval) {
-      this.logger.debug(
-        `${reason}: a round started ${sinceLast.toFixed(1)}s ago, not repeating it`,
-      );
-      return;
-    }
-    this.#lastRoundStarted = performance.now();
-    this.#current = this.#round(this.#shutdown.signal)
-      .catch((e) => this.logger.error(`round failed: ${(e as Error)?.message ?? e}`))
-      .finally(() => this.#current = undefined);
+    void this.#scheduler.trigger(reason);
   }
 
   /** Aborts a GET in flight; restarts and notifications in flight finish first. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
     this.#shutdown.abort();
-    await this.#current;
+    await this.#scheduler.stop();
     await this.notifier.flush();
   }
 

@@ -15,6 +15,7 @@ import type { Notifier } from "./notify.ts";
 import { ProcessTracker } from "./policy.ts";
 import { probe, type ProbeResult } from "./probe.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
+import { RoundScheduler } from "./schedule.ts";
 import type { ProcessSelector } from "./select.ts";
 import type { PolicySettings } from "./settings.ts";
 import { STATE_RUNNING, type SupervisorClient, SupervisorUnavailable } from "./supervisor.ts";
@@ -38,10 +39,8 @@ export interface RoundReport {
 const nowSeconds = () => Date.now() / 1000;
 
 export class Runner {
-  #current: Promise<RoundReport> | undefined;
-  #lastRoundStarted = -Infinity;
-  #timer: ReturnType<typeof setInterval> | undefined;
   readonly #shutdown = new AbortController();
+  readonly #scheduler: RoundScheduler<RoundReport>;
   readonly #trackers = new Map<string, ProcessTracker>();
   /** Restarts under way, and how many per group. */
   readonly #restarts = new Set<Promise<void>>();
@@ -57,49 +56,28 @@ export class Runner {
     private readonly client: SupervisorClient,
     private readonly logger: Logger,
     private readonly notifier?: Notifier,
-  ) {}
+  ) {
+    this.#scheduler = new RoundScheduler(
+      settings.interval,
+      logger,
+      () => this.round(this.#shutdown.signal),
+    );
+  }
 
   /** Starts the own timer when --interval is set. */
   start() {
-    if (this.settings.interval === undefined) return;
-    this.#timer = setInterval(() => this.trigger("interval"), this.settings.interval * 1000);
+    this.#scheduler.start();
   }
 
-  /**
-   * A TICK event or the timer. Starts a round unless one is running (or,
-   * with --interval, a TICK when a round started within the interval).
-   */
+  /** A TICK event or the timer: a round, unless one is running (see RoundScheduler). */
   trigger(reason: string): Promise<RoundReport> | undefined {
-    if (this.#shutdown.signal.aborted) return undefined;
-    const sinceLast = (performance.now() - this.#lastRoundStarted) / 1000;
-    if (this.#current) {
-      const message = `skipping ${reason}: the previous round is still running (${
-        sinceLast.toFixed(1)
-      }s)`;
-      if (reason === "interval") this.logger.debug(message);
-      else this.logger.info(message);
-      return undefined;
-    }
-    const interval = this.settings.interval;
-    if (reason !== "interval" && interval !== undefined && sinceLast < interval) {
-      this.logger.debug(
-        `${reason}: a round started ${sinceLast.toFixed(1)}s ago, not repeating it`,
-      );
-      return undefined;
-    }
-    this.#lastRoundStarted = performance.now();
-    const round = this.round(this.#shutdown.signal).finally(() => {
-      this.#current = undefined;
-    });
-    this.#current = round;
-    return round;
+    return this.#shutdown.signal.aborted ? undefined : this.#scheduler.trigger(reason);
   }
 
   /** Stops judging: checks in flight end as unknown; restarts in flight finish. */
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
     this.#shutdown.abort();
-    await this.#current?.catch(() => {});
+    await this.#scheduler.stop();
     await Promise.all([...this.#restarts]);
   }
 

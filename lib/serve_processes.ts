@@ -7,7 +7,7 @@
 import { namespec, type ProcessInfo } from "./check.ts";
 import { HealthCache } from "./health_cache.ts";
 import type { ProcessSelector } from "./select.ts";
-import { STATE_RUNNING, type SupervisorClient } from "./supervisor.ts";
+import { STATE_RUNNING, type SupervisorClient, toProcessInfo } from "./supervisor.ts";
 
 /** How long one answer of supervisord is reused. */
 export const PROCESS_LIST_TTL_MS = 1_000;
@@ -31,14 +31,7 @@ export class ProcessList {
           PROCESS_LIST_TIMEOUT_MS,
         ) as Record<string, unknown>[];
         return {
-          processes: list.map((raw) => ({
-            name: String(raw.name),
-            group: String(raw.group),
-            pid: Number(raw.pid),
-            state: Number(raw.state),
-            statename: String(raw.statename),
-            start: Number(raw.start),
-          })),
+          processes: list.map(toProcessInfo),
         };
       } catch (e) {
         return { error: (e as Error).message };

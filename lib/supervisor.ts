@@ -189,7 +189,8 @@ export class SupervisorClient {
   }
 }
 
-function toProcessInfo(raw: Record<string, unknown>): ProcessInfo {
+/** One struct of getAllProcessInfo/getProcessInfo as a ProcessInfo. */
+export function toProcessInfo(raw: Record<string, unknown>): ProcessInfo {
   return {
     name: String(raw.name),
     group: String(raw.group),
