@@ -93,6 +93,8 @@ export class SupervisorClient {
   readonly #endpoint: XmlRpcEndpoint;
   readonly #display: string;
   readonly #auth?: { username: string; password: string };
+  /** A getAllProcessInfo under way, shared by callers that ask meanwhile. */
+  #allInFlight?: Promise<ProcessInfo[]>;
 
   constructor(readonly url: string, username?: string, password?: string) {
     ({ endpoint: this.#endpoint, display: this.#display } = parseServerUrl(url));
@@ -169,9 +171,18 @@ export class SupervisorClient {
     }
   }
 
-  async getAllProcessInfo(): Promise<ProcessInfo[]> {
-    const list = await this.call("supervisor.getAllProcessInfo", []);
-    return (list as Record<string, unknown>[]).map(toProcessInfo);
+  /**
+   * Every process. Callers asking while a call is under way (the entries of
+   * `run --config` on the same TICK) share its answer instead of each
+   * sending the same request; treat the list as read-only.
+   */
+  getAllProcessInfo(): Promise<ProcessInfo[]> {
+    this.#allInFlight ??= this.call("supervisor.getAllProcessInfo", [])
+      .then((list) => (list as Record<string, unknown>[]).map(toProcessInfo))
+      .finally(() => {
+        this.#allInFlight = undefined;
+      });
+    return this.#allInFlight;
   }
 
   async getProcessInfo(spec: string): Promise<ProcessInfo> {

@@ -101,3 +101,18 @@ Deno.test("restart: a process stopped by SIGSTOP is resumed to act on SIGTERM, n
   assert.equal(plain.outcome, "restarted");
   assert.equal(plain.resumed, false, "a running process is not sent SIGCONT");
 });
+
+Deno.test("supervisord client: concurrent getAllProcessInfo calls share one request", async () => {
+  // run --config entries all ask on the same TICK; supervisord answers once
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  await sv.waitRunning(["a:a"]);
+  const [one, two] = await Promise.all([
+    sv.client.getAllProcessInfo(),
+    sv.client.getAllProcessInfo(),
+  ]);
+  assert.equal(one, two, "the same answer, from one request");
+  assert.equal(one.find((p) => p.name === "a")?.statename, "RUNNING");
+  const later = await sv.client.getAllProcessInfo();
+  assert.notEqual(later, one, "a call after it settled asks again");
+  assert.deepEqual(later.map((p) => p.pid), one.map((p) => p.pid));
+});
