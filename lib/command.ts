@@ -20,6 +20,7 @@ import { Logger } from "./log.ts";
 import { Notifier } from "./notify.ts";
 import { jobsFromRunConfig } from "./run_config.ts";
 import { Runner } from "./runner.ts";
+import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
 
@@ -35,6 +36,12 @@ export function reportUsageError(command: string, e: unknown): number {
   throw e;
 }
 
+/** Makes this process ignore SIGUSR1 (lib/sigusr1.ts); a warning when that cannot be done. */
+export function warnUnlessSigusr1Ignored(logger: Logger): void {
+  const warning = ignoreSigusr1();
+  if (warning) logger.warn(warning);
+}
+
 function listenerHelp(command: string, description: string, title: string, options: OptionSpec[]) {
   return renderHelp(command, description, [
     { title: "Listener options", options: listenerOptionsFor(options) },
@@ -47,9 +54,6 @@ export interface ListenerJob {
   settings: ListenerSettings;
   checks: ConfiguredCheck[];
 }
-
-/** Signals that write every process's state to the log. SIGUSR2 as well: see README. */
-const STATE_SIGNALS: Deno.Signal[] = ["SIGUSR1", "SIGUSR2"];
 
 /**
  * Validates everything that can be validated before the first event, then
@@ -92,8 +96,10 @@ async function listen(
     return reportUsageError(command, e);
   }
   guardStdout();
+  warnUnlessSigusr1Ignored(logger);
+  // SIGUSR2 only: see lib/sigusr1.ts for SIGUSR1
   const dumpState = () => runners.forEach((r) => r.dumpState());
-  for (const s of STATE_SIGNALS) Deno.addSignalListener(s, dumpState);
+  Deno.addSignalListener("SIGUSR2", dumpState);
   for (const r of runners) r.start();
   try {
     return await runEventListener({
@@ -108,7 +114,7 @@ async function listen(
       },
     }, logger);
   } finally {
-    for (const s of STATE_SIGNALS) Deno.removeSignalListener(s, dumpState);
+    Deno.removeSignalListener("SIGUSR2", dumpState);
   }
 }
 

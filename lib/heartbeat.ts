@@ -34,8 +34,8 @@
  * result is taken relative to the root dir. For the check only, `*` in the
  * file-name part matches any run of characters.
  *
- * This module imports only `node:` built-ins and ./errors.ts, so Deno
- * applications can import it without this project's import map. Writers need
+ * This module imports only `node:` built-ins, ./errors.ts and ./sigusr1.ts,
+ * so Deno applications can import it without this project's import map. Writers need
  * `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
  */
 import { tmpdir } from "node:os";
@@ -43,6 +43,7 @@ import { isAbsolute, resolve } from "node:path";
 import { kill } from "node:process";
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { ignoreSigusr1 } from "./sigusr1.ts";
 
 /** The placeholders a `--filepath` template may contain. */
 export const PLACEHOLDERS = [
@@ -447,6 +448,8 @@ export async function runHeartbeatCommand(
     return 1;
   }
   if (everySeconds === undefined) return 0;
+  const warning = ignoreSigusr1();
+  if (warning) console.error(`${command}: warning: ${warning}`);
   const parent = Deno.ppid;
   const alive = () => Deno.ppid === parent && (pid === parent || exists(pid));
   for (let next = Date.now() + everySeconds * 1000;;) {

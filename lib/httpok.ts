@@ -16,7 +16,7 @@
  * forms only since the short ones keep superlance's meaning: --interval,
  * --failure-threshold, --success-threshold, --start-grace, --max-restarts
  * with --restart-window, --dry-run, --revive, --max-parallel-restarts,
- * --log-format, -q, and a state dump on SIGUSR1/SIGUSR2. A ProcessTracker
+ * --log-format, -q, and a state dump on SIGUSR2. A ProcessTracker
  * per program counts the URL verdicts of its life (its pid) and keeps its
  * restart budget; one more tracks the URL itself, so that a tolerated
  * failure is logged but not mailed. Their defaults are the original's
@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
-import { PROGRAM, reportUsageError } from "./command.ts";
+import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type Level, type LogFields, Logger } from "./log.ts";
@@ -348,7 +348,6 @@ interface Self {
 }
 
 /** Signals that write the state to the log, as every listener's (lib/command.ts). */
-const STATE_SIGNALS: Deno.Signal[] = ["SIGUSR1", "SIGUSR2"];
 
 const nowSeconds = () => Date.now() / 1000;
 
@@ -989,7 +988,7 @@ class Httpok {
     };
   }
 
-  /** SIGUSR1/SIGUSR2: the URL's streak, then each program's streak, budget and suppression. */
+  /** SIGUSR2: the URL's streak, then each program's streak, budget and suppression. */
   dumpState() {
     const now = nowSeconds();
     const { failureThreshold } = this.config.policy.policy;
@@ -1065,8 +1064,9 @@ export async function runHttpokCommand(
     return reportUsageError(command, e);
   }
   guardStdout();
+  warnUnlessSigusr1Ignored(logger);
   const dumpState = () => httpok.dumpState();
-  for (const s of STATE_SIGNALS) Deno.addSignalListener(s, dumpState);
+  Deno.addSignalListener("SIGUSR2", dumpState);
   httpok.start();
   try {
     return await runEventListener({
@@ -1077,6 +1077,6 @@ export async function runHttpokCommand(
       stop: () => httpok.stop(),
     }, logger);
   } finally {
-    for (const s of STATE_SIGNALS) Deno.removeSignalListener(s, dumpState);
+    Deno.removeSignalListener("SIGUSR2", dumpState);
   }
 }

@@ -345,7 +345,7 @@ export class Runner {
     });
   }
 
-  /** Per-process state for SIGUSR1. */
+  /** Per-process state, for SIGUSR2. */
   dumpState() {
     if (this.#trackers.size === 0) {
       this.logger.info("state: no process judged yet");

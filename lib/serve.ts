@@ -21,7 +21,7 @@ import { CHECKS } from "../checks/mod.ts";
 import type { CheckDefinition, OptionSpec } from "./check.ts";
 import { readConfigFile } from "./check_config.ts";
 import { parseFlags, renderHelp } from "./cli.ts";
-import { PROGRAM, reportUsageError } from "./command.ts";
+import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { environmentDump } from "./environment.ts";
 import { UsageError } from "./errors.ts";
 import { Logger } from "./log.ts";
@@ -585,6 +585,7 @@ export async function runServeCommand(
   } catch (e) {
     return reportUsageError(command, e);
   }
+  warnUnlessSigusr1Ignored(logger);
   const signal = await nextStopSignal();
   logger.info(`${signal}: stopping`);
   await handle.stop();

@@ -2,7 +2,7 @@
  * Probe timing, thresholds and flap protection under a real supervisord:
  * --interval, --failure-threshold, --start-grace, --max-restarts,
  * --dry-run, --revive, --max-parallel-restarts, --log-format json and the
- * SIGUSR1/SIGUSR2 state dump.
+ * SIGUSR2 state dump.
  */
 import assert from "node:assert/strict";
 import {
@@ -252,7 +252,7 @@ autorestart=false
   await sv.waitLog("reviver", /quitter:quitter: reviving: was EXITED/, 20_000);
   await sv.waitRunning(["quitter:quitter"]);
 
-  // state dump on SIGUSR2 (and SIGUSR1)
+  // state dump on SIGUSR2
   await sv.client.call("supervisor.signalProcess", ["gracecheck", "USR2"]);
   await sv.waitLog(
     "gracecheck",
