@@ -19,8 +19,18 @@
  * - Without -f, both `<root>/<group>-<name>-<pid>` and the original
  *   NotificationFile's `<root>/<group>-<name>-<pid>-*` count; the freshest
  *   match wins.
+ * - Only files owned by the process's (effective) uid count, read from
+ *   /proc/<pid>/status: anyone who can write a shared directory such as /tmp
+ *   could otherwise keep a hung process "alive" by touching a file of its
+ *   name. Files ignored for that are named in the verdict message.
  * - Symbolic links are followed (the original used lstat): a link's own
- *   times never change, its target's do.
+ *   times never change, its target's do. The link itself must be owned by
+ *   the process's uid.
+ * - Without -f, `<root>/<group>-<name>-<pid>` files of pids that no longer
+ *   exist, owned by the process's uid, are removed (and named in the
+ *   verdict message): restarts would otherwise pile them up. The pid is
+ *   everything after the last `-`, so no other program's live file can match.
+ *   NotificationFile-style names and -f names are left alone.
  * - -d/--root-dir must be an existing directory when the path uses it, and
  *   must not be given when it does not: both are start-up errors.
  * - Deno reports ctime in whole seconds (rounded down), so a heartbeat that
@@ -44,7 +54,9 @@ import {
   FilepathTemplate,
   NOTIFICATION_FILEPATH,
   type PlaceholderValues,
+  processExists,
 } from "../lib/heartbeat.ts";
+import { hasProc, readUid } from "../lib/proc.ts";
 import { seconds } from "../lib/options.ts";
 
 const OPTIONS: OptionSpec[] = [
@@ -132,7 +144,13 @@ const schema = z.object({
       ctx.addIssue({ code: "custom", path, message: `${what} is not a directory` });
     }
   }
-  return { timeout: o.timeout, failOnError: o.fail_on_error, templates, rootDir };
+  return {
+    timeout: o.timeout,
+    failOnError: o.fail_on_error,
+    templates,
+    rootDir,
+    defaultNames: o.filepath === undefined,
+  };
 });
 
 export type FileOptions = z.output<typeof schema>;
@@ -143,11 +161,29 @@ export interface Beat {
   changed: number;
 }
 
-/** The file's last change, max(mtime, ctime); undefined when it does not exist. */
-async function lastChange(path: string): Promise<Beat | undefined> {
+/** What a search found: the freshest beat, and the files ignored as someone else's. */
+export interface Search {
+  beat?: Beat;
+  /** `<path> (uid N)` for each match owned by a uid other than the one asked for. */
+  foreign: string[];
+}
+
+type Entry = Beat | { foreign: string } | undefined;
+
+/**
+ * The file's last change, max(mtime, ctime), through a symlink to its target;
+ * undefined when it does not exist. With `uid`, a file (or link) owned by
+ * another uid is foreign: anyone who can write the directory could have put
+ * it there.
+ */
+async function lastChange(path: string, uid: number | undefined): Promise<Entry> {
   let info: Deno.FileInfo;
   try {
-    info = await Deno.stat(path);
+    info = await Deno.lstat(path);
+    if (uid !== undefined && info.uid !== null && info.uid !== uid) {
+      return { foreign: `${path} (uid ${info.uid})` };
+    }
+    if (info.isSymlink) info = await Deno.stat(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
@@ -157,11 +193,12 @@ async function lastChange(path: string): Promise<Beat | undefined> {
 }
 
 /** Every existing file `template` names for these values. */
-async function findBeats(template: FilepathTemplate, values: PlaceholderValues): Promise<Beat[]> {
-  if (!template.isGlob) {
-    const beat = await lastChange(template.expand(values));
-    return beat ? [beat] : [];
-  }
+async function findBeats(
+  template: FilepathTemplate,
+  values: PlaceholderValues,
+  uid: number | undefined,
+): Promise<Entry[]> {
+  if (!template.isGlob) return [await lastChange(template.expand(values), uid)];
   const { dir, name } = template.glob(values);
   const paths: string[] = [];
   try {
@@ -173,17 +210,58 @@ async function findBeats(template: FilepathTemplate, values: PlaceholderValues):
     throw e;
   }
   // a file removed between the listing and the stat is simply not there
-  const beats = await Promise.all(paths.map(lastChange));
-  return beats.filter((b) => b !== undefined);
+  return await Promise.all(paths.map((p) => lastChange(p, uid)));
 }
 
-/** The freshest heartbeat among all the files the templates name. */
+/**
+ * The freshest heartbeat among all the files the templates name; with
+ * `uid`, files owned by another uid are left out (and listed).
+ */
 export async function newestBeat(
   templates: FilepathTemplate[],
   values: PlaceholderValues,
-): Promise<Beat | undefined> {
-  const found = (await Promise.all(templates.map((t) => findBeats(t, values)))).flat();
-  return found.reduce<Beat | undefined>((a, b) => (a && a.changed >= b.changed ? a : b), undefined);
+  uid?: number,
+): Promise<Search> {
+  const found = (await Promise.all(templates.map((t) => findBeats(t, values, uid)))).flat();
+  const search: Search = { foreign: [] };
+  for (const entry of found) {
+    if (entry === undefined) continue;
+    if ("foreign" in entry) search.foreign.push(entry.foreign);
+    else if (!search.beat || entry.changed > search.beat.changed) search.beat = entry;
+  }
+  return search;
+}
+
+/**
+ * Removes `<root>/<group>-<name>-<pid>` files, the default name, of pids
+ * that no longer exist and owned by `uid`: what this program's earlier
+ * instances left. Returns the paths removed. Best effort: a file that
+ * cannot be removed stays.
+ */
+export async function removeStaleBeats(
+  values: PlaceholderValues,
+  uid: number,
+): Promise<string[]> {
+  const prefix = `${values.process_group}-${values.process_name}-`;
+  const removed: string[] = [];
+  try {
+    for await (const entry of Deno.readDir(values.root_directory)) {
+      if (!entry.name.startsWith(prefix)) continue;
+      const pid = entry.name.slice(prefix.length);
+      if (!/^[1-9]\d*$/.test(pid) || pid === values.process_pid || processExists(Number(pid))) {
+        continue;
+      }
+      const path = join(values.root_directory, entry.name);
+      try {
+        // lstat and remove act on the entry itself, never on a link's target
+        const info = await Deno.lstat(path);
+        if (info.uid !== uid || !(info.isFile || info.isSymlink)) continue;
+        await Deno.remove(path);
+        removed.push(path);
+      } catch { /* gone meanwhile, or not ours to remove */ }
+    }
+  } catch { /* no listing, no clean-up */ }
+  return removed;
 }
 
 const secs = (s: number) => `${Math.max(0, s).toFixed(1)}s`;
@@ -229,13 +307,29 @@ export const fileCheck: CheckDefinition<FileOptions> = {
       root_directory: o.rootDir,
     };
     const where = o.templates.map((t) => t.expand(values)).join(" or ");
-    let beat: Beat | undefined;
+    // whose files count: the process's user's (without /proc: anyone's)
+    const uid = hasProc() ? await readUid(process.pid) : undefined;
+    if (hasProc() && uid === undefined) return unknown(`pid ${process.pid} is gone`);
+    let search: Search;
     try {
-      beat = await newestBeat(o.templates, values);
+      search = await newestBeat(o.templates, values, uid);
     } catch (e) {
       const message = `cannot look for heartbeat file ${where}: ${(e as Error).message}`;
       return o.failOnError ? unhealthy(message) : unknown(message);
     }
-    return judgeBeat(beat, process, o.timeout, Date.now() / 1000, where);
+    const verdict = judgeBeat(search.beat, process, o.timeout, Date.now() / 1000, where);
+    const notes = [];
+    if (search.foreign.length > 0) {
+      notes.push(
+        `ignored ${search.foreign.join(", ")}: not owned by the process's uid ${uid}`,
+      );
+    }
+    if (o.defaultNames && uid !== undefined) {
+      const removed = await removeStaleBeats(values, uid);
+      if (removed.length > 0) notes.push(`removed files of exited pids: ${removed.join(", ")}`);
+    }
+    return notes.length === 0
+      ? verdict
+      : { ...verdict, message: `${verdict.message} (${notes.join("; ")})` };
   },
 };

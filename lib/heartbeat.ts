@@ -19,9 +19,9 @@
  * - `<pid>`: the pid of the process supervisord started (for a shell script,
  *   the shell's `$$`).
  *
- * Any way of updating the file's time works, e.g. in a shell script:
- *
- *     touch "${TMPDIR:-/tmp}/$SUPERVISOR_GROUP_NAME-$SUPERVISOR_PROCESS_NAME-$$"
+ * Any way of updating the file's time works; README.md ("file and
+ * heartbeat") has snippets for Python, Node, Go and shell that never follow
+ * a symbolic link. Beat from the work loop, not from a timer beside it.
  *
  * The check also accepts `<root>/<group>-<name>-<pid>-<anything>`, the names
  * the original supervisor_checks' Python `NotificationFile` creates, so
@@ -38,9 +38,11 @@
  * so Deno applications can import it without this project's import map. Writers need
  * `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
  */
+import { constants } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { isAbsolute, resolve } from "node:path";
-import { kill } from "node:process";
+import { geteuid, kill } from "node:process";
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
@@ -217,27 +219,66 @@ export function heartbeatPath(target: HeartbeatTarget = {}): string {
   return template.expand(values);
 }
 
-/** Creates `path` if missing, else sets its mtime (and so its ctime) to now. */
+/**
+ * Creates `path` if missing, else sets its mtime (and so its ctime) to now;
+ * never through a symbolic link, and only on a regular file of this user.
+ *
+ * Race-free in a directory others can write: the existing file is opened
+ * with O_NOFOLLOW (and O_NONBLOCK, so a planted FIFO cannot block) and
+ * checked and touched through that descriptor; a missing one is created with
+ * O_EXCL, which fails on anything that appeared at the name meanwhile,
+ * symlinks included. Throws an Error saying what is in the way otherwise.
+ */
 export async function touch(path: string): Promise<void> {
-  const now = new Date();
-  try {
-    await Deno.utime(path, now, now);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    // append: creates the file, never truncates one created in the meantime
-    await Deno.writeFile(path, new Uint8Array(), { append: true });
+  for (let attempt = 0;; attempt++) {
+    let file: FileHandle;
+    try {
+      file = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "ELOOP") {
+        throw new Error(`${path} is a symbolic link: not followed (a heartbeat is a regular file)`);
+      }
+      if (code !== "ENOENT" || attempt > 0) throw e;
+      try {
+        // createNew: O_CREAT|O_EXCL, never follows a symlink
+        (await Deno.open(path, { createNew: true, write: true })).close();
+        return;
+      } catch (e) {
+        // something appeared at the name meanwhile: look again
+        if (e instanceof Deno.errors.AlreadyExists) continue;
+        throw e;
+      }
+    }
+    try {
+      const info = await file.stat();
+      if (!info.isFile()) throw new Error(`${path} is not a regular file: not touched`);
+      const uid = geteuid?.();
+      if (uid !== undefined && info.uid !== uid) {
+        throw new Error(
+          `${path} belongs to uid ${info.uid}, not to this user (uid ${uid}): not touched`,
+        );
+      }
+      const now = new Date();
+      await file.utimes(now, now);
+      return;
+    } finally {
+      await file.close();
+    }
   }
 }
 
 /**
- * A heartbeat writer for Deno applications run by supervisord:
+ * A heartbeat writer for Deno applications run by supervisord. Beat from the
+ * application's own work loop, so that a hung loop stops the beats:
  *
  *     import { Heartbeat } from "<this repository>/lib/heartbeat.ts";
- *     const stop = new Heartbeat().start(5); // beat now and every 5 s
+ *     const heartbeat = new Heartbeat({ rootDir: "/run/workers/heartbeats" });
+ *     for (;;) { await doSomeWork(); await heartbeat.beat(); }
  *
- * or call `await heartbeat.beat()` from the application's own main loop, so a
- * hung loop stops the beats. Defaults to this process: Deno.pid and the
- * SUPERVISOR_* environment names.
+ * `start(5)` beats from a timer instead: it keeps beating while the work
+ * loop hangs, so it proves only that the process exists. Defaults to this
+ * process: Deno.pid and the SUPERVISOR_* environment names.
  */
 export class Heartbeat {
   /** The file this writer touches. */
@@ -315,7 +356,8 @@ const COMMAND_FLAGS: CommandFlag[] = [
     long: "every",
     metavar: "SECONDS",
     help: "Keep beating every SECONDS; stop when killed, when this command's parent exits " +
-      "or when the --pid process is gone. Default: beat once and exit",
+      "or when the --pid process is gone. It beats even while the script's work hangs: " +
+      "prefer a beat from the work loop. Default: beat once and exit",
   },
   { long: "help", short: "h", help: "Show this help and exit." },
 ];
@@ -399,7 +441,7 @@ function parseCommandArgs(argv: string[]): CommandSettings | "help" {
 }
 
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-function exists(pid: number): boolean {
+export function processExists(pid: number): boolean {
   try {
     kill(pid, 0);
     return true;
@@ -451,7 +493,7 @@ export async function runHeartbeatCommand(
   const warning = ignoreSigusr1();
   if (warning) console.error(`${command}: warning: ${warning}`);
   const parent = Deno.ppid;
-  const alive = () => Deno.ppid === parent && (pid === parent || exists(pid));
+  const alive = () => Deno.ppid === parent && (pid === parent || processExists(pid));
   for (let next = Date.now() + everySeconds * 1000;;) {
     await sleep(Math.max(0, Math.min(LIVENESS_POLL_MS, next - Date.now())));
     if (!alive()) return 0;

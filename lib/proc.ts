@@ -163,6 +163,16 @@ export async function readRssKb(pid: number, root = PROC_ROOT): Promise<number |
 }
 
 /**
+ * The effective uid of `pid` (the `Uid` line of `/proc/<pid>/status`), or
+ * undefined when there is no such process.
+ */
+export async function readUid(pid: number, root = PROC_ROOT): Promise<number | undefined> {
+  const text = await readProcText(`${root}/${pid}/status`);
+  const m = text === undefined ? null : /^Uid:\s+\d+\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
  * Direct children of `pid`: the union of its threads' `children` files
  * (a child belongs to the thread that forked it). Empty when `pid` or all
  * its threads exited meanwhile.

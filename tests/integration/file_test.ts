@@ -1,13 +1,23 @@
 /**
  * `supervisor-checks file` under a real supervisord, with heartbeat writers
  * of every kind: the TypeScript helper, a NotificationFile-style shell
- * script, and shell scripts running the `heartbeat` subcommand.
+ * script, and shell scripts running the `heartbeat` subcommand; writers
+ * that others could fake; the README's snippets.
  */
 import assert from "node:assert/strict";
-import { DENO, listenerSection, REPO, shq, Supervisord, waitFor } from "../support/supervisord.ts";
+import {
+  DENO,
+  listenerSection,
+  MAIN,
+  REPO,
+  shq,
+  Supervisord,
+  waitFor,
+} from "../support/supervisord.ts";
 
 const FIXTURES = `${REPO}tests/fixtures`;
-const HEARTBEAT_CLI = `${FIXTURES}/heartbeat_cli.ts`;
+/** The heartbeat subcommand through the real entry point. */
+const HEARTBEAT = [DENO, "run", "-A", "--no-prompt", MAIN, "heartbeat"];
 
 /** A [program:x] with TMPDIR pointing into the test's directory. */
 function program(name: string, command: string[], dir: string): string {
@@ -28,7 +38,7 @@ const deno = (script: string, ...args: string[]) => [
   `${FIXTURES}/${script}`,
   ...args,
 ];
-const bash = (script: string) => ["bash", `${FIXTURES}/${script}`, DENO, HEARTBEAT_CLI];
+const bash = (script: string) => ["bash", `${FIXTURES}/${script}`, ...HEARTBEAT];
 
 /** Lines of the verbose listener log about `spec` with `status`. */
 function verdicts(log: string, spec: string, status: string): string[] {
@@ -115,4 +125,116 @@ Deno.test("file: stale and missing heartbeats are restarted, every kind of write
     );
   }
   assert.equal((await sv.process("hb")).statename, "RUNNING");
+});
+
+/** The README's heartbeat snippet in `lang`: its lines before and after "in the work loop". */
+async function readmeSnippet(lang: string): Promise<{ setup: string; beat: string }> {
+  const readme = await Deno.readTextFile(`${REPO}README.md`);
+  const blocks = readme.matchAll(new RegExp("^```" + lang + "\\n([\\s\\S]*?\\n)```$", "gm"));
+  const block = blocks.find((b) => b[1].includes("in the work loop"));
+  assert.ok(block, `README has a ${lang} heartbeat snippet`);
+  const [setup, beat] = block[1].split(/^.*in the work loop.*\n/m);
+  return { setup, beat: beat.trim() };
+}
+
+/** uid of `nobody`: another user, for a file the (root) test plants. */
+const NOBODY = 65534;
+
+Deno.test("file: other users' heartbeats do not count, exited pids' files go, the README's snippets keep their workers", async () => {
+  const py = await readmeSnippet("python");
+  const js = await readmeSnippet("js");
+  const sh = await readmeSnippet("sh");
+  // each beats from a loop that does 0.3 s of "work" per iteration
+  const snippets: Record<string, [string, string]> = {
+    python: [
+      "/usr/bin/python3",
+      `${py.setup}import time\nwhile True:\n    time.sleep(0.3)\n    ${py.beat}\n`,
+    ],
+    node: ["node", `${js.setup}setInterval(() => { ${js.beat} }, 300);\n`],
+    shell: ["bash", `${sh.setup}while true; do\n  sleep 0.3\n  ${sh.beat}\ndone\n`],
+  };
+  const writers = Object.keys(snippets);
+  const dead = await (async () => {
+    const child = new Deno.Command("true").spawn();
+    await child.status;
+    return child.pid;
+  })();
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      Object.entries(snippets).map(([name, [interpreter, code]]) => {
+        Deno.writeTextFileSync(`${dir}/${name}.snippet`, code);
+        return program(name, [interpreter, `${dir}/${name}.snippet`], dir)
+          .replace(/^environment=.*$/m, `$&,HEARTBEAT_DIR="${dir}"`);
+      }).join("") +
+      program("faked", ["sleep", "600"], dir) +
+      `[group:guarded]\nprograms=${writers.join(",")},faked\n` +
+      listenerSection("guard", [
+        "file",
+        "-n",
+        "guard",
+        "-g",
+        "guarded",
+        "-t",
+        "3",
+        "-d",
+        dir,
+        "--interval",
+        "1",
+        "-v",
+      ], dir),
+  });
+  // left by an exited instance of python (the programs run as this test's user)
+  const stale = `${sv.dir}/guarded-python-${dead}`;
+  await Deno.writeTextFile(stale, "");
+  const specs = [...writers, "faked"].map((n) => `guarded:${n}`);
+  const before = await sv.waitRunning(specs);
+
+  // another user keeps a file of the hung process's name fresh: it is not counted
+  const faked = before["guarded:faked"];
+  const fake = `${sv.dir}/guarded-faked-${faked}-x`;
+  await Deno.writeTextFile(fake, "");
+  await Deno.chown(fake, NOBODY, NOBODY);
+  const keepFresh = setInterval(() => Deno.utimeSync(fake, new Date(), new Date()), 200);
+  try {
+    await sv.waitRestarted("guarded:faked", faked);
+  } finally {
+    clearInterval(keepFresh);
+  }
+  const log = await sv.listenerLog("guard");
+  assert.match(
+    log,
+    new RegExp(
+      `guarded:faked \\(pid ${faked}\\): file unhealthy: no heartbeat file .*; running for .* ` +
+        `\\(ignored ${fake} \\(uid ${NOBODY}\\): not owned by the process's uid ${Deno.uid()}\\)`,
+    ),
+  );
+  assert.match(
+    log,
+    new RegExp(
+      `guarded:python \\(pid \\d+\\): file healthy: .*\\(removed files of exited pids: ${stale}\\)`,
+    ),
+  );
+  await assert.rejects(() => Deno.lstat(stale), Deno.errors.NotFound);
+
+  // two more rounds in which every snippet's worker is judged healthy
+  const seen = log.length;
+  await waitFor("two more rounds judging the snippets' workers healthy", async () => {
+    const later = (await sv.listenerLog("guard")).slice(seen);
+    return writers.every((n) => verdicts(later, `guarded:${n}`, "file healthy").length >= 2);
+  }, 40_000);
+  const after = await sv.waitRunning(specs);
+  const final = await sv.listenerLog("guard");
+  for (const name of writers) {
+    const spec = `guarded:${name}`;
+    assert.equal(after[spec], before[spec], `${spec} must keep its pid`);
+    assert.deepEqual(verdicts(final, spec, "file unhealthy"), [], name);
+    assert.match(
+      final,
+      new RegExp(
+        `${spec} \\(pid ${before[spec]}\\): file healthy: heartbeat \\S+/guarded-${name}-${
+          before[spec]
+        } changed`,
+      ),
+    );
+  }
 });

@@ -16,9 +16,7 @@ import {
   type PlaceholderValues,
   touch,
 } from "../../lib/heartbeat.ts";
-import { DENO, REPO, waitFor } from "../support/supervisord.ts";
-
-const HEARTBEAT_CLI = `${REPO}tests/fixtures/heartbeat_cli.ts`;
+import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
 
 function values(root: string, pid = 42): PlaceholderValues {
   return {
@@ -172,30 +170,30 @@ Deno.test("newestBeat: the exact name and NotificationFile names, the freshest w
       FilepathTemplate.parse(t)
     );
     const v = values(dir, 42);
-    assert.equal(await newestBeat(templates, v), undefined);
+    assert.deepEqual(await newestBeat(templates, v), { foreign: [] });
 
     await touch(`${dir}/workers-hb-42`);
     await touch(`${dir}/workers-hb-42-abcd1234`);
     await touch(`${dir}/workers-hb-4200`); // another pid
     const future = new Date(Date.now() + 100_000);
     await Deno.utime(`${dir}/workers-hb-4200`, future, future);
-    let beat = await newestBeat(templates, v);
+    let beat = (await newestBeat(templates, v)).beat;
     assert.ok(beat && beat.path.startsWith(`${dir}/workers-hb-42`) && beat.changed <= now() + 1);
 
     await Deno.utime(`${dir}/workers-hb-42-abcd1234`, future, future);
-    beat = await newestBeat(templates, v);
+    beat = (await newestBeat(templates, v)).beat;
     assert.equal(beat?.path, `${dir}/workers-hb-42-abcd1234`);
     assert.equal(beat?.changed, future.getTime() / 1000);
 
     // ctime counts too: setting an old mtime changes the ctime to now
     const past = new Date(Date.now() - 100_000);
     await Deno.utime(`${dir}/workers-hb-42-abcd1234`, past, past);
-    beat = await newestBeat(templates, v);
+    beat = (await newestBeat(templates, v)).beat;
     assert.ok(beat && beat.changed > now() - 10);
 
     // a missing directory on the way is no file yet; a file in the way is an error
     const nested = [FilepathTemplate.parse("%(root_directory)s/%(process_group)s/*")];
-    assert.equal(await newestBeat(nested, v), undefined);
+    assert.deepEqual(await newestBeat(nested, v), { foreign: [] });
     await Deno.writeTextFile(`${dir}/workers`, "");
     await assert.rejects(() => newestBeat(nested, v), Deno.errors.NotADirectory);
   });
@@ -204,20 +202,29 @@ Deno.test("newestBeat: the exact name and NotificationFile names, the freshest w
 Deno.test("file check: verdicts from real files, errors unknown unless -x", async () => {
   await withDir(async (dir) => {
     const started = Math.floor(now());
-    const running = proc(42, started);
-    const longRunning = proc(42, started - 60);
+    // this process: the check reads its uid from /proc/<pid>/status
+    const running = proc(Deno.pid, started);
+    const longRunning = proc(Deno.pid, started - 60);
     const raw = { timeout: "3", root_dir: dir };
 
     let v = await runCheck(raw, running);
     assert.equal(v.status, "healthy");
     v = await runCheck(raw, longRunning);
     assert.equal(v.status, "unhealthy");
-    assert.match(v.message, /no heartbeat file .*workers-hb-42 or .*workers-hb-42-\*; running for/);
+    assert.match(
+      v.message,
+      new RegExp(
+        `no heartbeat file .*workers-hb-${Deno.pid} or .*workers-hb-${Deno.pid}-\\*; running for`,
+      ),
+    );
 
-    await new Heartbeat({ group: "workers", name: "hb", pid: 42, rootDir: dir }).beat();
+    await new Heartbeat({ group: "workers", name: "hb", pid: Deno.pid, rootDir: dir }).beat();
     v = await runCheck(raw, longRunning);
     assert.equal(v.status, "healthy");
-    assert.match(v.message, /heartbeat .*\/workers-hb-42 changed \d+\.\ds ago/);
+    assert.match(
+      v.message,
+      new RegExp(`heartbeat .*/workers-hb-${Deno.pid} changed \\d+\\.\\ds ago`),
+    );
 
     // -f with placeholders, as JSON values from a config file
     await touch(`${dir}/hb.beat`);
@@ -228,7 +235,10 @@ Deno.test("file check: verdicts from real files, errors unknown unless -x", asyn
     const broken = { timeout: 3, filepath: `${dir}/hb.beat/%(process_pid)s` };
     v = await runCheck(broken, longRunning);
     assert.equal(v.status, "unknown");
-    assert.match(v.message, /cannot look for heartbeat file .*hb\.beat\/42: Not a directory/);
+    assert.match(
+      v.message,
+      new RegExp(`cannot look for heartbeat file .*hb\\.beat/${Deno.pid}: Not a directory`),
+    );
     v = await runCheck({ ...broken, fail_on_error: true }, longRunning);
     assert.equal(v.status, "unhealthy");
   });
@@ -297,7 +307,7 @@ function gone(pid: number): boolean {
 
 async function heartbeatCommand(script: string, env: Record<string, string>) {
   const out = await new Deno.Command("bash", {
-    args: ["-c", script, "bash", DENO, HEARTBEAT_CLI],
+    args: ["-c", script, "bash", DENO, MAIN],
     env: { SUPERVISOR_GROUP_NAME: "workers", SUPERVISOR_PROCESS_NAME: "hb", ...env },
     stdin: "null",
   }).output();
@@ -308,7 +318,7 @@ async function heartbeatCommand(script: string, env: Record<string, string>) {
 Deno.test("heartbeat subcommand: touches the file named after its parent's pid", async () => {
   await withDir(async (dir) => {
     // bash runs the command as a child and then prints its own pid
-    const r = await heartbeatCommand(`"$1" run -A --no-prompt "$2"; echo "$? $$"`, {
+    const r = await heartbeatCommand(`"$1" run -A --no-prompt "$2" heartbeat; echo "$? $$"`, {
       TMPDIR: dir,
     });
     const [code, bashPid] = r.stdout.trim().split(" ");
@@ -316,14 +326,17 @@ Deno.test("heartbeat subcommand: touches the file named after its parent's pid",
     assert.ok((await Deno.stat(`${dir}/workers-hb-${bashPid}`)).isFile);
 
     const custom = await heartbeatCommand(
-      `"$1" run -A --no-prompt "$2" --pid 77 -d "${dir}" -f 'beats/%(process_name)s.%(process_pid)s'`,
+      `"$1" run -A --no-prompt "$2" heartbeat --pid 77 -d "${dir}" -f 'beats/%(process_name)s.%(process_pid)s'`,
       {},
     );
     assert.equal(custom.code, 1);
     assert.match(custom.stderr, /cannot touch .*\/beats\/hb\.77: No such file or directory/);
     await Deno.mkdir(`${dir}/beats`);
     assert.equal(
-      (await heartbeatCommand(`"$1" run -A --no-prompt "$2" --pid 77 -f "${dir}/beats/x"`, {}))
+      (await heartbeatCommand(
+        `"$1" run -A --no-prompt "$2" heartbeat --pid 77 -f "${dir}/beats/x"`,
+        {},
+      ))
         .code,
       0,
     );
@@ -342,19 +355,19 @@ Deno.test("heartbeat subcommand: bad flags and environment exit 2 naming the fla
       ["--bogus", /Unknown option '--bogus'/],
     ] as const
   ) {
-    const r = await heartbeatCommand(`"$1" run -A --no-prompt "$2" ${args}`, {});
+    const r = await heartbeatCommand(`"$1" run -A --no-prompt "$2" heartbeat ${args}`, {});
     assert.equal(r.code, 2, args);
     assert.match(r.stderr, message);
     assert.match(r.stderr, /Try 'supervisor-checks heartbeat --help'/);
   }
   const noEnv = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", HEARTBEAT_CLI],
+    args: ["run", "-A", "--no-prompt", MAIN, "heartbeat"],
     env: { SUPERVISOR_GROUP_NAME: "", SUPERVISOR_PROCESS_NAME: "" },
     stdin: "null",
   }).output();
   assert.equal(noEnv.code, 2);
   assert.match(new TextDecoder().decode(noEnv.stderr), /SUPERVISOR_GROUP_NAME is not set/);
-  const help = await heartbeatCommand(`"$1" run -A --no-prompt "$2" --help`, {});
+  const help = await heartbeatCommand(`"$1" run -A --no-prompt "$2" heartbeat --help`, {});
   assert.equal(help.code, 0);
   for (const flag of ["-d/--root-dir", "-f/--filepath", "--pid", "--every", "-h/--help"]) {
     assert.ok(help.stdout.includes(flag), flag);
@@ -366,7 +379,7 @@ Deno.test("heartbeat subcommand: --every keeps beating and ends when its parent 
     // bash starts the beater in the background, waits for its first beat, backdates
     // the file, waits for a later beat to change it, reports the pids and exits
     const r = await heartbeatCommand(
-      `"$1" run -A --no-prompt "$2" --every 0.2 & f="$TMPDIR/workers-hb-$$"; ` +
+      `"$1" run -A --no-prompt "$2" heartbeat --every 0.2 & f="$TMPDIR/workers-hb-$$"; ` +
         `for i in $(seq 200); do [ -e "$f" ] && break; sleep 0.1; done; ` +
         `touch -d 2000-01-01 "$f"; ` +
         `for i in $(seq 200); do [ "$(stat -c %Y "$f")" != 946684800 ] && break; sleep 0.1; done; ` +
@@ -378,5 +391,142 @@ Deno.test("heartbeat subcommand: --every keeps beating and ends when its parent 
     assert.notEqual(mtime, 946684800, "a beat after the first one");
     await waitFor("the beater to notice its parent died and exit", () => gone(beater), 20_000);
     assert.ok((await Deno.stat(`${dir}/workers-hb-${bashPid}`)).isFile);
+  });
+});
+
+/** uid and gid of `nobody`: another user, for files this (root) test plants. */
+const NOBODY = 65534;
+
+Deno.test("touch: never through a symlink, a FIFO or another user's file", async () => {
+  await withDir(async (dir) => {
+    // a link planted at the heartbeat path, to a file and to a directory it would create in
+    await Deno.mkdir(`${dir}/private`);
+    await Deno.symlink(`${dir}/private/created`, `${dir}/dangling`);
+    await assert.rejects(
+      () => touch(`${dir}/dangling`),
+      /dangling is a symbolic link: not followed/,
+    );
+    await assert.rejects(() => Deno.lstat(`${dir}/private/created`), Deno.errors.NotFound);
+    await Deno.writeTextFile(`${dir}/private/existing`, "");
+    const past = new Date(Date.now() - 100_000);
+    await Deno.utime(`${dir}/private/existing`, past, past);
+    await Deno.symlink(`${dir}/private/existing`, `${dir}/link`);
+    await assert.rejects(() => new Heartbeat({ filepath: `${dir}/link` }).beat(), /symbolic link/);
+    assert.equal((await Deno.stat(`${dir}/private/existing`)).mtime!.getTime(), past.getTime());
+
+    // a FIFO would block a plain open until a reader comes: refused at once
+    const mkfifo = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    assert.ok(mkfifo.success);
+    await assert.rejects(() => touch(`${dir}/fifo`), /fifo is not a regular file: not touched/);
+
+    // a regular file of another user: the check would not count it anyway
+    await Deno.writeTextFile(`${dir}/theirs`, "");
+    await Deno.chown(`${dir}/theirs`, NOBODY, NOBODY);
+    await Deno.utime(`${dir}/theirs`, past, past);
+    await assert.rejects(
+      () => touch(`${dir}/theirs`),
+      /theirs belongs to uid 65534, not to this user/,
+    );
+    assert.equal((await Deno.stat(`${dir}/theirs`)).mtime!.getTime(), past.getTime());
+
+    // its own file, created or touched
+    await touch(`${dir}/mine`);
+    await Deno.utime(`${dir}/mine`, past, past);
+    await touch(`${dir}/mine`);
+    assert.ok((await Deno.stat(`${dir}/mine`)).mtime!.getTime() > past.getTime());
+  });
+});
+
+Deno.test("file check: files and links of another uid are ignored, and named", async () => {
+  await withDir(async (dir) => {
+    const longRunning = proc(Deno.pid, Math.floor(now()) - 60);
+    const raw = { timeout: "3", root_dir: dir };
+    const mine = `${dir}/workers-hb-${Deno.pid}`;
+    const theirs = `${dir}/workers-hb-${Deno.pid}-x`;
+    await Deno.writeTextFile(theirs, "");
+    await Deno.chown(theirs, NOBODY, NOBODY);
+    let v = await runCheck(raw, longRunning);
+    assert.equal(v.status, "unhealthy");
+    assert.match(
+      v.message,
+      new RegExp(
+        `no heartbeat file .*; running for .* \\(ignored ${theirs} \\(uid ${NOBODY}\\): ` +
+          `not owned by the process's uid ${Deno.uid()}\\)$`,
+      ),
+    );
+
+    // a link of another user to a fresh file of the process's user: ignored too
+    await touch(`${dir}/fresh`);
+    await Deno.remove(theirs);
+    await Deno.symlink(`${dir}/fresh`, theirs);
+    const lchown = await new Deno.Command("chown", { args: ["-h", `${NOBODY}`, theirs] }).output();
+    assert.ok(lchown.success);
+    v = await runCheck(raw, longRunning);
+    assert.equal(v.status, "unhealthy");
+    assert.match(v.message, /ignored .*-x \(uid 65534\)/);
+    // the process's own link is followed
+    await Deno.symlink(`${dir}/fresh`, mine);
+    v = await runCheck(raw, longRunning);
+    assert.equal(v.status, "healthy");
+    assert.match(
+      v.message,
+      new RegExp(`heartbeat ${mine} changed .*\\(ignored .*-x \\(uid 65534\\)`),
+    );
+  });
+});
+
+/** A pid that existed and has exited. */
+async function deadPid(): Promise<number> {
+  const child = new Deno.Command("true").spawn();
+  await child.status;
+  return child.pid;
+}
+
+Deno.test("file check: removes default-named files of exited pids that the process's user owns", async () => {
+  await withDir(async (dir) => {
+    const process = proc(Deno.pid, Math.floor(now()));
+    const dead = await deadPid();
+    const name = (suffix: string) => `${dir}/workers-hb-${suffix}`;
+    const stale = name(String(dead));
+    const kept = [
+      name(String(Deno.pid)), // the process's own
+      name("1"), // a pid that exists
+      name(`${dead}-abcd1234`), // NotificationFile-style
+      `${dir}/workers-hb-x-${dead}`, // another program's (workers:hb-x) of the same dead pid…
+      `${dir}/other-hb-${dead}`, // another group's
+    ];
+    const foreign = name(String(dead + 1_000_000)); // no such pid, another user's
+    for (const path of [stale, ...kept, foreign]) await touch(path);
+    await Deno.chown(foreign, NOBODY, NOBODY);
+
+    // with -f: nothing removed
+    let v = await runCheck({ timeout: 3, root_dir: dir, filepath: "workers-hb-*" }, process);
+    assert.doesNotMatch(v.message, /removed/);
+    assert.ok((await Deno.lstat(stale)).isFile);
+
+    v = await runCheck({ timeout: 3, root_dir: dir }, process);
+    assert.equal(v.status, "healthy");
+    assert.match(v.message, new RegExp(`\\(removed files of exited pids: ${stale}\\)$`));
+    await assert.rejects(() => Deno.lstat(stale), Deno.errors.NotFound);
+    for (const path of [...kept, foreign]) assert.ok((await Deno.lstat(path)).isFile, path);
+    // …which its own check does remove
+    v = await runCheck({ timeout: 3, root_dir: dir }, { ...process, name: "hb-x" });
+    assert.match(v.message, /removed files of exited pids: .*workers-hb-x-\d+\)$/);
+  });
+});
+
+Deno.test("heartbeat subcommand: a symlink planted at its path is refused, nothing is created", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
+    await Deno.symlink(`${dir}/root-only/created`, `${dir}/workers-hb-77`);
+    const r = await heartbeatCommand(`"$1" run -A --no-prompt "$2" heartbeat --pid 77`, {
+      TMPDIR: dir,
+    });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /heartbeat: cannot touch .*\/workers-hb-77: .*workers-hb-77 is a symbolic link: not followed/,
+    );
+    await assert.rejects(() => Deno.lstat(`${dir}/root-only/created`), Deno.errors.NotFound);
   });
 });
