@@ -46,6 +46,8 @@ function verdicts(log: string, spec: string, status: string): string[] {
 }
 
 Deno.test("file: stale and missing heartbeats are restarted, every kind of writer keeps its process", async () => {
+  // shell_every's script hangs in `wait` while its background `heartbeat --every 1` keeps it
+  // "healthy": what the README warns against
   const fine = ["helper", "notification", "shell_once", "shell_every"];
   await using sv = await Supervisord.start({
     sections: (dir) =>
