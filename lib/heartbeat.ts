@@ -35,8 +35,8 @@
  * file-name part matches any run of characters.
  *
  * This module imports only `node:` built-ins, ./errors.ts and ./sigusr1.ts,
- * so Deno applications can import it without this project's import map. Writers need
- * `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
+ * so Deno applications can import it without this project's import map.
+ * Writers need `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
