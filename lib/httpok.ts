@@ -46,6 +46,7 @@ import {
   splitCommandLine,
 } from "./notify.ts";
 import { seconds } from "./options.ts";
+import { redact } from "./redact.ts";
 import { RoundScheduler } from "./schedule.ts";
 import { ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
@@ -130,7 +131,7 @@ const OPTIONS: OptionSpec[] = [
     help: "Command that reads a mail message (headers included) on stdin and sends it.",
     defaultText: `"${DEFAULT_SENDMAIL}"`,
   },
-  ...NOTIFY_OPTIONS.filter((o) => o.key === "webhook"),
+  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook")),
   {
     key: "gcore",
     long: "gcore",
@@ -681,7 +682,7 @@ class Httpok {
     const reports: RestartReport[] = [];
     const write: Write = (line, level = "warn", fields = {}) => {
       this.logger.log(level, line, fields);
-      lines.push(line);
+      lines.push(redact(line)); // one mail line, as one log line
     };
     const { dryRun, maxParallelRestarts: limit } = this.config.policy;
     for (const p of this.#selection(all)) {
@@ -795,11 +796,11 @@ class Httpok {
    */
   async #act(result: UrlCheck, time: string, round: Round): Promise<void> {
     const subject = `${this.#prefix}: ${this.config.display}: bad ${result.bad} returned`;
-    const lines = [result.message];
+    const lines = [redact(result.message)];
     /** Logs a line and adds it to the mail, as the original's write(). */
     const write: Write = (line, level = "warn", fields = {}) => {
       this.logger.log(level, line, fields);
-      lines.push(line);
+      lines.push(redact(line)); // one mail line, as one log line
     };
     const reports: RestartReport[] = [];
     const report = (

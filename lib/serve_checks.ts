@@ -11,11 +11,11 @@
  * name for a plain target (url, address, command), `name/kind/group:process`
  * for supervisord processes. A check that throws, or cannot be configured
  * for a process, is a failed result carrying the error text. Outputs (and
- * the log lines carrying them) have URL passwords and secret-named query
- * parameters masked, as in /environment.
+ * the log lines carrying them) go through lib/redact.ts: secrets masked as
+ * in /environment, control characters visible, at most TEXT_CHARS long.
  */
 import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
-import { maskSecretsInText } from "./environment.ts";
+import { redact } from "./redact.ts";
 import { HealthCache } from "./health_cache.ts";
 import type { Logger } from "./log.ts";
 import { probe } from "./probe.ts";
@@ -136,7 +136,7 @@ export class CheckSuite {
     const ttl = passed ? this.options.successTtl : this.options.failedTtl;
     const result: CheckResult = {
       checker,
-      output: maskSecretsInText(
+      output: redact(
         verdict.attempts > 1
           ? `${verdict.message} (after ${verdict.attempts} attempts)`
           : verdict.message,

@@ -221,7 +221,7 @@ echo "Saved corefile $2.$3"`,
   assert.match(
     log,
     new RegExp(
-      `gcore output for web:web \\(pid ${pid}\\):\\n\\nSaved corefile ${coredir}/web:web.${pid}`,
+      `gcore output for web:web \\(pid ${pid}\\):\\\\n\\\\nSaved corefile ${coredir}/web:web.${pid}`,
     ),
   );
   assert.match(log, /web:web restarted \(stopped, started; new pid \d+\)/);
@@ -412,7 +412,7 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
     false,
   ]);
   assert.equal(long.eager, false);
-  assert.equal(long.display, "https://user:***@example.com/health");
+  assert.equal(long.display, "https://user:********@example.com/health");
 
   for (
     const [argv, message] of [
