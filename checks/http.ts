@@ -29,6 +29,7 @@ import {
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
+import { maskSecrets } from "../lib/redact.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -278,7 +279,8 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
   retries: (o) => o.numRetries,
   async run(process, o, ctx): Promise<Verdict> {
     const url = targetUrl(o, process);
-    const target = `${o.method} ${url}`;
+    // a password in -u is sent, never shown
+    const target = `${o.method} ${maskSecrets(url.href)}`;
     const timeout = AbortSignal.timeout(o.timeout * 1000);
     const signal = AbortSignal.any([ctx.signal, timeout]);
     const started = performance.now();
