@@ -117,6 +117,8 @@ Deno.test("serve: --help lists every flag with its default", async () => {
       "--no-statsd",
       "--workers-ttl SECONDS",
       "--application-health-ready-url URL",
+      "--application-health-ready-url-env NAME",
+      "--application-health-ready-url-file PATH",
       "--application-health-ready-timeout SECONDS",
       "--group GROUP",
       "--process NAME",
@@ -148,6 +150,10 @@ Deno.test("serve: start-up errors name the flag or config key and exit 2", async
         [["--no-statsd"], /--no-statsd: give --group or --process/],
         [["--no-statsd", "--process", "web", "--workers-ttl", "3"], /--workers-ttl: has no effect/],
         [["--application-health-ready-url", "ftp://x/"], /--application-health-ready-url: must be/],
+        [
+          ["--application-health-ready-url-env", "SC_TEST_NO_SUCH"],
+          /--application-health-ready-url-env: environment variable SC_TEST_NO_SUCH is not set/,
+        ],
         [["--process", "a:b:c"], /--process: 'a:b:c' is not a process name/],
         [
           ["--group", "web"],
@@ -337,6 +343,27 @@ Deno.test("serve: with --workers-ttl a gauge that stops arriving counts as no wo
     () => /WARN \[serve\] no workers/.test(sidecar.log),
   );
   assert.match(sidecar.log, /INFO \[serve\] workers: 4 reported over StatsD/);
+});
+
+Deno.test("serve: the readiness URL, credentials included, can come from a file", async () => {
+  const app = startApp();
+  try {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(
+        `${dir}/ready-url`,
+        `http://probe:file-pw@127.0.0.1:${app.port}/ready\n`,
+      );
+      await using sidecar = await Sidecar.start([
+        "--application-health-ready-url-file",
+        `${dir}/ready-url`,
+      ]);
+      await sidecar.send("workers:1|g");
+      await waitStatus(`${sidecar.url}/health/ready`, 200);
+      assert.equal(app.state.seen.at(-1)!.authorization, `Basic ${btoa("probe:file-pw")}`);
+    });
+  } finally {
+    await app.close();
+  }
 });
 
 Deno.test("serve: /health/ready proxies the application's JSON; anything else is 422 ServiceNotReady", async () => {
