@@ -35,9 +35,14 @@ export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name) && !SECRET_NAME_POINTER.test(name);
 }
 
-/** A flag (argv element) whose next element is a secret: `--password`, `-P`, `--token`. */
-function isSecretFlag(arg: string): boolean {
-  if (arg === "-P" || arg === "-a") return true;
+/**
+ * Whether `value`, given to flag `arg`, is a secret: `--password x`,
+ * `--token x`; `-P x` (http's password) and `-a x` (redis-cli's) unless the
+ * value is a number (`-P 8000` is serve's and mysql's port) or a flag.
+ */
+function isSecretFlag(arg: string, value: string): boolean {
+  if (value.startsWith("-")) return false;
+  if (arg === "-P" || arg === "-a") return !/^\d+$/.test(value);
   const m = /^--?([A-Za-z][\w-]*)$/.exec(arg);
   return m !== null && m[1].length > 1 && isSecretName(m[1]);
 }
@@ -111,9 +116,7 @@ const SECRET_SHAPES: Shape[] = [
   [
     /(^|\s)(--?[A-Za-z][\w-]{0,64})(=|\s{1,8})('[^']{0,4096}'|"[^"]{0,4096}"|[^\s'"]{1,4096})/g,
     (all, before, flag, sep, value) =>
-      isSecretFlag(flag) && !value.startsWith("-")
-        ? `${before}${flag}${sep}${maskValue(value)}`
-        : all,
+      isSecretFlag(flag, value) ? `${before}${flag}${sep}${maskValue(value)}` : all,
   ],
   // SECRET_NAME=value, ?token=value, Password=value; (env, query strings, connection strings)
   [
@@ -167,7 +170,7 @@ export function maskDeep(value: unknown): unknown {
   if (typeof value === "string") return maskSecrets(value);
   if (Array.isArray(value)) {
     return value.map((v, i) =>
-      typeof value[i - 1] === "string" && isSecretFlag(value[i - 1]) && typeof v === "string"
+      typeof value[i - 1] === "string" && typeof v === "string" && isSecretFlag(value[i - 1], v)
         ? MASK
         : maskDeep(v)
     );

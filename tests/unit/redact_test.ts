@@ -104,6 +104,8 @@ Deno.test("redact: ordinary values survive, so /environment and logs stay useful
     "rss 612 MB (cumulative over 3 processes) exceeds 512 MB",
     "2026-11-21T06:45:54.462Z",
     "mysql -h db --port 3306 -e 'select 1'",
+    "mysql -h db -P 3306 -e 'select 1'",
+    "supervisor-checks serve -H 127.0.0.1 -P 8000",
     "web_8081-Production-2",
     "13.7.152.14-rusty",
   ];
@@ -131,13 +133,24 @@ Deno.test("redact: ordinary values survive, so /environment and logs stay useful
 
 Deno.test("redact: maskDeep hides secret-named keys and the value after a secret flag in argv", () => {
   const input = {
-    argv: ["http", "-P", "argvpw", "--password", "argvpw2", "-p", "8080", "--token=t0k3n"],
+    argv: [
+      "http",
+      "-P",
+      "argvpw",
+      "--password",
+      "argvpw2",
+      "-p",
+      "8080",
+      "--token=t0k3n",
+      "-P",
+      "80",
+    ],
     env: { MYSQL_PWD: "x", HOME: "/root", DATABASE_URL: "mysql://u:dbpw@h/db" },
     count: 3,
   };
   const copy = structuredClone(input);
   assert.deepEqual(maskDeep(input), {
-    argv: ["http", "-P", MASK, "--password", MASK, "-p", "8080", `--token=${MASK}`],
+    argv: ["http", "-P", MASK, "--password", MASK, "-p", "8080", `--token=${MASK}`, "-P", "80"],
     env: { MYSQL_PWD: MASK, HOME: "/root", DATABASE_URL: `mysql://u:${MASK}@h/db` },
     count: 3,
   });
