@@ -44,7 +44,14 @@ const unixNow = () => Date.now() / 1000;
 
 /** A result produced without running a check (nothing to run it on). */
 function failure(checker: string, output: string): CheckResult {
-  return { checker, output, passed: false, timestamp: unixNow(), expires: null, response_time: 0 };
+  return {
+    checker,
+    output: redact(output),
+    passed: false,
+    timestamp: unixNow(),
+    expires: null,
+    response_time: 0,
+  };
 }
 
 export class CheckSuite {
