@@ -23,12 +23,16 @@ export const SUBJECT_CHARS = 200;
 /**
  * Names (variables, keys, query parameters, flags, headers) whose value is
  * a secret: the words anywhere in the name, any case; `pwd`, `pat`, `sig`
- * only as a whole part of it (`MYSQL_PWD`, not `PWD` or `OLDPWD`).
+ * and `salt` only after a `_`, `.` or `-` (`MYSQL_PWD`, not `PWD` or
+ * `OLDPWD`), `sig` and `salt` also on their own (`?sig=`).
  */
 const SECRET_NAME =
   /key|token|pass|secret|auth|credential|cookie|dsn|private|signature|session|webhook|[_.-](?:pwd|pat|sig|salt)(?:$|[_.-])|^(?:sig|salt)$/i;
-/** `--password-env NAME`, `--password-file PATH`: they say where, not what. */
-const SECRET_NAME_POINTER = /[_-](?:env|file|path|fd)$/i;
+/**
+ * `--password-env NAME`, `--password-file PATH` say where, not what; words
+ * ending in -ed are prose (`check x passed: …`, `HTTP 401 Unauthorized: …`).
+ */
+const SECRET_NAME_POINTER = /[_-](?:env|file|path|fd)$|ed$/i;
 
 /** Whether a variable, key, parameter or flag name looks like it holds a secret. */
 export function isSecretName(name: string): boolean {
@@ -65,6 +69,10 @@ const maskValue = (value: string) => {
 };
 
 type Shape = [RegExp, (...m: string[]) => string];
+
+/** Single words that are keys of a secret in `name: value` (headers, YAML). */
+const KEY_WORDS =
+  /^(?:password|passwd|pass|pwd|secret|token|key|apikey|authorization|cookie|credential|dsn|signature)$/i;
 
 /**
  * The shapes a secret takes in text, applied in order. Quantifiers are
@@ -124,10 +132,14 @@ const SECRET_SHAPES: Shape[] = [
     (all, before, name, eq, value) =>
       isSecretName(name) ? `${before}${name}${eq}${maskValue(value)}` : all,
   ],
-  // secret-name: value (headers, YAML): X-Api-Key: abc, password: hunter2
+  // secret-name: value (headers, YAML): X-Api-Key: abc, password: hunter2; a name that is
+  // a plain word must be one of KEY_WORDS, so prose (`credentials: give …`) is left alone
   [
-    /(^|[\s{,])([A-Za-z_][\w.-]{0,128})(:\s{1,8})((?:(?:[Bb]earer|Basic|Token)\s{1,8})?[^\s,;}'"]{1,4096})/g,
-    (all, before, name, colon) => isSecretName(name) ? `${before}${name}${colon}${MASK}` : all,
+    /(^|[\s{,'"])([A-Za-z_][\w.-]{0,128})(:\s{1,8})((?:(?:[Bb]earer|Basic|Token)\s{1,8})?[^\s,;}'"]{1,4096})/g,
+    (all, before, name, colon) =>
+      isSecretName(name) && (/[_.-]|[a-z][A-Z]/.test(name) || KEY_WORDS.test(name))
+        ? `${before}${name}${colon}${MASK}`
+        : all,
   ],
   // mysql -pSECRET, sshpass -p SECRET
   [

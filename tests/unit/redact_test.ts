@@ -48,6 +48,8 @@ const SHAPES: [string, string][] = [
   ["Authorization: Basic dXNlcjpwYXNz", "dXNlcjpwYXNz"],
   ["X-Api-Key: key-12345", "key-12345"],
   ["password: hunter2", "hunter2"],
+  ["db:\n  user: app\n  db_password: yaml-pw\n", "yaml-pw"],
+  ["Cookie: session=c00k1e", "c00k1e"],
   ['{"user":"u","password":"jsonpw","nested":{"apiToken":"jt"}}', "jsonpw"],
   ['{"user":"u","password":"jsonpw","nested":{"apiToken":"jt"}}', '"jt"'],
   [
@@ -101,6 +103,9 @@ Deno.test("redact: ordinary values survive, so /environment and logs stay useful
     "123e4567-e89b-12d3-a456-426614174000",
     "SUPERVISOR_CHECK_PROCESS_NAME=web_1",
     "restarting: failed http, memory",
+    "-u/--url: must not carry credentials: give -U/--username and --password-env",
+    "check web/http/web:web_1 passed: GET http://127.0.0.1:80/ping: HTTP 200 in 3 ms",
+    "status() at http://127.0.0.1:8080/RPC2: HTTP 401 Unauthorized: the server refused user 'ops'",
     "rss 612 MB (cumulative over 3 processes) exceeds 512 MB",
     "2026-11-21T06:45:54.462Z",
     "mysql -h db --port 3306 -e 'select 1'",
