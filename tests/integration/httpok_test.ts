@@ -413,6 +413,15 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
   ]);
   assert.equal(long.eager, false);
   assert.equal(long.display, "https://user:********@example.com/health");
+  Deno.env.set("SC_TEST_HTTPOK_URL", "https://user:env-pw@example.com/health\n");
+  try {
+    const fromEnv = parseHttpokArgs(["--url-env", "SC_TEST_HTTPOK_URL", "-p", "a"]);
+    assert.ok(fromEnv !== "help");
+    assert.equal(fromEnv.url.password, "env-pw");
+    assert.equal(fromEnv.display, "https://user:********@example.com/health");
+  } finally {
+    Deno.env.delete("SC_TEST_HTTPOK_URL");
+  }
 
   for (
     const [argv, message] of [
@@ -429,6 +438,8 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
       [["-e", "-E", "http://x/"], /-e\/--eager and -E\/--not-eager/],
       [["--webhook", "x", "http://x/"], /^--webhook: /],
       [["--bogus", "http://x/"], /bogus/],
+      [["--url-env", "SC_TEST_NO_SUCH"], /^--url-env: environment variable SC_TEST_NO_SUCH/],
+      [["--url-file", "/nonexistent/url", "http://x/"], /^--url-file: give only one of URL/],
     ] as [string[], RegExp][]
   ) {
     assert.throws(() => parseHttpokArgs(argv), (e) => {
