@@ -272,7 +272,8 @@ Deno.test("httpok: a body without the -b text restarts through --restart-command
   );
   assert.match(
     mail,
-    /^web:web restarted \(--restart-command exit status 0: web(:web)?: stopped\nweb(:web)?: started\)$/m,
+    // the command's output on the line, its newline shown
+    /^web:web restarted \(--restart-command exit status 0: web(:web)?: stopped\\nweb(:web)?: started\)$/m,
   );
   assert.match(
     await sv.listenerLog("httpok"),
