@@ -155,3 +155,28 @@ stopwaitsecs=2
     assert.ok(longest <= TEXT_CHARS + 100, `${what} has a line of ${longest} characters`);
   }
 });
+
+Deno.test("start-up errors quoting a flag's value mask the secrets in it", async () => {
+  const { code, stderr } = await new Deno.Command(DENO, {
+    args: [
+      "run",
+      "-A",
+      "--no-prompt",
+      `${REPO}main.ts`,
+      "http",
+      "-n",
+      "x",
+      "-N",
+      "web",
+      "-u",
+      "http://monitor:pw-in-error@host:port/",
+    ],
+    stdin: "null",
+    stdout: "null",
+    env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock" },
+  }).output();
+  const text = new TextDecoder().decode(stderr);
+  assert.equal(code, 2, text);
+  assert.match(text, /-u\/--url: 'http:\/\/monitor:\*{8}@host:port\/' is not a valid URL/);
+  assert.ok(!text.includes("pw-in-error"), text);
+});

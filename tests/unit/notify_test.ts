@@ -16,7 +16,7 @@ import {
   splitCommandLine,
   webhookPayload,
 } from "../../lib/notify.ts";
-import { TEXT_CHARS } from "../../lib/redact.ts";
+import { SUBJECT_CHARS, TEXT_CHARS } from "../../lib/redact.ts";
 
 const REPORT: RestartReport = {
   check: "web_check",
@@ -381,6 +381,8 @@ Deno.test("mail and webhook: outside text is masked, escaped and cut", () => {
   const mail = mailMessage(["a@example.com"], `subject ${reason}`, `first\n${reason}`);
   assert.ok(!mail.includes("hunter2") && !mail.includes("\x1b"));
   assert.ok(mail.split("\n").every((line) => line.length <= TEXT_CHARS));
+  const subject = mail.split("\n").find((line) => line.startsWith("Subject: "))!;
+  assert.ok(subject.length <= "Subject: ".length + SUBJECT_CHARS, subject);
   const json = webhookPayload(report);
   const parsed = JSON.parse(json);
   assert.ok(!json.includes("hunter2") && !parsed.reason.includes("\n"));
