@@ -39,6 +39,7 @@ import {
 } from "../lib/check.ts";
 import { count, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
+import { outside } from "../lib/redact.ts";
 
 const SHELL = "/bin/sh";
 /** Longest rendering of the command's output in a verdict message. */
@@ -162,17 +163,17 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, tail: Tail
 }
 
 /**
- * Output as one log-friendly line: control characters dropped, blank lines
- * skipped, lines joined with " | ", and only the last `max` characters kept
- * (the end of the output usually says what went wrong).
+ * Output as one log-friendly line: blank lines skipped, lines trimmed and
+ * joined with " | ", control characters made visible, and only the last
+ * `max` characters kept (the end of the output usually says what went
+ * wrong), as lib/redact.ts's outside does for all outside text.
  */
 export function summarizeOutput(raw: string, max = OUTPUT_CHARS): string {
   const line = raw.split(/\r\n|\r|\n/)
-    // deno-lint-ignore no-control-regex
-    .map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "").trim())
+    .map((l) => l.trim())
     .filter((l) => l !== "")
     .join(" | ");
-  return line.length > max ? `…${line.slice(line.length - max)}` : line;
+  return outside(line, max, "end");
 }
 
 export const execCheck: CheckDefinition<ExecOptions> = {

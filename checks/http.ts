@@ -23,12 +23,14 @@ import {
   host,
   portSpec,
   resolveCredentials,
+  resolveSecret,
   retriesOption,
   seconds,
   timeoutOption,
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
+import { maskSecrets } from "../lib/redact.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -88,7 +90,22 @@ const OPTIONS: OptionSpec[] = [
     short: "H",
     type: "string",
     metavar: "JSON",
-    help: "Request headers as a JSON object.",
+    help: "Request headers as a JSON object (visible in ps: put an Authorization header in " +
+      "--headers-env or --headers-file).",
+  },
+  {
+    key: "headers_env",
+    long: "headers-env",
+    type: "string",
+    metavar: "NAME",
+    help: "More request headers, a JSON object read from environment variable NAME.",
+  },
+  {
+    key: "headers_file",
+    long: "headers-file",
+    type: "string",
+    metavar: "PATH",
+    help: "More request headers, a JSON object read from a file.",
   },
   ...CREDENTIAL_OPTIONS,
   {
@@ -134,6 +151,22 @@ export function parseStatusList(text: string): { accepts: (s: number) => boolean
   return { accepts: (s) => ranges.some(([lo, hi]) => s >= lo && s <= hi), text };
 }
 
+/** `{"X-Check":"1"}` (text or object) → headers; a string says what is wrong. */
+function headerObject(value: unknown): Record<string, string> | string {
+  let parsed: unknown = value;
+  if (typeof value === "string") {
+    try {
+      parsed = JSON.parse(value);
+    } catch (e) {
+      return `not valid JSON: ${(e as Error).message}`;
+    }
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return `must be a JSON object like {"X-Check":"1"}`;
+  }
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+}
+
 const schema = z.object({
   url: z.string().trim().min(1).default("/"),
   port: portSpec.optional(),
@@ -153,21 +186,13 @@ const schema = z.object({
     }).optional(),
   body: z.string().optional(),
   headers: z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx) => {
-    let parsed: unknown = value;
-    if (typeof value === "string") {
-      try {
-        parsed = JSON.parse(value);
-      } catch (e) {
-        ctx.addIssue({ code: "custom", message: `not valid JSON: ${(e as Error).message}` });
-        return z.NEVER;
-      }
-    }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      ctx.addIssue({ code: "custom", message: `must be a JSON object like {"X-Check":"1"}` });
-      return z.NEVER;
-    }
-    return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+    const headers = headerObject(value);
+    if (typeof headers === "object") return headers;
+    ctx.addIssue({ code: "custom", message: headers });
+    return z.NEVER;
   }).optional(),
+  headers_env: z.string().trim().min(1, "must not be empty").optional(),
+  headers_file: z.string().trim().min(1, "must not be empty").optional(),
   ...credentialsShape,
   expect_status: z.union([z.string(), z.number()]).default("200").transform((value, ctx) => {
     try {
@@ -231,7 +256,29 @@ const schema = z.object({
       return z.NEVER;
     }
   }
-  const headers: Record<string, string> = { ...o.headers };
+  if (o.headers_env !== undefined && o.headers_file !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["headers_file"],
+      message: "give only one of --headers-env, --headers-file",
+    });
+    return z.NEVER;
+  }
+  const secret = resolveSecret({ env: o.headers_env, file: o.headers_file }, {
+    inline: "-H/--headers",
+    env: "--headers-env",
+    file: "--headers-file",
+  });
+  // the headers' text is never quoted: it holds credentials
+  const secretHeaders = secret.value === undefined ? {} : headerObject(secret.value);
+  if (secret.error || typeof secretHeaders === "string") {
+    const key = o.headers_env !== undefined ? "headers_env" : "headers_file";
+    const message = secret.error?.message ??
+      (secretHeaders as string).replace(/^not valid JSON: .*/, "not valid JSON");
+    ctx.addIssue({ code: "custom", path: [key], message });
+    return z.NEVER;
+  }
+  const headers: Record<string, string> = { ...o.headers, ...secretHeaders };
   if (o.json !== undefined) headers["Content-Type"] = "application/json";
   if (credentials) {
     const pair = new TextEncoder().encode(`${credentials.username}:${credentials.password}`);
@@ -278,7 +325,8 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
   retries: (o) => o.numRetries,
   async run(process, o, ctx): Promise<Verdict> {
     const url = targetUrl(o, process);
-    const target = `${o.method} ${url}`;
+    // a password in -u is sent, never shown
+    const target = `${o.method} ${maskSecrets(url.href)}`;
     const timeout = AbortSignal.timeout(o.timeout * 1000);
     const signal = AbortSignal.any([ctx.signal, timeout]);
     const started = performance.now();

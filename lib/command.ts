@@ -18,6 +18,7 @@ import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { Logger } from "./log.ts";
 import { Notifier } from "./notify.ts";
+import { redact } from "./redact.ts";
 import { jobsFromRunConfig } from "./run_config.ts";
 import { Runner } from "./runner.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
@@ -26,10 +27,13 @@ import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
 
 export const PROGRAM = "supervisor-checks";
 
-/** Prints a start-up error naming the command; returns the exit status. */
+/**
+ * Prints a start-up error naming the command, redacted (it may quote a
+ * flag's value: a URL with a password); returns the exit status.
+ */
 export function reportUsageError(command: string, e: unknown): number {
   if (e instanceof UsageError || e instanceof SupervisorConfigError) {
-    console.error(`${command}: error: ${e.message}`);
+    console.error(`${command}: error: ${redact(e.message)}`);
     console.error(`Try '${command} --help'.`);
     return 2;
   }

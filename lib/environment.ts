@@ -3,52 +3,12 @@
  * (os, process, runtime), the serve config, and custom sections, with
  * secrets masked.
  *
- * Masking: the value of every key (at any depth, arrays included) and
- * every environment variable whose name contains `key`, `token`, `pass`,
- * `secret`, `auth`, `credential` or `cookie` (any case) becomes "********".
- * Inside every string value, the password of a `scheme://user:password@host`
- * URL and the value of a query parameter with such a name (`?token=…`) are
- * masked too: a DATABASE_URL, a ready URL in argv.
+ * Masking is lib/redact.ts's maskDeep: secret-named keys and variables
+ * hide their whole value, and every string has its credential-looking parts
+ * masked (URL passwords, DSN keys, tokens, `-p`/`--password=` in commands).
  */
 import { argv } from "node:process";
-
-export const MASK = "********";
-
-const SECRET_WORDS = "key|token|pass|secret|auth|credential|cookie";
-const SECRET_NAME = new RegExp(SECRET_WORDS, "i");
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@]*):[^\s/?#@]*@/gi;
-/** `?token=VALUE`; a colon ending the value (`…?token=x: HTTP 200`) stays. */
-const SECRET_PARAM = new RegExp(
-  `([?&][^=&#\\s]*(?:${SECRET_WORDS})[^=&#\\s]*=)[^&#\\s]*?(:?(?=[&#\\s]|$))`,
-  "gi",
-);
-
-/** Whether a key or variable name looks like it holds a secret. */
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
-/**
- * Masks secrets inside a string: `https://u:p@h/?token=t&page=2` →
- * `https://u:********@h/?token=********&page=2`.
- */
-export function maskSecretsInText(text: string): string {
-  return text.replace(URL_PASSWORD, `$1:${MASK}@`).replace(SECRET_PARAM, `$1${MASK}$2`);
-}
-
-/** A deep copy of `value` with secrets masked (see the module doc). */
-export function maskSecrets(value: unknown): unknown {
-  if (typeof value === "string") return maskSecretsInText(value);
-  if (Array.isArray(value)) return value.map(maskSecrets);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(
-      Object.entries(value).map((
-        [k, v],
-      ) => [k, isSecretName(k) ? MASK : maskSecrets(v)]),
-    );
-  }
-  return value;
-}
+import { maskDeep } from "./redact.ts";
 
 /** Which sections GET /environment shows. */
 export interface EnvironmentOptions {
@@ -111,5 +71,5 @@ export function environmentDump(
   if (options.runtime) dump.runtime = runtimeSection();
   if (options.config) dump.config = config;
   Object.assign(dump, options.sections);
-  return maskSecrets(dump) as Record<string, unknown>;
+  return maskDeep(dump) as Record<string, unknown>;
 }

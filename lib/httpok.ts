@@ -45,7 +45,8 @@ import {
   runCommand,
   splitCommandLine,
 } from "./notify.ts";
-import { seconds } from "./options.ts";
+import { resolveSecret, seconds } from "./options.ts";
+import { redact } from "./redact.ts";
 import { RoundScheduler } from "./schedule.ts";
 import { ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
@@ -130,7 +131,7 @@ const OPTIONS: OptionSpec[] = [
     help: "Command that reads a mail message (headers included) on stdin and sends it.",
     defaultText: `"${DEFAULT_SENDMAIL}"`,
   },
-  ...NOTIFY_OPTIONS.filter((o) => o.key === "webhook"),
+  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook")),
   {
     key: "gcore",
     long: "gcore",
@@ -170,6 +171,21 @@ const OPTIONS: OptionSpec[] = [
     type: "string",
     metavar: "NAME",
     help: "Name of this httpok: in every log line and in the mail subject (httpok [NAME]: …).",
+  },
+  {
+    key: "url_env",
+    long: "url-env",
+    type: "string",
+    metavar: "NAME",
+    help: "Instead of the URL argument, the URL from environment variable NAME (keeps a " +
+      "password in it out of ps).",
+  },
+  {
+    key: "url_file",
+    long: "url-file",
+    type: "string",
+    metavar: "PATH",
+    help: "Instead of the URL argument, the URL from a file (one trailing newline dropped).",
   },
   {
     key: "restart_command",
@@ -227,21 +243,33 @@ function strings(value: unknown): string[] {
   return value === undefined ? [] : (value as string[]);
 }
 
-function parseUrl(positionals: string[]): URL {
-  if (positionals.length === 0) throw new UsageError("URL is required (the address to GET)");
+/** The URL argument, or --url-env / --url-file. */
+function parseUrl(positionals: string[], values: Record<string, unknown>): URL {
   if (positionals.length > 1) {
     throw new UsageError(
       `give exactly one URL, got ${positionals.length}: ${positionals.join(" ")}`,
     );
   }
+  const labels = { inline: "URL", env: "--url-env", file: "--url-file" };
+  const given = resolveSecret({
+    inline: positionals[0],
+    env: values.url_env as string | undefined,
+    file: values.url_file as string | undefined,
+  }, labels);
+  if (given.error) throw new UsageError(`${labels[given.error.source]}: ${given.error.message}`);
+  if (given.value === undefined) {
+    throw new UsageError("URL is required (the address to GET; or --url-env, --url-file)");
+  }
+  const text = given.value.trim();
   let url: URL | undefined;
   try {
-    url = new URL(positionals[0]);
+    url = new URL(text);
   } catch {
     // reported below
   }
   if (url?.protocol !== "http:" && url?.protocol !== "https:") {
-    throw new UsageError(`URL: '${positionals[0]}' is not an http:// or https:// URL`);
+    const what = positionals.length ? `'${text}'` : "the URL read";
+    throw new UsageError(`URL: ${what} is not an http:// or https:// URL`);
   }
   return url;
 }
@@ -260,7 +288,7 @@ function parsePrograms(names: string[]): string[] {
 export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
   const { values, positionals } = parseFlags([...OPTIONS, ...HTTPOK_POLICY_OPTIONS], argv, true);
   if (values.help) return "help";
-  const url = parseUrl(positionals);
+  const url = parseUrl(positionals, values);
 
   const timeout = seconds(DEFAULT_TIMEOUT).safeParse(values.timeout);
   if (!timeout.success) {
@@ -680,7 +708,7 @@ class Httpok {
     const reports: RestartReport[] = [];
     const write: Write = (line, level = "warn", fields = {}) => {
       this.logger.log(level, line, fields);
-      lines.push(line);
+      lines.push(redact(line)); // one mail line, as one log line
     };
     const { dryRun, maxParallelRestarts: limit } = this.config.policy;
     for (const p of this.#selection(all)) {
@@ -794,11 +822,11 @@ class Httpok {
    */
   async #act(result: UrlCheck, time: string, round: Round): Promise<void> {
     const subject = `${this.#prefix}: ${this.config.display}: bad ${result.bad} returned`;
-    const lines = [result.message];
+    const lines = [redact(result.message)];
     /** Logs a line and adds it to the mail, as the original's write(). */
     const write: Write = (line, level = "warn", fields = {}) => {
       this.logger.log(level, line, fields);
-      lines.push(line);
+      lines.push(redact(line)); // one mail line, as one log line
     };
     const reports: RestartReport[] = [];
     const report = (

@@ -4,7 +4,13 @@
  * and, where there is one, the process. `text` lines are for people; `json`
  * writes one object per line for log shippers, with the structured fields
  * (process, pid, verdict, reason, duration) as keys.
+ *
+ * Every message passes lib/redact.ts's redact on its way out: secrets
+ * masked, control characters visible (a newline in a fault string cannot
+ * start a forged line, an escape code cannot reach a terminal) and cut to
+ * TEXT_CHARS characters, whoever built it.
  */
+import { redact, TEXT_CHARS } from "./redact.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type LogFormat = "text" | "json";
@@ -46,6 +52,10 @@ export class Logger {
   log(level: Level, message: string, fields: LogFields = {}) {
     if (LEVEL_ORDER[level] < LEVEL_ORDER[this.minLevel]) return;
     const time = new Date().toISOString();
+    message = redact(message, TEXT_CHARS);
+    fields = { ...fields };
+    if (fields.process !== undefined) fields.process = redact(fields.process, TEXT_CHARS);
+    if (fields.reason !== undefined) fields.reason = redact(fields.reason, TEXT_CHARS);
     if (this.format === "json") {
       this.sink(
         JSON.stringify({ time, level, check: this.checkName, ...fields, message }) + "\n",
@@ -55,7 +65,8 @@ export class Logger {
     const where = fields.process
       ? ` ${fields.process}${fields.pid ? ` (pid ${fields.pid})` : ""}:`
       : "";
-    this.sink(`${time} ${level.toUpperCase()} [${this.checkName}]${where} ${message}\n`);
+    const name = redact(this.checkName, TEXT_CHARS);
+    this.sink(`${time} ${level.toUpperCase()} [${name}]${where} ${message}\n`);
   }
 
   debug(message: string, fields?: LogFields) {

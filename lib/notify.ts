@@ -8,6 +8,9 @@
  *
  * Sending never throws and is bounded by a timeout per channel: a broken
  * mailer or webhook is logged and never stands in the way of a restart.
+ * Everything sent passes lib/redact.ts's redact: the subject, each line of
+ * the body, each field of the JSON (secrets masked, control characters
+ * visible, cut to TEXT_CHARS; the subject to SUBJECT_CHARS).
  *
  * Also here, because sending mail needs them and httpok's gcore and
  * --restart-command reuse them: shell-like splitting of a command line and
@@ -17,7 +20,8 @@ import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
-import { flagLabel } from "./options.ts";
+import { flagLabel, resolveSecret } from "./options.ts";
+import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
 import { VERSION } from "./version.ts";
 
 /** One restarted (or not restarted) process, as mailed and POSTed. */
@@ -94,7 +98,24 @@ export const NOTIFY_OPTIONS: OptionSpec[] = [
     type: "string",
     multiple: true,
     metavar: "URL",
-    help: "POST every restart report as JSON to this http(s) URL (repeatable).",
+    help: "POST every restart report as JSON to this http(s) URL (repeatable; visible in ps: " +
+      "prefer --webhook-env or --webhook-file).",
+  },
+  {
+    key: "webhook_env",
+    long: "webhook-env",
+    type: "string",
+    multiple: true,
+    metavar: "NAME",
+    help: "Like --webhook, the URL read from environment variable NAME (repeatable).",
+  },
+  {
+    key: "webhook_file",
+    long: "webhook-file",
+    type: "string",
+    multiple: true,
+    metavar: "PATH",
+    help: "Like --webhook, the URL read from a file, one trailing newline dropped (repeatable).",
   },
 ];
 
@@ -282,11 +303,9 @@ export function describeCommandResult(result: CommandResult, timeoutMs: number):
 // ---------------------------------------------------------------------------
 // What is sent
 
-/** The URL for messages: the password, if any, replaced by ***. */
+/** The URL for messages, its secrets (password, tokens) masked. */
 export function displayUrl(url: URL | string): string {
-  const u = new URL(url);
-  if (u.password) u.password = "***";
-  return u.href;
+  return maskSecrets(new URL(url).href);
 }
 
 /** A webhook for logs: scheme, host and port only (paths and queries often carry tokens). */
@@ -299,7 +318,7 @@ export function defaultSubject(report: RestartReport): string {
   return `supervisor-checks [${report.check}]: ${report.process} ${report.outcome}`;
 }
 
-/** The mail body Notifier.notify sends: one `key: value` line per report field. */
+/** The mail body Notifier.notify sends: one `key: value` line per report field, each redacted. */
 export function reportBody(report: RestartReport): string {
   const fields: [string, string | number | undefined][] = [
     ["check", report.check],
@@ -313,7 +332,7 @@ export function reportBody(report: RestartReport): string {
   ];
   return fields
     .filter(([, v]) => v !== undefined && v !== "")
-    .map(([k, v]) => `${`${k}:`.padEnd(9)}${String(v).replaceAll("\n", "\n         ")}`)
+    .map(([k, v]) => `${`${k}:`.padEnd(9)}${redact(String(v), TEXT_CHARS)}`)
     .join("\n");
 }
 
@@ -326,23 +345,40 @@ function headerValue(text: string): string {
   return `=?UTF-8?B?${base64}?=`;
 }
 
-/** The message piped to sendmail: headers (To, Subject, MIME), blank line, body. */
+/**
+ * The message piped to sendmail: headers (To, Subject, MIME), blank line,
+ * body; the subject and every line of the body redacted.
+ */
 export function mailMessage(to: string[], subject: string, body: string): string {
+  const lines = body.replace(/\n$/, "").split("\n").map((line) => redact(line, TEXT_CHARS));
   return [
     `To: ${to.join(", ")}`,
-    `Subject: ${headerValue(subject)}`,
+    `Subject: ${headerValue(redact(subject, SUBJECT_CHARS))}`,
     "MIME-Version: 1.0",
     "Content-Type: text/plain; charset=utf-8",
     "Content-Transfer-Encoding: 8bit",
     "",
-    body.endsWith("\n") ? body : `${body}\n`,
+    `${lines.join("\n")}\n`,
   ].join("\n");
 }
 
-/** The JSON a webhook receives: exactly the RestartReport fields. */
+/** The JSON a webhook receives: exactly the RestartReport fields, every text redacted. */
 export function webhookPayload(report: RestartReport): string {
   const { check, process, group, name, pid, reason, time, host, outcome, detail } = report;
-  return JSON.stringify({ check, process, group, name, pid, reason, time, host, outcome, detail });
+  const text = (value: string | undefined) =>
+    value === undefined ? undefined : redact(value, TEXT_CHARS);
+  return JSON.stringify({
+    check: text(check),
+    process: text(process),
+    group: text(group),
+    name: text(name),
+    pid,
+    reason: text(reason),
+    time,
+    host: text(host),
+    outcome: text(outcome),
+    detail: text(detail),
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -477,9 +513,11 @@ function stringList(value: unknown): string[] {
 const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
 
 /**
- * Raw values keyed email / sendmail_program / webhook (strings or lists,
- * from parseFlags or a config file) → NotifyOptions. Throws UsageError
- * naming the flag, as `specs` spell it.
+ * Raw values keyed email / sendmail_program / webhook / webhook_env /
+ * webhook_file (strings or lists, from parseFlags or a config file) →
+ * NotifyOptions; the env and file forms are read here, at start-up.
+ * Throws UsageError naming the flag, as `specs` spell it; a URL in a
+ * message has its secrets masked.
  */
 export function parseNotifyOptions(
   values: Record<string, unknown>,
@@ -498,8 +536,23 @@ export function parseNotifyOptions(
       );
     }
   }
-  const webhook = stringList(values.webhook);
-  for (const url of webhook) {
+  const given: [string, string][] = stringList(values.webhook).map((url) => [
+    `${label("webhook")}: '${maskSecrets(url)}'`,
+    url,
+  ]);
+  for (const source of ["env", "file"] as const) {
+    const key = `webhook_${source}`;
+    for (const where of stringList(values[key])) {
+      const { value, error } = resolveSecret({ [source]: where }, {
+        inline: label("webhook"),
+        env: label("webhook_env"),
+        file: label("webhook_file"),
+      });
+      if (error) throw new UsageError(`${label(key)}: ${error.message}`);
+      given.push([`${label(key)}: the URL in ${where}`, value!.trim()]);
+    }
+  }
+  for (const [what, url] of given) {
     let parsed: URL | undefined;
     try {
       parsed = new URL(url);
@@ -507,9 +560,10 @@ export function parseNotifyOptions(
       // reported below
     }
     if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
-      throw new UsageError(`${label("webhook")}: '${url}' is not an http:// or https:// URL`);
+      throw new UsageError(`${what} is not an http:// or https:// URL`);
     }
   }
+  const webhook = given.map(([, url]) => url);
   const sendmail = values.sendmail_program === undefined
     ? DEFAULT_SENDMAIL
     : String(values.sendmail_program);

@@ -26,7 +26,7 @@ import { environmentDump } from "./environment.ts";
 import { UsageError } from "./errors.ts";
 import { Logger } from "./log.ts";
 import { type MetricFamily, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
-import { describeIssues, seconds } from "./options.ts";
+import { describeIssues, resolveSecret, seconds } from "./options.ts";
 import { ProcessSelector } from "./select.ts";
 import { CheckSuite } from "./serve_checks.ts";
 import { type ServeConfig, serveConfigFrom } from "./serve_config.ts";
@@ -91,7 +91,22 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     long: "application-health-ready-url",
     type: "string",
     metavar: "URL",
-    help: "The application URL which provides a readiness status (optional).",
+    help: "The application URL which provides a readiness status (optional; `user:pass@` " +
+      "becomes basic auth, visible in ps: prefer the next two).",
+  },
+  {
+    key: "application_health_ready_url_env",
+    long: "application-health-ready-url-env",
+    type: "string",
+    metavar: "NAME",
+    help: "Read the readiness URL from environment variable NAME.",
+  },
+  {
+    key: "application_health_ready_url_file",
+    long: "application-health-ready-url-file",
+    type: "string",
+    metavar: "PATH",
+    help: "Read the readiness URL from a file (one trailing newline dropped).",
   },
   {
     key: "application_health_ready_timeout",
@@ -169,6 +184,8 @@ const flagSchema = z.object({
   /** Infinity: never (the default). */
   workers_ttl: seconds(Infinity),
   application_health_ready_url: z.string().optional(),
+  application_health_ready_url_env: z.string().trim().min(1, "must not be empty").optional(),
+  application_health_ready_url_file: z.string().trim().min(1, "must not be empty").optional(),
   application_health_ready_timeout: seconds(5),
   group: z.array(z.string().trim().min(1, "must not be empty")).default([]),
   process: z.array(z.string()).default([]),
@@ -222,14 +239,29 @@ export function parseServeArgs(
     }
   }
   let ready: ReadyTarget | undefined;
-  if (f.application_health_ready_url !== undefined) {
+  const readyFlags = {
+    inline: "--application-health-ready-url",
+    env: "--application-health-ready-url-env",
+    file: "--application-health-ready-url-file",
+  };
+  const readyUrl = resolveSecret({
+    inline: f.application_health_ready_url,
+    env: f.application_health_ready_url_env,
+    file: f.application_health_ready_url_file,
+  }, readyFlags);
+  if (readyUrl.error) {
+    throw new UsageError(`${readyFlags[readyUrl.error.source]}: ${readyUrl.error.message}`);
+  }
+  if (readyUrl.value !== undefined) {
+    const source = f.application_health_ready_url !== undefined
+      ? "inline"
+      : f.application_health_ready_url_env !== undefined
+      ? "env"
+      : "file";
     try {
-      ready = readyTarget(
-        f.application_health_ready_url.trim(),
-        f.application_health_ready_timeout,
-      );
+      ready = readyTarget(readyUrl.value.trim(), f.application_health_ready_timeout);
     } catch (e) {
-      throw new UsageError(`--application-health-ready-url: ${(e as Error).message}`);
+      throw new UsageError(`${readyFlags[source]}: ${(e as Error).message}`);
     }
   }
   const selectors = [

@@ -11,11 +11,11 @@
  * name for a plain target (url, address, command), `name/kind/group:process`
  * for supervisord processes. A check that throws, or cannot be configured
  * for a process, is a failed result carrying the error text. Outputs (and
- * the log lines carrying them) have URL passwords and secret-named query
- * parameters masked, as in /environment.
+ * the log lines carrying them) go through lib/redact.ts: secrets masked as
+ * in /environment, control characters visible, at most TEXT_CHARS long.
  */
 import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
-import { maskSecretsInText } from "./environment.ts";
+import { redact } from "./redact.ts";
 import { HealthCache } from "./health_cache.ts";
 import type { Logger } from "./log.ts";
 import { probe } from "./probe.ts";
@@ -44,7 +44,14 @@ const unixNow = () => Date.now() / 1000;
 
 /** A result produced without running a check (nothing to run it on). */
 function failure(checker: string, output: string): CheckResult {
-  return { checker, output, passed: false, timestamp: unixNow(), expires: null, response_time: 0 };
+  return {
+    checker,
+    output: redact(output),
+    passed: false,
+    timestamp: unixNow(),
+    expires: null,
+    response_time: 0,
+  };
 }
 
 export class CheckSuite {
@@ -136,7 +143,7 @@ export class CheckSuite {
     const ttl = passed ? this.options.successTtl : this.options.failedTtl;
     const result: CheckResult = {
       checker,
-      output: maskSecretsInText(
+      output: redact(
         verdict.attempts > 1
           ? `${verdict.message} (after ${verdict.attempts} attempts)`
           : verdict.message,

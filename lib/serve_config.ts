@@ -31,7 +31,8 @@
 import { z } from "zod";
 import { describeConfigIssue } from "./check_config.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";
-import { BUILTIN_SECTIONS, type EnvironmentOptions, maskSecretsInText } from "./environment.ts";
+import { BUILTIN_SECTIONS, type EnvironmentOptions } from "./environment.ts";
+import { maskSecrets } from "./redact.ts";
 import { UsageError } from "./errors.ts";
 import { ProcessSelector } from "./select.ts";
 import { STATE_RUNNING } from "./supervisor.ts";
@@ -93,7 +94,7 @@ function urlOptions(text: string): Record<string, unknown> | string {
     // reported below
   }
   if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
-    return `'${maskSecretsInText(text)}' is not an http:// or https:// URL`;
+    return `'${maskSecrets(text)}' is not an http:// or https:// URL`;
   }
   if (!url.username && !url.password) return { url: url.href };
   const credentials = {

@@ -4,7 +4,7 @@
  * The request has a time limit covering the body too, so a hung
  * application makes the probe answer 422, never hang.
  */
-import { maskSecretsInText } from "./environment.ts";
+import { maskSecrets } from "./redact.ts";
 import { describeFetchError } from "./net.ts";
 
 /** Where to ask, parsed once at start-up. */
@@ -24,7 +24,7 @@ export function readyTarget(text: string, timeoutSeconds: number): ReadyTarget {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`'${maskSecretsInText(text)}' is not a URL`);
+    throw new Error(`'${maskSecrets(text)}' is not a URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new Error(`must be an http:// or https:// URL, not ${url.protocol}`);

@@ -221,7 +221,7 @@ echo "Saved corefile $2.$3"`,
   assert.match(
     log,
     new RegExp(
-      `gcore output for web:web \\(pid ${pid}\\):\\n\\nSaved corefile ${coredir}/web:web.${pid}`,
+      `gcore output for web:web \\(pid ${pid}\\):\\\\n\\\\nSaved corefile ${coredir}/web:web.${pid}`,
     ),
   );
   assert.match(log, /web:web restarted \(stopped, started; new pid \d+\)/);
@@ -272,7 +272,8 @@ Deno.test("httpok: a body without the -b text restarts through --restart-command
   );
   assert.match(
     mail,
-    /^web:web restarted \(--restart-command exit status 0: web(:web)?: stopped\nweb(:web)?: started\)$/m,
+    // the command's output on the line, its newline shown
+    /^web:web restarted \(--restart-command exit status 0: web(:web)?: stopped\\nweb(:web)?: started\)$/m,
   );
   assert.match(
     await sv.listenerLog("httpok"),
@@ -412,7 +413,16 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
     false,
   ]);
   assert.equal(long.eager, false);
-  assert.equal(long.display, "https://user:***@example.com/health");
+  assert.equal(long.display, "https://user:********@example.com/health");
+  Deno.env.set("SC_TEST_HTTPOK_URL", "https://user:env-pw@example.com/health\n");
+  try {
+    const fromEnv = parseHttpokArgs(["--url-env", "SC_TEST_HTTPOK_URL", "-p", "a"]);
+    assert.ok(fromEnv !== "help");
+    assert.equal(fromEnv.url.password, "env-pw");
+    assert.equal(fromEnv.display, "https://user:********@example.com/health");
+  } finally {
+    Deno.env.delete("SC_TEST_HTTPOK_URL");
+  }
 
   for (
     const [argv, message] of [
@@ -429,6 +439,8 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
       [["-e", "-E", "http://x/"], /-e\/--eager and -E\/--not-eager/],
       [["--webhook", "x", "http://x/"], /^--webhook: /],
       [["--bogus", "http://x/"], /bogus/],
+      [["--url-env", "SC_TEST_NO_SUCH"], /^--url-env: environment variable SC_TEST_NO_SUCH/],
+      [["--url-file", "/nonexistent/url", "http://x/"], /^--url-file: give only one of URL/],
     ] as [string[], RegExp][]
   ) {
     assert.throws(() => parseHttpokArgs(argv), (e) => {

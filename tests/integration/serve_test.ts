@@ -117,6 +117,8 @@ Deno.test("serve: --help lists every flag with its default", async () => {
       "--no-statsd",
       "--workers-ttl SECONDS",
       "--application-health-ready-url URL",
+      "--application-health-ready-url-env NAME",
+      "--application-health-ready-url-file PATH",
       "--application-health-ready-timeout SECONDS",
       "--group GROUP",
       "--process NAME",
@@ -148,6 +150,10 @@ Deno.test("serve: start-up errors name the flag or config key and exit 2", async
         [["--no-statsd"], /--no-statsd: give --group or --process/],
         [["--no-statsd", "--process", "web", "--workers-ttl", "3"], /--workers-ttl: has no effect/],
         [["--application-health-ready-url", "ftp://x/"], /--application-health-ready-url: must be/],
+        [
+          ["--application-health-ready-url-env", "SC_TEST_NO_SUCH"],
+          /--application-health-ready-url-env: environment variable SC_TEST_NO_SUCH is not set/,
+        ],
         [["--process", "a:b:c"], /--process: 'a:b:c' is not a process name/],
         [
           ["--group", "web"],
@@ -337,6 +343,27 @@ Deno.test("serve: with --workers-ttl a gauge that stops arriving counts as no wo
     () => /WARN \[serve\] no workers/.test(sidecar.log),
   );
   assert.match(sidecar.log, /INFO \[serve\] workers: 4 reported over StatsD/);
+});
+
+Deno.test("serve: the readiness URL, credentials included, can come from a file", async () => {
+  const app = startApp();
+  try {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(
+        `${dir}/ready-url`,
+        `http://probe:file-pw@127.0.0.1:${app.port}/ready\n`,
+      );
+      await using sidecar = await Sidecar.start([
+        "--application-health-ready-url-file",
+        `${dir}/ready-url`,
+      ]);
+      await sidecar.send("workers:1|g");
+      await waitStatus(`${sidecar.url}/health/ready`, 200);
+      assert.equal(app.state.seen.at(-1)!.authorization, `Basic ${btoa("probe:file-pw")}`);
+    });
+  } finally {
+    await app.close();
+  }
 });
 
 Deno.test("serve: /health/ready proxies the application's JSON; anything else is 422 ServiceNotReady", async () => {
@@ -621,7 +648,7 @@ environment:
     const env = dump.process.environment as Record<string, string>;
     assert.equal(env.SC_TEST_SERVICE_PASSWORD, "********");
     assert.equal(env.SC_TEST_VISIBLE, "shown");
-    assert.equal(env.SC_TEST_DSN, "postgres://app:********@db/prod");
+    assert.equal(env.SC_TEST_DSN, "********", "a *DSN* variable is hidden whole");
     assert.equal(dump.runtime.deno, Deno.version.deno);
     assert.equal(dump.runtime.typescript, Deno.version.typescript);
     const file = dump.config.file as { checks: { http: Record<string, string> }[] };
@@ -635,6 +662,54 @@ environment:
     });
     for (const secret of ["env-pw-1", "dsn-pw-2", "pw-in-config", "dk-123", "tk-9"]) {
       assert.ok(!r.text.includes(secret), secret);
+    }
+  });
+});
+
+Deno.test("serve: /environment, /healthcheck and the log show none of an attacker's favourite secrets", async () => {
+  await withTempDir(async (dir) => {
+    const config = `${dir}/serve.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `checks:
+  - name: db
+    command: "echo connecting to postgres://app:cmd-out-pw@db/x >&2; exit 1 # mysql -uroot -pcmd-line-pw"
+`,
+    );
+    const secrets = {
+      MYSQL_PWD: "mysql-pwd-1",
+      SENTRY_DSN: "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/1",
+      SC_TEST_ERRORS: "https://5f4e3d2c1b0a99887766554433221100@o2.ingest.sentry.io/2",
+      SC_TEST_DB: "mysql://app:at@in@pw@db:3306/shop",
+    };
+    await using sidecar = await Sidecar.start(["--config", config, "--environment"], secrets);
+    const environment = await sidecar.ask("/environment");
+    const healthcheck = await sidecar.ask("/healthcheck");
+    assert.equal(healthcheck.status, 500);
+    const output = (healthcheck.json as { results: { output: string }[] }).results[0].output;
+    assert.match(output, /connecting to postgres:\/\/app:\*{8}@db\/x/);
+    const log = await waitFor(
+      "the failed check's log line",
+      () => /check db failed: .*connecting to postgres/.test(sidecar.log) ? sidecar.log : undefined,
+    );
+    const env = (environment.json as { process: { environment: Record<string, string> } })
+      .process.environment;
+    assert.equal(env.SC_TEST_DB, "mysql://app:********@db:3306/shop");
+    assert.equal(env.SC_TEST_ERRORS, "https://********@o2.ingest.sentry.io/2");
+    for (
+      const leak of [
+        "mysql-pwd-1",
+        "0123456789abcdef",
+        "5f4e3d2c1b0a",
+        "at@in@pw",
+        "in@pw",
+        "cmd-out-pw",
+        "cmd-line-pw",
+      ]
+    ) {
+      assert.ok(!environment.text.includes(leak), `/environment shows ${leak}`);
+      assert.ok(!healthcheck.text.includes(leak), `/healthcheck shows ${leak}`);
+      assert.ok(!log.includes(leak), `the log shows ${leak}`);
     }
   });
 });

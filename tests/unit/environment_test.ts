@@ -1,13 +1,12 @@
 /** The environment dump: its sections and the masking of secrets. */
 import assert from "node:assert/strict";
+import { environmentDump, type EnvironmentOptions } from "../../lib/environment.ts";
 import {
-  environmentDump,
-  type EnvironmentOptions,
   isSecretName,
   MASK,
-  maskSecrets,
-  maskSecretsInText,
-} from "../../lib/environment.ts";
+  maskDeep as maskSecrets,
+  maskSecrets as maskSecretsInText,
+} from "../../lib/redact.ts";
 
 const ALL: EnvironmentOptions = {
   os: true,
@@ -70,7 +69,7 @@ Deno.test("environment: URL passwords and secret query parameters are masked ins
     maskSecretsInText("--url=https://h/ready?access_token=abc&page=2&API_KEY=k"),
     `--url=https://h/ready?access_token=${MASK}&page=2&API_KEY=${MASK}`,
   );
-  assert.equal(maskSecretsInText("http://user@h/ no password"), "http://user@h/ no password");
+  assert.equal(maskSecretsInText("http://token@h/ no password"), `http://${MASK}@h/ no password`);
   assert.equal(
     maskSecretsInText("GET http://h/p?x=1&token=a:b: HTTP 200"),
     `GET http://h/p?x=1&token=${MASK}: HTTP 200`,
@@ -97,7 +96,7 @@ Deno.test("environment: the dump has os, process, runtime and config; env secret
     const env = process.environment as Record<string, string>;
     assert.equal(env.SC_TEST_SERVICE_TOKEN, MASK);
     assert.equal(env.SC_TEST_PLAIN, "visible");
-    assert.equal(env.SC_TEST_DSN, `amqp://guest:${MASK}@mq/`);
+    assert.equal(env.SC_TEST_DSN, MASK);
     assert.deepEqual(dump.runtime, {
       deno: Deno.version.deno,
       v8: Deno.version.v8,
@@ -132,4 +131,40 @@ Deno.test("environment: sections switch off one by one; custom sections follow, 
     environmentDump({ os: false, process: false, runtime: false, config: false, sections: {} }, {}),
     {},
   );
+});
+
+Deno.test("environment: what an attacker looks for in /environment is masked", () => {
+  const secrets = {
+    MYSQL_PWD: "mysql-pw-1",
+    SC_TEST_SENTRY: "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/42",
+    SC_TEST_DB_URL: "postgres://app:p@ss-with-at@db:5432/prod",
+    SC_TEST_UPLOAD: "https://b.s3.amazonaws.com/k?X-Amz-Signature=sig-value-1&X-Amz-Expires=60",
+    SC_TEST_CONN: "Server=db;User Id=app;Password=conn-pw-1;",
+    SC_TEST_OPAQUE: "Xk9mQ2vL7pR4tW8zN3bY6cF1",
+  };
+  for (const [k, v] of Object.entries(secrets)) Deno.env.set(k, v);
+  try {
+    const dump = environmentDump(ALL, {
+      file: { checks: [{ name: "db", command: "mysql -uroot -pcmd-pw-1 -e 'select 1'" }] },
+    });
+    const text = JSON.stringify(dump);
+    for (
+      const leak of [
+        "mysql-pw-1",
+        "0123456789abcdef",
+        "p@ss-with-at",
+        "ss-with-at",
+        "sig-value-1",
+        "conn-pw-1",
+        "Xk9mQ2vL7pR4tW8zN3bY6cF1",
+        "cmd-pw-1",
+      ]
+    ) assert.ok(!text.includes(leak), leak);
+    const env = (dump.process as { environment: Record<string, string> }).environment;
+    assert.equal(env.SC_TEST_DB_URL, `postgres://app:${MASK}@db:5432/prod`);
+    assert.equal(env.SC_TEST_SENTRY, `https://${MASK}@o1.ingest.sentry.io/42`);
+    assert.equal(env.PATH, Deno.env.get("PATH"), "ordinary values stay");
+  } finally {
+    for (const k of Object.keys(secrets)) Deno.env.delete(k);
+  }
 });

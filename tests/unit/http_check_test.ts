@@ -245,3 +245,54 @@ Deno.test("http: a process whose name yields no port is a configuration error, n
     /does not match process name 'web_admin'/,
   );
 });
+
+Deno.test("http: headers from --headers-env and --headers-file reach the server, never a message", async () => {
+  const file = await Deno.makeTempFile();
+  await Deno.writeTextFile(file, '{"X-From-File":"f-secret"}\n');
+  Deno.env.set("SC_TEST_HEADERS", '{"Authorization":"Bearer env-secret-token"}');
+  try {
+    await withServer(() => new Response("ok", { status: 500 }), async (port, seen) => {
+      const fromEnv = await check({ port: String(port), headers_env: "SC_TEST_HEADERS" });
+      const fromFile = await check({
+        port: String(port),
+        headers: '{"X-Inline":"1"}',
+        headers_file: file,
+      });
+      assert.equal(seen[0].headers.get("authorization"), "Bearer env-secret-token");
+      assert.equal(seen[1].headers.get("x-from-file"), "f-secret");
+      assert.equal(seen[1].headers.get("x-inline"), "1");
+      for (const v of [fromEnv, fromFile]) {
+        assert.ok(!/secret/.test(v.message), v.message);
+      }
+    });
+    const error = (raw: Record<string, unknown>) => {
+      try {
+        configureCheck(httpCheck, { port: "80", ...raw });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "no error";
+    };
+    assert.equal(
+      error({ headers_env: "SC_TEST_NO_SUCH" }),
+      "--headers-env: environment variable SC_TEST_NO_SUCH is not set",
+    );
+    Deno.env.set("SC_TEST_HEADERS", "Authorization: Bearer not-json-secret");
+    assert.equal(error({ headers_env: "SC_TEST_HEADERS" }), "--headers-env: not valid JSON");
+    assert.equal(
+      error({ headers_env: "SC_TEST_HEADERS", headers_file: file }),
+      "--headers-file: give only one of --headers-env, --headers-file",
+    );
+  } finally {
+    Deno.env.delete("SC_TEST_HEADERS");
+    await Deno.remove(file);
+  }
+});
+
+Deno.test("http: a password in -u is sent as basic auth and masked in the verdict", async () => {
+  await withServer(() => new Response("no", { status: 503 }), async (port, seen) => {
+    const v = await check({ url: `http://monitor:url-pw@127.0.0.1:${port}/health` });
+    assert.equal(seen[0].headers.get("authorization"), `Basic ${btoa("monitor:url-pw")}`);
+    assert.match(v.message, /^GET http:\/\/monitor:\*{8}@127\.0\.0\.1:\d+\/health: HTTP 503/);
+  });
+});

@@ -10,10 +10,13 @@ import {
   mailMessage,
   Notifier,
   parseNotifyOptions,
+  reportBody,
   type RestartReport,
   runCommand,
   splitCommandLine,
+  webhookPayload,
 } from "../../lib/notify.ts";
+import { SUBJECT_CHARS, TEXT_CHARS } from "../../lib/redact.ts";
 
 const REPORT: RestartReport = {
   check: "web_check",
@@ -137,7 +140,7 @@ Deno.test("mailMessage: To, Subject, MIME headers, blank line, body", () => {
   const [head, body] = message.split("\n\n");
   assert.deepEqual(head.split("\n"), [
     "To: a@example.com, b@example.com",
-    "Subject: x Bcc: evil@x",
+    "Subject: x\\r\\nBcc: evil@x",
     "MIME-Version: 1.0",
     "Content-Type: text/plain; charset=utf-8",
     "Content-Transfer-Encoding: 8bit",
@@ -324,4 +327,65 @@ Deno.test("nothing configured: nothing sent, nothing logged", async () => {
   assert.equal(notifier.describe(), "no notifications");
   await notifier.notify(REPORT);
   assert.deepEqual(lines, []);
+});
+
+Deno.test("webhook URLs come from --webhook, --webhook-env and --webhook-file", async () => {
+  const dir = await Deno.makeTempDir();
+  Deno.env.set("SC_TEST_HOOK", "https://hooks.example.com/from-env");
+  try {
+    await Deno.writeTextFile(`${dir}/hook`, "https://hooks.example.com/from-file\n");
+    assert.deepEqual(
+      parseNotifyOptions({
+        webhook: ["https://hooks.example.com/inline"],
+        webhook_env: ["SC_TEST_HOOK"],
+        webhook_file: [`${dir}/hook`],
+      }).webhook,
+      [
+        "https://hooks.example.com/inline",
+        "https://hooks.example.com/from-env",
+        "https://hooks.example.com/from-file",
+      ],
+    );
+    const fails = (values: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(() => parseNotifyOptions(values), (e) => {
+        assert.ok(e instanceof UsageError);
+        assert.match(e.message, pattern);
+        return true;
+      });
+    fails({ webhook_env: ["SC_TEST_NO_SUCH"] }, /^--webhook-env: .*SC_TEST_NO_SUCH is not set/);
+    fails({ webhook_file: [`${dir}/none`] }, /^--webhook-file: cannot read/);
+    Deno.env.set("SC_TEST_HOOK", "ftp://secret-token@x/");
+    fails(
+      { webhook_env: ["SC_TEST_HOOK"] },
+      /^--webhook-env: the URL in SC_TEST_HOOK is not an http/,
+    );
+    assert.throws(
+      () => parseNotifyOptions({ webhook: ["ftp://u:hunter2@x/"] }),
+      (e) => !(e as Error).message.includes("hunter2"),
+    );
+  } finally {
+    Deno.env.delete("SC_TEST_HOOK");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mail and webhook: outside text is masked, escaped and cut", () => {
+  const reason = "fault: \x1b[31mboom\n2026-11-21T06:45:54.462Z ERROR forged " +
+    "http://monitor:hunter2@127.0.0.1/ " + "x".repeat(1_000_000);
+  const report = { ...REPORT, reason, detail: "gcore:\nline two" };
+  const body = reportBody(report);
+  assert.ok(!body.includes("hunter2") && !body.includes("\x1b"));
+  assert.ok(body.split("\n").every((line) => line.length <= TEXT_CHARS + 9), "lines cut");
+  assert.ok(!body.split("\n").some((line) => line.startsWith("2026-")), "no forged line");
+  assert.match(body, /^detail: +gcore:\\nline two$/m);
+  const mail = mailMessage(["a@example.com"], `subject ${reason}`, `first\n${reason}`);
+  assert.ok(!mail.includes("hunter2") && !mail.includes("\x1b"));
+  assert.ok(mail.split("\n").every((line) => line.length <= TEXT_CHARS));
+  const subject = mail.split("\n").find((line) => line.startsWith("Subject: "))!;
+  assert.ok(subject.length <= "Subject: ".length + SUBJECT_CHARS, subject);
+  const json = webhookPayload(report);
+  const parsed = JSON.parse(json);
+  assert.ok(!json.includes("hunter2") && !parsed.reason.includes("\n"));
+  assert.ok(parsed.reason.length <= TEXT_CHARS);
+  assert.match(parsed.reason, /\[cut: \d+ characters in all\]$/);
 });

@@ -81,3 +81,28 @@ Deno.test("run --config: errors name the entry and the key", () => {
     /checks\[1\] \(a\): name 'a' is used twice/,
   );
 });
+
+Deno.test("run --config: webhook_env and webhook_file; http headers_env", () => {
+  Deno.env.set("SC_TEST_RUN_HOOK", "http://127.0.0.1:9/hook?token=t");
+  Deno.env.set("SC_TEST_RUN_HEADERS", '{"Authorization":"Bearer b"}');
+  try {
+    const [web] = jobs({
+      webhook_env: "SC_TEST_RUN_HOOK",
+      checks: [{
+        name: "web",
+        group: "web",
+        http: { port: 80, headers_env: "SC_TEST_RUN_HEADERS" },
+      }],
+    });
+    assert.deepEqual(web.settings.notify.webhook, ["http://127.0.0.1:9/hook?token=t"]);
+    const http = web.checks[0].options as { headers: Record<string, string> };
+    assert.equal(http.headers.Authorization, "Bearer b");
+    rejects(
+      { webhook_file: "/nonexistent/hook", checks: [{ name: "a", group: "w", tcp: { port: 1 } }] },
+      /checks\[0\] \(a\): --webhook-file: cannot read \/nonexistent\/hook/,
+    );
+  } finally {
+    Deno.env.delete("SC_TEST_RUN_HOOK");
+    Deno.env.delete("SC_TEST_RUN_HEADERS");
+  }
+});
