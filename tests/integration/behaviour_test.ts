@@ -62,6 +62,12 @@ function hangingServers(n: number) {
   };
 }
 
+/** An http listener for `group` every second: /ping on `port`, 2 s allowed, no retry. */
+const httpArgs = (name: string, group: string, port: string) => [
+  ...["http", "-n", name, "-g", group, "-p", port],
+  ...["-u", "/ping", "-t", "2", "-r", "0", "--interval", "1"],
+];
+
 /** The lines of `log` after the first line matching `from`, up to the first matching `to`. */
 function between(log: string, from: RegExp, to: RegExp): string[] {
   const lines = log.split("\n");
@@ -79,25 +85,8 @@ Deno.test("behaviour: hung processes are checked all at once, and rounds never o
   await using sv = await Supervisord.start({
     sections: (dir) =>
       names.map((n) => SLEEPER(n)).join("") + `[group:hung]\nprograms=${names.join(",")}\n` +
-      listenerSection("together", [
-        "http",
-        "-n",
-        "together",
-        "-g",
-        "hung",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "-t",
-        "2",
-        "-r",
-        "0",
-        // a timer faster than a round: each tick during a round must be skipped
-        "--interval",
-        "1",
-        "--dry-run",
-      ], dir),
+      // a timer faster than a round (-t 2): each tick during a round must be skipped
+      listenerSection("together", [...httpArgs("together", "hung", ".+_(\\d+)"), "--dry-run"], dir),
   });
   // two rounds: the second request to every service
   await waitFor(
@@ -220,23 +209,7 @@ Deno.test("behaviour: on SIGTERM, checks in flight are abandoned and nothing is 
   await using sv = await Supervisord.start({
     sections: (dir) =>
       SLEEPER("svc") +
-      listenerSection("quitter", [
-        "http",
-        "-n",
-        "quitter",
-        "-g",
-        "svc",
-        "-p",
-        String(hung.ports[0]),
-        "-u",
-        "/ping",
-        "-t",
-        "2",
-        "-r",
-        "0",
-        "--interval",
-        "1",
-      ], dir),
+      listenerSection("quitter", httpArgs("quitter", "svc", String(hung.ports[0])), dir),
   });
   const { "svc:svc": pid } = await sv.waitRunning(["svc:svc"]);
   await waitFor("a check in flight", () => hung.all.open === 1);
