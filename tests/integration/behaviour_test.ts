@@ -139,30 +139,32 @@ Deno.test("behaviour: processes STARTING or in BACKOFF are left to supervisord, 
 Deno.test("behaviour: a slow stop does not hold up the neighbours' checks; the process being restarted is not judged", async () => {
   // guarantee: Restarts beside rounds
   await using sv = await Supervisord.start({
-    sections: (dir) =>
-      SLEEPER("neighbour") +
-      // ignores SIGTERM: supervisord waits out stopwaitsecs, then SIGKILLs it
-      `[program:slow]\ncommand=sh -c 'trap "" TERM; while :; do sleep 1; done'\n` +
-      "startsecs=0\nstopwaitsecs=3\n" +
-      "[group:pair]\nprograms=neighbour,slow\n" +
-      listenerSection("beside", [
-        "exec",
-        "-n",
-        "beside",
-        "-g",
-        "pair",
-        "--command",
-        `test "$SUPERVISOR_CHECK_PROCESS_NAME" != slow || test ! -e ${dir}/slow-bad`,
-        "--interval",
-        "1",
-        "-v",
-      ], dir),
+    sections: (dir) => {
+      Deno.writeTextFileSync(`${dir}/slow-bad`, "");
+      return SLEEPER("neighbour") +
+        // while slow-bad exists (from the start), it fails its check and ignores SIGTERM:
+        // supervisord waits out stopwaitsecs, then SIGKILLs it
+        `[program:slow]\ncommand=sh -c 'if [ -e ${dir}/slow-bad ]; then trap "" TERM; fi; ` +
+        `while :; do sleep 1; done'\n` +
+        "startsecs=0\nstopwaitsecs=3\n" +
+        "[group:pair]\nprograms=neighbour,slow\n" +
+        listenerSection("beside", [
+          "exec",
+          "-n",
+          "beside",
+          "-g",
+          "pair",
+          "--command",
+          `test "$SUPERVISOR_CHECK_PROCESS_NAME" != slow || test ! -e ${dir}/slow-bad`,
+          "--interval",
+          "1",
+          "-v",
+        ], dir);
+    },
   });
-  const { "pair:slow": pid } = await sv.waitRunning(["pair:slow", "pair:neighbour"]);
-  await sv.waitLog("beside", /pair:slow \(pid \d+\): exec healthy/);
-  await Deno.writeTextFile(`${sv.dir}/slow-bad`, "");
-  await sv.waitLog("beside", /pair:slow \(pid \d+\): restarting: failed exec/);
-  await Deno.remove(`${sv.dir}/slow-bad`);
+  const failed = /pair:slow \(pid (\d+)\): restarting: failed exec/;
+  const pid = Number(failed.exec(await sv.waitLog("beside", failed))![1]);
+  await Deno.remove(`${sv.dir}/slow-bad`); // its next life passes, and stops at once
   const log = await sv.waitLog("beside", /pair:slow \(pid \d+\): restarted/, 30_000);
   assert.match(await sv.supervisordLog(), /killing 'slow' \(\d+\) with SIGKILL/, "a slow stop");
   assert.notEqual((await sv.process("pair:slow")).pid, pid);

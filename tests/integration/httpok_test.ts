@@ -290,6 +290,8 @@ Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer 
         "-a",
         "-t",
         "2",
+        "--interval",
+        "1",
         "-m",
         "ops@example.com",
         "-s",
