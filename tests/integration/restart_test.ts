@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import type { ProcessInfo } from "../../lib/check.ts";
 import { restartProcess } from "../../lib/restart.ts";
 import { SupervisorFault } from "../../lib/supervisor.ts";
-import { Supervisord } from "../support/supervisord.ts";
+import { DENO, REPO, Supervisord } from "../support/supervisord.ts";
+
+const RESTART_ONCE = `${REPO}tests/fixtures/restart_once.ts`;
 
 const SLEEPER = (name: string, extra = "stopwaitsecs=1") =>
   `[program:${name}]\ncommand=sleep 600\nstartsecs=0\n${extra}\n`;
@@ -129,6 +131,25 @@ Deno.test("restart: without /proc a frozen process is not resumed; supervisord's
   assert.equal(r.resumed, false);
   assert.match(await sv.supervisordLog(), /killing 'frozen' \(\d+\) with SIGKILL/);
   assert.equal((await sv.process("frozen:frozen")).statename, "RUNNING");
+});
+
+Deno.test("restart: without permission to signal it, a frozen process is not resumed; supervisord's SIGKILL still ends it", async () => {
+  // guarantee: Restarts (the SIGCONT fallback)
+  // the target runs as nobody; the restart runs in a user namespace of its own and a session
+  // of its own (SIGCONT is allowed within a session), so it may not signal the target
+  await using sv = await Supervisord.start({
+    sections: () => SLEEPER("frozen", "user=nobody\nstopwaitsecs=1"),
+  });
+  await sv.waitRunning(["frozen:frozen"]);
+  await sv.kill("frozen:frozen", "SIGSTOP");
+  const { code, stdout, stderr } = await new Deno.Command("setsid", {
+    args: ["unshare", "--user", DENO, "run", "-A", RESTART_ONCE, sv.url, "frozen:frozen"],
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const r = JSON.parse(new TextDecoder().decode(stdout));
+  assert.equal(r.outcome, "restarted", r.detail);
+  assert.equal(r.resumed, false);
+  assert.match(await sv.supervisordLog(), /killing 'frozen' \(\d+\) with SIGKILL/);
 });
 
 Deno.test("supervisord client: concurrent getAllProcessInfo calls share one request", async () => {
