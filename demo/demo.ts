@@ -20,7 +20,7 @@ function followLog(sv: Supervisord, name: string): () => Promise<void> {
   let running = true;
   const loop = (async () => {
     while (running) {
-      const text = await sv.listenerLog(name);
+      const text = await sv.listenerLog(name).catch(() => ""); // not created yet
       const lines = text.split("\n").filter((l) => l !== "");
       for (const line of lines.slice(shown)) console.log(`    listener | ${line}`);
       shown = lines.length;

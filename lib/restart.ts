@@ -5,7 +5,7 @@
  * fault reported by name.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
-import { readStat } from "./proc.ts";
+import { PROC_ROOT, readStat } from "./proc.ts";
 import {
   STATE_RUNNING,
   type SupervisorClient,
@@ -38,8 +38,8 @@ export interface RestartResult {
  * /proc and permission to signal the process; without them, nothing
  * changes (supervisord still SIGKILLs it in the end).
  */
-async function resumeIfStopped(pid: number): Promise<boolean> {
-  const stat = await readStat(pid);
+async function resumeIfStopped(pid: number, procRoot: string): Promise<boolean> {
+  const stat = await readStat(pid, procRoot);
   if (stat?.state !== "T") return false;
   try {
     Deno.kill(pid, "SIGCONT");
@@ -90,6 +90,8 @@ async function pidAfterStart(client: SupervisorClient, spec: string): Promise<nu
 export async function restartProcess(
   client: SupervisorClient,
   failed: ProcessInfo,
+  /** where /proc is read (tests: a missing one) */
+  procRoot = PROC_ROOT,
 ): Promise<RestartResult> {
   const spec = namespec(failed);
   const current = await reread(client, spec);
@@ -113,7 +115,7 @@ export async function restartProcess(
     () => undefined,
     (e: unknown) => ({ error: e }),
   );
-  const resumed = await resumeIfStopped(current.pid);
+  const resumed = await resumeIfStopped(current.pid, procRoot);
   const stopFailure = await stopping;
   if (stopFailure === undefined) {
     steps.push("stopped");

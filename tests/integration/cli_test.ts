@@ -133,6 +133,7 @@ const BAD: [string[], RegExp][] = [
 ];
 
 Deno.test("bad flags exit 2 at start-up naming the flag, before touching supervisord", async () => {
+  // guarantee: Start-up errors
   for (const [args, message] of BAD) {
     const r = await run(args);
     assert.equal(r.code, 2, `${args.join(" ")}: exit code`);
@@ -142,6 +143,7 @@ Deno.test("bad flags exit 2 at start-up naming the flag, before touching supervi
 });
 
 Deno.test("missing or malformed SUPERVISOR_SERVER_URL is a start-up error", async () => {
+  // guarantee: Start-up errors
   const args = ["tcp", "-n", "c", "-g", "w", "-p", "80"];
   const missing = await run(args, { SUPERVISOR_SERVER_URL: "" });
   assert.equal(missing.code, 2);

@@ -46,6 +46,7 @@ Deno.test("http:// transport with the right credentials: the frozen service is r
 });
 
 Deno.test("wrong SUPERVISOR_PASSWORD: one clear line per round, no restart, listener keeps running", async () => {
+  // guarantee: supervisord unreachable or refusing credentials
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     auth: { username: "ops", password: "right-secret" },
@@ -94,6 +95,7 @@ Deno.test("wrong SUPERVISOR_PASSWORD: one clear line per round, no restart, list
 });
 
 Deno.test("unreachable supervisord URL: logged with the URL and what to check", async () => {
+  // guarantee: supervisord unreachable or refusing credentials
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>

@@ -6,20 +6,14 @@
  */
 import assert from "node:assert/strict";
 import {
+  countMatches,
   freePorts,
   listenerSection,
+  logLineTime,
   Supervisord,
   waitFor,
   webProgram,
 } from "../support/supervisord.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** How many times supervisord spawned `name` (the first start included). */
-async function spawns(sv: Supervisord, name: string): Promise<number> {
-  return ((await sv.supervisordLog()).match(new RegExp(`spawned: '${name}' with pid`, "g")) ?? [])
-    .length;
-}
 
 Deno.test("--interval 1: a frozen service is restarted within seconds, with TICK_60 only", async () => {
   const [port] = freePorts(1);
@@ -44,18 +38,20 @@ Deno.test("--interval 1: a frozen service is restarted within seconds, with TICK
           "1",
           "-r",
           "0",
+          "-v",
         ],
         dir,
         "events=TICK_60\n",
       ),
   });
   const { "fast:fast": pid } = await sv.waitRunning(["fast:fast"]);
-  await sv.waitLog("fastcheck", /every 1s/);
-  const frozenAt = Date.now();
+  // TICK_60 can explain one round at most: the other comes from the own timer
+  await waitFor(
+    "two rounds",
+    async () => countMatches(await sv.listenerLog("fastcheck"), /http healthy/) >= 2,
+  );
   await sv.kill("fast:fast", "SIGSTOP");
-  // TICK_60 would take up to a minute; the own timer must not
   await sv.waitRestarted("fast:fast", pid, 20_000);
-  assert.ok(Date.now() - frozenAt < 20_000);
 });
 
 Deno.test("--failure-threshold: a short hang is tolerated, a lasting one is not", async () => {
@@ -80,19 +76,27 @@ Deno.test("--failure-threshold: a short hang is tolerated, a lasting one is not"
         "-r",
         "0",
         "--failure-threshold",
-        "6",
+        "4",
+        "-v",
       ], dir),
   });
   const { "slowpoke:slowpoke": pid } = await sv.waitRunning(["slowpoke:slowpoke"]);
   await sv.waitLog("patient", /every 1s/);
   await sv.kill("slowpoke:slowpoke", "SIGSTOP");
-  await sv.waitLog("patient", /failed http 2 of 6 times in a row: not restarting yet/);
+  const hung = await sv.waitLog("patient", /failed http 1 of 4 times in a row: not restarting yet/);
   Deno.kill(pid, "SIGCONT");
-  await sleep(4000);
-  assert.equal((await sv.process("slowpoke:slowpoke")).pid, pid, "a short hang is tolerated");
+  // the round that passes again ends the streak, with nothing restarted
+  const passed = await sv.waitLogAfter("patient", hung.length, /http healthy.*\n/);
+  assert.doesNotMatch(passed, /restarting/, "a short hang is tolerated");
+  assert.equal((await sv.process("slowpoke:slowpoke")).pid, pid);
+
+  // the streak started over: four more failed rounds, counted from 1, before the restart
+  const mark = hung.length + passed.search(/http healthy.*\n/);
   await sv.kill("slowpoke:slowpoke", "SIGSTOP");
   await sv.waitRestarted("slowpoke:slowpoke", pid, 40_000);
-  await sv.waitLog("patient", /failed http 5 of 6 times in a row/);
+  const again = await sv.waitLogAfter("patient", mark, /restarting: failed http/);
+  const counts = [...again.matchAll(/failed http (\d) of 4 times in a row/g)].map((m) => m[1]);
+  assert.deepEqual(counts, ["1", "2", "3"], "counted afresh after the pass");
 });
 
 Deno.test("--max-restarts 3 --restart-window 60: a service that never passes is restarted exactly 3 times", async () => {
@@ -131,14 +135,30 @@ Deno.test("--max-restarts 3 --restart-window 60: a service that never passes is 
         ], dir),
     });
     await sv.waitRunning(["broken:broken"]);
-    const log = await sv.waitLog(
+    const loud = await sv.waitLog(
       "budget",
       /ERROR \[budget\] broken:broken \(pid \d+\): NOT restarting: already restarted 3 times within 60s/,
       60_000,
     );
-    await sleep(5000); // more failing rounds: still no restart
-    assert.equal(await spawns(sv, "broken"), 4, "the first start and exactly 3 restarts");
-    assert.equal((log.match(/NOT restarting/g) ?? []).length, 1, "said loudly once");
+    // three more failing rounds, each logged: still no restart, no more noise
+    const later = await sv.waitLogAfter("budget", loud.length, /(http unhealthy[\s\S]*){3}/);
+    assert.equal(await sv.spawns("broken"), 4, "the first start and exactly 3 restarts");
+    assert.equal(countMatches(loud + later, /NOT restarting/), 1, "said loudly once");
+    assert.doesNotMatch(later, /restarting: failed/);
+
+    // guarantee: Signals (the SIGUSR2 state dump: restarts in the window, suppression)
+    await sv.client.call("supervisor.signalProcess", ["budget", "USR2"]);
+    const dump = await sv.waitLogAfter("budget", loud.length + later.length, /state: /);
+    const iso = "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z";
+    assert.match(
+      dump,
+      new RegExp(
+        `^${iso} INFO \\[budget\\] broken:broken \\(pid \\d+\\): state: consecutive failures ` +
+          `\\d+/1, passes 0, last unhealthy \\(http: GET http://127\\.0\\.0\\.1:${port}/ping: ` +
+          `HTTP 500 [^)]*\\), restarts in window: 3 \\[${iso}, ${iso}, ${iso}\\], SUPPRESSED$`,
+        "m",
+      ),
+    );
     await waitFor(
       "the suppression notification",
       () => reports.some((r) => r.outcome === "suppressed"),
@@ -154,10 +174,11 @@ Deno.test("--max-restarts 3 --restart-window 60: a service that never passes is 
 });
 
 Deno.test("--start-grace, --dry-run, --revive, --log-format json and the state dump, side by side", async () => {
-  const [young, dry] = freePorts(2);
+  // guarantee: Logs
+  const [youngPort, dry] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>
-      webProgram("young", young) +
+      webProgram("young", youngPort) +
       webProgram("dry", dry) +
       // exits 3 after a second, once: supervisord leaves it EXITED (autorestart=false)
       `[program:quitter]
@@ -172,7 +193,7 @@ autorestart=false
         "-g",
         "young",
         "-p",
-        String(young),
+        String(youngPort),
         "-u",
         "/ping",
         "--interval",
@@ -182,7 +203,7 @@ autorestart=false
         "-r",
         "0",
         "--start-grace",
-        "8",
+        "4",
         "-v",
       ], dir) +
       listenerSection("drycheck", [
@@ -222,19 +243,33 @@ autorestart=false
   await sv.kill("young:young", "SIGSTOP");
   await sv.kill("dry:dry", "SIGSTOP");
 
-  // start grace: frozen at once, not judged before 8 s of RUNNING, then restarted
-  await sv.waitLog(
-    "gracecheck",
-    /young:young \(pid \d+\): in start grace \(\d+\.\ds of 8s\), not judged/,
-  );
+  // start grace: frozen at once, not judged before 4 s of RUNNING, then restarted
+  const { start } = await sv.process("young:young");
   const graceLog = await sv.waitLog("gracecheck", /restarting: failed http/, 30_000);
-  const start = (await sv.client.getProcessInfo("young:young")).start;
-  assert.ok(start > 0);
-  assert.ok(
-    !/young:young.*restarting[\s\S]*in start grace \(\d\.\ds of 8s\), not judged[\s\S]*restarting/
-      .test(graceLog),
+  const young = graceLog.split("\n").filter((l) => l.includes(`(pid ${pids["young:young"]})`));
+  const judged = young.findIndex((l) => /http unhealthy/.test(l));
+  assert.ok(judged > 0);
+  assert.match(young[judged - 1], /in start grace \(\d\.\ds of 4s\), not judged/);
+  // supervisord's start is whole seconds, as the listener reads it
+  assert.ok(logLineTime(young[judged]) - start >= 4, `judged at ${young[judged]}, start ${start}`);
+  const newPid = await sv.waitRestarted("young:young", pids["young:young"]);
+  // a restart starts the grace again: the new process, not frozen, passes once 4 s old
+  const renewed = await sv.waitLog(
+    "gracecheck",
+    new RegExp(`young:young \\(pid ${newPid}\\): http healthy`),
+    20_000,
   );
-  await sv.waitRestarted("young:young", pids["young:young"]);
+  const newLife = renewed.split("\n").filter((l) => l.includes(`(pid ${newPid})`));
+  const firstJudged = newLife.findIndex((l) => /http healthy/.test(l));
+  assert.ok(
+    newLife.slice(0, firstJudged).some((l) => /in start grace \(\d\.\ds of 4s\)/.test(l)),
+    newLife.join("\n"),
+  );
+  const newStart = (await sv.process("young:young")).start;
+  assert.ok(
+    logLineTime(newLife[firstJudged]) - newStart >= 4,
+    `${newLife[firstJudged]} vs ${newStart}`,
+  );
 
   // dry run: logged (as JSON), nothing done
   const dryLog = await sv.waitLog("drycheck", /dry run: would restart/);
@@ -252,12 +287,24 @@ autorestart=false
   await sv.waitLog("reviver", /quitter:quitter: reviving: was EXITED/, 20_000);
   await sv.waitRunning(["quitter:quitter"]);
 
-  // state dump on SIGUSR2
+  // guarantee: Signals (the SIGUSR2 state dump: streaks, last result, restarts in the window)
+  const before = (await sv.listenerLog("gracecheck")).length;
   await sv.client.call("supervisor.signalProcess", ["gracecheck", "USR2"]);
-  await sv.waitLog(
-    "gracecheck",
-    /young:young \(pid \d+\): state: consecutive failures \d+\/1, passes \d+/,
-  );
+  const dump = (await sv.waitLogAfter("gracecheck", before, /state: .*\n/)).split("\n")
+    .filter((l) => l.includes("state: "));
+  const restartedAt = graceLog.split("\n").find((l) => l.includes("restarting: failed http"))!;
+  assert.equal(dump.length, 1, `one line per judged process: ${dump}`);
+  const m = new RegExp(
+    `^(\\S+) INFO \\[gracecheck\\] young:young \\(pid ${newPid}\\): state: ` +
+      `consecutive failures 0/1, passes (\\d+), last healthy \\(http: GET ` +
+      `http://127\\.0\\.0\\.1:${youngPort}/ping: HTTP 200 in \\d+ ms\\), ` +
+      `restarts in window: 1 \\[(\\S+)\\]$`,
+  ).exec(dump[0]);
+  assert.ok(m, dump[0]);
+  assert.ok(Number(m[2]) >= 1);
+  // the restart was recorded right before it was logged
+  assert.ok(Date.parse(m[3]) / 1000 <= logLineTime(restartedAt), `${m[3]} vs ${restartedAt}`);
+  assert.ok(Date.parse(m[3]) / 1000 >= logLineTime(young[judged]));
   Deno.kill(pids["dry:dry"], "SIGCONT");
 });
 

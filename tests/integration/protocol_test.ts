@@ -17,6 +17,7 @@ import {
 } from "../support/supervisord.ts";
 
 Deno.test("protocol: multi-byte PROCESS_LOG payloads from the real supervisord keep the listener in step", async () => {
+  // guarantee: Protocol
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>

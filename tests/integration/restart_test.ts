@@ -5,12 +5,16 @@
 import assert from "node:assert/strict";
 import type { ProcessInfo } from "../../lib/check.ts";
 import { restartProcess } from "../../lib/restart.ts";
-import { Supervisord } from "../support/supervisord.ts";
+import { SupervisorFault } from "../../lib/supervisor.ts";
+import { DENO, REPO, Supervisord } from "../support/supervisord.ts";
+
+const RESTART_ONCE = `${REPO}tests/fixtures/restart_once.ts`;
 
 const SLEEPER = (name: string, extra = "stopwaitsecs=1") =>
   `[program:${name}]\ncommand=sleep 600\nstartsecs=0\n${extra}\n`;
 
 Deno.test("restart: same pid and RUNNING → stopped and started with a new pid", async () => {
+  // guarantee: Restarts
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   const { "a:a": pid } = await sv.waitRunning(["a:a"]);
   const r = await restartProcess(sv.client, await sv.process("a:a"));
@@ -23,6 +27,7 @@ Deno.test("restart: same pid and RUNNING → stopped and started with a new pid"
 });
 
 Deno.test("restart: a pid that changed since the check is left alone", async () => {
+  // guarantee: Restarts
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   await sv.waitRunning(["a:a"]);
   const current = await sv.process("a:a");
@@ -34,6 +39,7 @@ Deno.test("restart: a pid that changed since the check is left alone", async () 
 });
 
 Deno.test("restart: a process no longer RUNNING is left to supervisord", async () => {
+  // guarantee: Restarts
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   await sv.waitRunning(["a:a"]);
   const seen = await sv.process("a:a");
@@ -59,7 +65,19 @@ Deno.test("restart: a process supervisord does not know is reported with the fau
   assert.match(r.detail, /^re-reading ghost:ghost failed \(BAD_NAME: ghost:ghost\)$/);
 });
 
+Deno.test("supervisord client: a fault from supervisord keeps its code and name", async () => {
+  // guarantee: Restarts
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  await assert.rejects(
+    sv.client.call("supervisor.getProcessInfo", ["nope"]),
+    (e) =>
+      e instanceof SupervisorFault && e.code === 10 && e.faultName === "BAD_NAME" &&
+      e.faultString === "BAD_NAME: nope",
+  );
+});
+
 Deno.test("restart: a start that fails reports the step and the fault", async () => {
+  // guarantee: Restarts
   // exits at once with an unexpected code: startProcess(wait) answers SPAWN_ERROR / ABNORMAL_TERMINATION
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -86,6 +104,7 @@ Deno.test("supervisord client: a call right after a burst of concurrent calls su
 });
 
 Deno.test("restart: a process stopped by SIGSTOP is resumed to act on SIGTERM, not SIGKILLed", async () => {
+  // guarantee: Restarts (SIGCONT to a process stopped by a signal)
   // stopwaitsecs=30: without the resume, supervisord would wait 30 s and SIGKILL it
   await using sv = await Supervisord.start({
     sections: () => SLEEPER("frozen", "stopwaitsecs=30") + SLEEPER("running"),
@@ -100,6 +119,37 @@ Deno.test("restart: a process stopped by SIGSTOP is resumed to act on SIGTERM, n
   const plain = await restartProcess(sv.client, await sv.process("running:running"));
   assert.equal(plain.outcome, "restarted");
   assert.equal(plain.resumed, false, "a running process is not sent SIGCONT");
+});
+
+Deno.test("restart: without /proc a frozen process is not resumed; supervisord's SIGKILL still ends it", async () => {
+  // guarantee: Restarts (the SIGCONT fallback)
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("frozen") });
+  await sv.waitRunning(["frozen:frozen"]);
+  await sv.kill("frozen:frozen", "SIGSTOP");
+  const r = await restartProcess(sv.client, await sv.process("frozen:frozen"), "/nonexistent-proc");
+  assert.equal(r.outcome, "restarted", r.detail);
+  assert.equal(r.resumed, false);
+  assert.match(await sv.supervisordLog(), /killing 'frozen' \(\d+\) with SIGKILL/);
+  assert.equal((await sv.process("frozen:frozen")).statename, "RUNNING");
+});
+
+Deno.test("restart: without permission to signal it, a frozen process is not resumed; supervisord's SIGKILL still ends it", async () => {
+  // guarantee: Restarts (the SIGCONT fallback)
+  // the target runs as nobody; the restart runs in a user namespace of its own and a session
+  // of its own (SIGCONT is allowed within a session), so it may not signal the target
+  await using sv = await Supervisord.start({
+    sections: () => SLEEPER("frozen", "user=nobody\nstopwaitsecs=1"),
+  });
+  await sv.waitRunning(["frozen:frozen"]);
+  await sv.kill("frozen:frozen", "SIGSTOP");
+  const { code, stdout, stderr } = await new Deno.Command("setsid", {
+    args: ["unshare", "--user", DENO, "run", "-A", RESTART_ONCE, sv.url, "frozen:frozen"],
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const r = JSON.parse(new TextDecoder().decode(stdout));
+  assert.equal(r.outcome, "restarted", r.detail);
+  assert.equal(r.resumed, false);
+  assert.match(await sv.supervisordLog(), /killing 'frozen' \(\d+\) with SIGKILL/);
 });
 
 Deno.test("supervisord client: concurrent getAllProcessInfo calls share one request", async () => {

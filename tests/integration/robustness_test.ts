@@ -71,6 +71,7 @@ async function assertProtocolClean(sv: Supervisord) {
  * itself and restarts the frozen service.
  */
 Deno.test("robustness: XML-RPC unreachable, then refusing, then back: logged, nothing restarted, recovered alone", async () => {
+  // guarantee: supervisord unreachable or refusing credentials
   const proxyDir = await Deno.makeTempDir({ prefix: "robust-proxy-" });
   let upstream: string | undefined;
   try {
@@ -184,6 +185,7 @@ startsecs=0
  * processes the check could not judge, not the healthy one.
  */
 Deno.test("robustness: a check that throws or rejects is logged once and restarts nothing", async () => {
+  // guarantee: Verdicts
   const program = (name: string) =>
     `[program:${name}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n`;
   await using sv = await Supervisord.start({
@@ -240,6 +242,7 @@ startsecs=0
  * its round ends, and the healthy process beside it is never touched.
  */
 Deno.test("robustness: a round that outlasts --interval skips the next ones; healthy neighbours untouched", async () => {
+  // guarantee: Rounds
   const [slow, ok] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>

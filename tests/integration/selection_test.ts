@@ -9,6 +9,7 @@ import {
 } from "../support/supervisord.ts";
 
 Deno.test("-N group:name checks only that process; SIGHUP ends the listener with status 0", async () => {
+  // guarantee: Signals
   const [a, b] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -69,6 +70,7 @@ Deno.test("-N group:name checks only that process; SIGHUP ends the listener with
 });
 
 Deno.test("-N name (without group) and SIGTERM from supervisord's stopProcess", async () => {
+  // guarantee: Signals
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>

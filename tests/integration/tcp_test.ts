@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { freePorts, listenerSection, Supervisord, webProgram } from "../support/supervisord.ts";
 
 Deno.test("tcp: a service whose port stopped listening is restarted; a healthy one is not", async () => {
+  // guarantee: Logs
   const [deaf, fine] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>

@@ -75,6 +75,16 @@ export async function waitFor<T>(
   );
 }
 
+/** How many times `pattern` occurs in `text`. */
+export function countMatches(text: string, pattern: RegExp): number {
+  return (text.match(new RegExp(pattern.source, "g")) ?? []).length;
+}
+
+/** Unix seconds (with milliseconds) at which a text-format log line was written. */
+export function logLineTime(line: string): number {
+  return Date.parse(line.slice(0, line.indexOf(" "))) / 1000;
+}
+
 export class Supervisord implements AsyncDisposable {
   readonly client: SupervisorClient;
   #child: Deno.ChildProcess;
@@ -171,13 +181,12 @@ ${options.sections(dir)}
     return pid;
   }
 
-  /** A listener's stderr log (its log lines). */
+  /**
+   * A listener's stderr log (its log lines). A missing file is an error, not
+   * an empty log: a wrong name must not make every negative assertion pass.
+   */
   async listenerLog(name: string): Promise<string> {
-    try {
-      return await Deno.readTextFile(`${this.dir}/${name}.err.log`);
-    } catch {
-      return "";
-    }
+    return await Deno.readTextFile(`${this.dir}/${name}.err.log`);
   }
 
   /** Waits until a listener's log matches `pattern`; returns the log. */
@@ -188,8 +197,29 @@ ${options.sections(dir)}
     }, timeoutMs);
   }
 
+  /**
+   * Waits until a listener's log, from character `from` on (an earlier
+   * log's length), matches `pattern`; returns that part.
+   */
+  async waitLogAfter(
+    name: string,
+    from: number,
+    pattern: RegExp,
+    timeoutMs = 20_000,
+  ): Promise<string> {
+    return await waitFor(`${name}'s log after ${from} to match ${pattern}`, async () => {
+      const rest = (await this.listenerLog(name)).slice(from);
+      return pattern.test(rest) ? rest : undefined;
+    }, timeoutMs);
+  }
+
   async supervisordLog(): Promise<string> {
     return await Deno.readTextFile(`${this.dir}/supervisord.log`);
+  }
+
+  /** How many times supervisord spawned program `name` (the first start included). */
+  async spawns(name: string): Promise<number> {
+    return countMatches(await this.supervisordLog(), new RegExp(`spawned: '${name}' with pid`));
   }
 
   /**

@@ -26,19 +26,26 @@ function harness() {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 Deno.test("listener: READY first, each event acknowledged at once while its work goes on", async () => {
+  // guarantee: Rounds
+  // guarantee: Signals (end of stdin: the work in flight ends first)
   const h = harness();
   const seen: ListenerEvent[] = [];
+  // each event starts work (a round) that lasts until released; the handler hands it back,
+  // so a listener that waited for it would never acknowledge
+  const pending = new Set<Promise<void>>();
   let release!: () => void;
-  const work = new Promise<void>((r) => (release = r));
+  const released = new Promise<void>((r) => (release = r));
   let stopped = false;
   const done = runEventListener(
     {
-      onEvent(e) {
+      onEvent: (e) => {
         seen.push(e);
-        void work; // the round would still be running here
+        const work = released.then(() => void pending.delete(work));
+        pending.add(work);
+        return work;
       },
       stop: async () => {
-        await work;
+        await Promise.all(pending);
         stopped = true;
       },
     },
@@ -52,6 +59,7 @@ Deno.test("listener: READY first, each event acknowledged at once while its work
   h.feed.enqueue(enc.encode(envelope("TICK_5", "when:1", 1)));
   await tick();
   assert.deepEqual(h.output, ["READY\n", "RESULT 2\nOKREADY\n"], "acknowledged before work ends");
+  assert.equal(pending.size, 1, "its work is still going on");
   // two events in one read, one multi-byte, then one split across reads
   h.feed.enqueue(
     enc.encode(envelope("PROCESS_LOG_STDOUT", "x ✓ 🚀", 2) + envelope("TICK_5", "when:2", 3)),
@@ -63,6 +71,7 @@ Deno.test("listener: READY first, each event acknowledged at once while its work
   h.feed.enqueue(third.subarray(70));
   await tick();
   assert.equal(h.output.length, 5);
+  assert.equal(pending.size, 4, "every event acknowledged while all the work goes on");
   assert.deepEqual(seen.map((e) => [e.eventName, e.payload]), [
     ["TICK_5", "when:1"],
     ["PROCESS_LOG_STDOUT", "x ✓ 🚀"],

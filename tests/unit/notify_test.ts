@@ -17,6 +17,7 @@ import {
   webhookPayload,
 } from "../../lib/notify.ts";
 import { SUBJECT_CHARS, TEXT_CHARS } from "../../lib/redact.ts";
+import { waitFor } from "../support/supervisord.ts";
 
 const REPORT: RestartReport = {
   check: "web_check",
@@ -216,25 +217,35 @@ Deno.test("a missing sendmail program is logged, never thrown", async () => {
   assert.match(lines.join(""), /not sent: \/nonexistent\/sendmail could not start: /);
 });
 
-Deno.test("a hanging sendmail is killed at the timeout, with what it started", async () => {
+Deno.test("a hanging sendmail is killed at the timeout, with what it started; the caller goes on meanwhile", async () => {
   await using fake = await script(
     `sleep 60 & echo $! > "$(dirname "$0")/child"; wait`,
   );
   const { logger, lines } = capture();
   const notifier = new Notifier(
-    { email: ["ops@example.com"], sendmail: fake.path, timeoutMs: 3_000 },
+    { email: ["ops@example.com"], sendmail: fake.path, timeoutMs: 1_000 },
     logger,
   );
-  // not awaited: the caller is never blocked, and nothing is thrown
-  const sending = notifier.notify(REPORT);
+  let settled = false;
+  const sending = notifier.notify(REPORT).then(() => void (settled = true));
+  // the caller has control back while the mailer hangs
+  const child = await waitFor(
+    "the mailer to start",
+    async () => {
+      const pid = (await Deno.readTextFile(`${fake.dir}/child`).catch(() => "")).trim();
+      return pid !== "" && pid;
+    },
+    10_000,
+    20,
+  );
+  assert.equal(settled, false, "still sending while the caller goes on");
   await notifier.flush();
   await sending;
   assert.match(
     lines.join(""),
-    /mail to ops@example.com not sent: .* timed out after 3s \(killed\)/,
+    /mail to ops@example.com not sent: .* timed out after 1s \(killed\)/,
   );
   // the background sleep was in the killed process group
-  const child = (await Deno.readTextFile(`${fake.dir}/child`)).trim();
   assert.equal(await alive(child), false);
 });
 

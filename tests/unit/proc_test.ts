@@ -128,11 +128,10 @@ Deno.test("readRssKb: a child's RSS grows by what it allocated", async () => {
 Deno.test("readCpuTime: grows while this process computes", async () => {
   const before = await readCpuTime(Deno.pid);
   assert.ok(before);
-  let x = 0;
   const end = performance.now() + 300;
-  while (performance.now() < end) x += Math.sqrt(x + 1);
+  while (performance.now() < end) Math.sqrt(Math.random());
   const after = await readCpuTime(Deno.pid);
-  assert.ok(after && x > 0);
+  assert.ok(after);
   assert.ok(after.cpuSeconds > before.cpuSeconds, `${before.cpuSeconds} → ${after.cpuSeconds}`);
   assert.equal(after.startTicks, before.startTicks);
 });
@@ -174,7 +173,39 @@ Deno.test("descendants: children and grandchildren, the same from children files
   assert.ok((await descendantsOf(Deno.pid)).includes(top));
 });
 
-Deno.test("descendants: processes exiting during the walk are left out, never an error", async () => {
+/** A fake /proc root: `tree` maps pid → [ppid, children]; other pids have no entry (gone). */
+async function fakeProc(tree: Record<number, [number, number[]]>): Promise<string> {
+  const root = await Deno.makeTempDir({ prefix: "fake-proc-" });
+  for (const [pid, [ppid, children]] of Object.entries(tree)) {
+    await Deno.mkdir(`${root}/${pid}/task/${pid}`, { recursive: true });
+    await Deno.writeTextFile(
+      `${root}/${pid}/stat`,
+      `${pid} (p${pid}) S ${ppid} 1 1 0 -1 0 0 0 0 0 10 10 0 0 20 0 1 0 100 0 0\n`,
+    );
+    await Deno.writeTextFile(`${root}/${pid}/task/${pid}/children`, children.join(" "));
+  }
+  return root;
+}
+
+Deno.test("descendants: a process gone while the tree is read is left out, with its children, never an error", async () => {
+  // 10 ─┬─ 11 ── 13
+  //     └─ 12 (exited: listed by its parent, its /proc entry gone) ── 14 (gone with it)
+  const root = await fakeProc({ 10: [1, [11, 12]], 11: [10, [13]], 13: [11, []] });
+  try {
+    // the scan never sees 12: only what has a stat file is there
+    assert.deepEqual(sortNum(await descendantsByScan(10, root)), [11, 13]);
+    // the children files name 12, but nothing below it can be read: its branch ends
+    assert.deepEqual(sortNum(await descendantsByChildren(10, root)), [11, 12, 13]);
+    // a stat file that vanishes mid-scan (a directory without it) is skipped too
+    await Deno.mkdir(`${root}/15`);
+    assert.deepEqual(sortNum(await descendantsByScan(10, root)), [11, 13]);
+    assert.deepEqual(await childrenOf(12, root), []);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("descendants: processes exiting during the walk of the real /proc never cause an error", async () => {
   // a shell that keeps forking short-lived children
   await using tree = spawnTree("sh", ["-c", "while :; do /bin/true; done"]);
   let seen = 0;
@@ -186,6 +217,7 @@ Deno.test("descendants: processes exiting during the walk are left out, never an
     seen += byChildren.length + byScan.length;
     for (const pid of byChildren) await readRssKb(pid);
   }
+  // the race was exercised: short-lived children were found (and read) during the walks
   assert.ok(seen > 0, "some short-lived child was seen at least once");
 });
 

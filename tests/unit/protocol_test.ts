@@ -58,6 +58,7 @@ Deno.test("parser: byte by byte yields each event exactly when its last byte arr
 });
 
 Deno.test("parser: len counts code points, not bytes or UTF-16 units", () => {
+  // guarantee: Protocol
   // 🚀 is 4 bytes in UTF-8, 2 UTF-16 units, 1 code point (Python's len)
   const header = "ver:3.0 server:supervisor serial:1 pool:p poolserial:1 eventname:TICK_5 len:1\n";
   const events = new EventParser().push(enc.encode(`${header}🚀${header}x`));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { xmlrpcCheck } from "../../checks/xmlrpc.ts";
 import type { ProcessInfo, Verdict } from "../../lib/check.ts";
 import { configureCheck } from "../../lib/cli.ts";
-import { SupervisorClient, SupervisorFault } from "../../lib/supervisor.ts";
+import { SupervisorClient } from "../../lib/supervisor.ts";
 import { faultResponse, methodName, methodResponse } from "../fixtures/xmlrpc_service.ts";
 
 function proc(name: string): ProcessInfo {
@@ -341,18 +341,13 @@ Deno.test("xmlrpc: the original's JSON keys and JSON values configure it (comple
   assert.equal(xmlrpcCheck.retries(defaults as never), 2);
 });
 
-Deno.test("supervisord client over the shared transport: faults and unusable answers", async () => {
+// supervisord's own faults (BAD_NAME, …): tests/integration/restart_test.ts, from the real one
+Deno.test("supervisord client over the shared transport: unusable answers", async () => {
   await withServer((req, method) => {
     const path = new URL(req.url).pathname;
     if (path === "/hang/RPC2") return hanging(req, method);
-    if (path === "/RPC2") return xml(faultResponse(10, "BAD_NAME: nope"));
     return new Response("gone", { status: 404 });
   }, async ({ port }) => {
-    const client = new SupervisorClient(`http://127.0.0.1:${port}`);
-    await assert.rejects(
-      client.call("supervisor.getProcessInfo", ["nope"]),
-      (e) => e instanceof SupervisorFault && e.code === 10 && e.faultName === "BAD_NAME",
-    );
     const hung = new SupervisorClient(`http://127.0.0.1:${port}/hang/RPC2`);
     await assert.rejects(hung.call("supervisor.getState", [], 200), {
       name: "SupervisorUnavailable",
