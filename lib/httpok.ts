@@ -29,6 +29,7 @@ import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
 import { PROGRAM, reportUsageError } from "./command.ts";
 import { UsageError } from "./errors.ts";
+import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type Level, type LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
@@ -467,7 +468,11 @@ class Httpok {
     void this.#scheduler.trigger(reason);
   }
 
-  /** Aborts a GET in flight; restarts and notifications in flight finish first. */
+  /**
+   * Aborts a GET in flight; a restart under way ends as soon as the finisher
+   * holds it (lib/restart.ts), and no other starts; notifications in flight
+   * finish first.
+   */
   async stop(): Promise<void> {
     this.#shutdown.abort();
     await this.#scheduler.stop();
@@ -934,15 +939,24 @@ class Httpok {
       write(`gcore output for ${spec} (pid ${p.pid}):\n\n${output}`, "info", fields);
       details.push(`gcore: ${output}`);
     }
+    if (this.#shutdown.signal.aborted) {
+      write(`${spec} (pid ${p.pid}) NOT restarted: the listener is stopping`, "warn", fields);
+      return { outcome: "skipped", detail: "the listener is stopping" };
+    }
     write(`${spec} (pid ${p.pid}) is in RUNNING state, restarting`, "warn", fields);
     const r = this.config.restartCommand !== undefined
       ? await this.#restartWithCommand(p, this.config.restartCommand)
-      : await restartProcess(this.client, p);
+      : await restartProcess(this.client, p, {
+        owner: this.#check,
+        signal: this.#shutdown.signal,
+      });
     if (r.outcome === "restarted") {
       const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
       write(`${spec} restarted (${r.detail}${pid})`, "warn", fields);
     } else if (r.outcome === "skipped") {
       write(`${spec} NOT restarted: ${r.detail}`, "warn", fields);
+    } else if (r.outcome === "handed-over") {
+      write(`${spec} restart handed over: ${r.detail}`, "warn", fields);
     } else {
       write(`${spec} restart failed: ${r.detail}`, "error", fields);
     }
@@ -1046,6 +1060,8 @@ export async function runHttpokCommand(
   argv: string[],
   command = `${PROGRAM} httpok`,
 ): Promise<number> {
+  const finished = await finisherIfAsked();
+  if (finished !== undefined) return finished;
   let httpok: Httpok;
   let logger: Logger;
   try {
@@ -1055,6 +1071,7 @@ export async function runHttpokCommand(
       return 0;
     }
     logger = new Logger(config.name ?? "httpok", config.log.level, undefined, config.log.format);
+    guardRestarts(logger, config.log.format);
     const client = SupervisorClient.fromEnv();
     httpok = new Httpok(config, client, new Notifier(config.notify, logger), logger, {
       name: Deno.env.get("SUPERVISOR_PROCESS_NAME"),
