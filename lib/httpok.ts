@@ -34,16 +34,13 @@ import { guardStdout, runEventListener } from "./listener.ts";
 import { type Level, type LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
 import {
-  type CommandResult,
   DEFAULT_SENDMAIL,
-  describeCommandResult,
   displayUrl,
   Notifier,
   NOTIFY_OPTIONS,
   type NotifyOptions,
   parseNotifyOptions,
   type RestartReport,
-  runCommand,
   splitCommandLine,
 } from "./notify.ts";
 import { seconds } from "./options.ts";
@@ -51,6 +48,7 @@ import { RoundScheduler } from "./schedule.ts";
 import { ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
 import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
+import { type CommandResult, describeCommandResult, runCommand } from "./subprocess.ts";
 import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
 

@@ -11,7 +11,6 @@ import {
   Notifier,
   parseNotifyOptions,
   type RestartReport,
-  runCommand,
   splitCommandLine,
 } from "../../lib/notify.ts";
 
@@ -233,21 +232,6 @@ Deno.test("a hanging sendmail is killed at the timeout, with what it started", a
   // the background sleep was in the killed process group
   const child = (await Deno.readTextFile(`${fake.dir}/child`)).trim();
   assert.equal(await alive(child), false);
-});
-
-Deno.test("runCommand: exit status, output, environment, input", async () => {
-  const r = await runCommand(["/bin/sh", "-c", 'cat; echo "$FOO"; echo err >&2; exit 3'], {
-    input: "in\n",
-    env: { FOO: "bar" },
-    timeoutMs: 30_000,
-  });
-  assert.deepEqual(r, {
-    code: 3,
-    signal: undefined,
-    stdout: "in\nbar\n",
-    stderr: "err\n",
-    timedOut: false,
-  });
 });
 
 Deno.test("the webhook receives the report as JSON", async () => {
