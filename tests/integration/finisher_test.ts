@@ -79,6 +79,37 @@ Deno.test("finisher: the listener SIGKILLed mid-restart: the service is started 
   assert.match(log, new RegExp(`finisher: started it again: new pid ${newPid}`));
 });
 
+Deno.test("finisher: httpok stopped by supervisord mid-restart: the service is started again", async () => {
+  const [closed] = freePorts(1);
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      stubborn("slow", 6) +
+      // nothing listens on the port: every check fails
+      listenerSection(
+        "httpok",
+        [
+          "httpok",
+          "-p",
+          "slow",
+          "-t",
+          "1",
+          "--interval",
+          "1",
+          `http://127.0.0.1:${closed}/`,
+        ],
+        dir,
+        "events=TICK_60\nstopwaitsecs=2\n",
+      ),
+  });
+  const { "slow:slow": pid } = await sv.waitRunning(["slow:slow"]);
+  await waitStopping(sv, "slow:slow");
+  await sv.client.stopProcess("httpok");
+  const newPid = await sv.waitRestarted("slow:slow", pid, 30_000);
+  const log = await sv.waitLog("httpok", /finisher: started it again/);
+  assert.match(log, /slow:slow restart handed over: the listener is stopping/);
+  assert.match(log, new RegExp(`finisher: started it again: new pid ${newPid}`));
+});
+
 Deno.test("finisher: a restart the listener completes leaves the finisher nothing to do", async () => {
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("quick", 1) + guardListener(dir, "quick"),
