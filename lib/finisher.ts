@@ -87,13 +87,19 @@ export class Finisher {
    */
   async begin(spec: string, pid: number, check: string): Promise<boolean> {
     const message: Begin = { begin: spec, pid, check };
+    // pending from now on, so that an end() meanwhile does not close the finisher's input
     this.#pending.set(spec, message);
     // a finisher that died (killed by hand) is replaced once, and told everything pending
     for (let attempt = 0; attempt < 2; attempt++) {
-      const writer = this.#writer ?? this.#spawn();
-      if (writer === undefined) break;
+      let writer = this.#writer;
+      let messages = [message];
+      if (writer === undefined) {
+        writer = this.#spawn();
+        if (writer === undefined) break;
+        messages = [...this.#pending.values()];
+      }
       try {
-        await writer.write(line(message));
+        await Promise.all(messages.map((m) => writer.write(line(m))));
         return true;
       } catch {
         if (this.#writer === writer) this.#writer = this.#child = undefined;
@@ -143,12 +149,8 @@ export class Finisher {
     }
     child.unref();
     child.status.catch(() => {});
-    const writer = child.stdin.getWriter();
     this.#child = child;
-    this.#writer = writer;
-    // a replacement learns of every restart still pending (written in order, before the new one)
-    for (const message of this.#pending.values()) writer.write(line(message)).catch(() => {});
-    return writer;
+    return this.#writer = child.stdin.getWriter();
   }
 }
 
