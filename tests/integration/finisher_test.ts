@@ -41,15 +41,21 @@ async function waitStopping(sv: Supervisord, spec: string) {
   await waitFor(`${spec} STOPPING`, async () => (await sv.process(spec)).statename === "STOPPING");
 }
 
+/** Makes the guard listener restart `spec`; returns its pid once the stop is under way. */
+async function restartUnderWay(sv: Supervisord, spec: string): Promise<number> {
+  const { [spec]: pid } = await sv.waitRunning([spec]);
+  await sv.waitLog("guard", /every 1s/);
+  await Deno.writeTextFile(`${sv.dir}/bad`, "");
+  await waitStopping(sv, spec);
+  await Deno.remove(`${sv.dir}/bad`);
+  return pid;
+}
+
 Deno.test("finisher: the listener stopped by supervisord mid-restart (its stopwaitsecs 2 < the service's 6): the service is started again", async () => {
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("slow", 6) + guardListener(dir, "slow"),
   });
-  const { "slow:slow": pid } = await sv.waitRunning(["slow:slow"]);
-  await sv.waitLog("guard", /every 1s/);
-  await Deno.writeTextFile(`${sv.dir}/bad`, "");
-  await waitStopping(sv, "slow:slow");
-  await Deno.remove(`${sv.dir}/bad`);
+  const pid = await restartUnderWay(sv, "slow:slow");
   // supervisorctl stop guard: SIGTERM, SIGKILL after 2 s; the service needs 6 s to stop
   await sv.client.stopProcess("guard");
   assert.equal((await sv.process("guard")).statename, "STOPPED");
@@ -66,11 +72,7 @@ Deno.test("finisher: the listener SIGKILLed mid-restart: the service is started 
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("slow", 4) + guardListener(dir, "slow"),
   });
-  const { "slow:slow": pid } = await sv.waitRunning(["slow:slow"]);
-  await sv.waitLog("guard", /every 1s/);
-  await Deno.writeTextFile(`${sv.dir}/bad`, "");
-  await waitStopping(sv, "slow:slow");
-  await Deno.remove(`${sv.dir}/bad`);
+  const pid = await restartUnderWay(sv, "slow:slow");
   await sv.kill("guard", "SIGKILL");
   await waitFor("the listener gone", async () => (await sv.process("guard")).pid === 0);
   const newPid = await sv.waitRestarted("slow:slow", pid, 30_000);
@@ -114,11 +116,7 @@ Deno.test("finisher: a restart the listener completes leaves the finisher nothin
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("quick", 1) + guardListener(dir, "quick"),
   });
-  const { "quick:quick": pid } = await sv.waitRunning(["quick:quick"]);
-  await sv.waitLog("guard", /every 1s/);
-  await Deno.writeTextFile(`${sv.dir}/bad`, "");
-  await waitStopping(sv, "quick:quick");
-  await Deno.remove(`${sv.dir}/bad`);
+  const pid = await restartUnderWay(sv, "quick:quick");
   const newPid = await sv.waitRestarted("quick:quick", pid);
   await sv.waitLog("guard", new RegExp(`restarted \\(stopped, started\\): new pid ${newPid}`));
   await sv.client.stopProcess("guard");
