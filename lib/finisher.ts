@@ -315,7 +315,7 @@ export async function runFinisher(
   const logger = new Logger("finisher", "info", await listenerLogSink(client), format);
   logger.warn(
     `the listener ended during the restart of ${[...pending.keys()].join(", ")}: ` +
-      `finishing it (finisher pid ${Deno.pid})`,
+      `finishing (finisher pid ${Deno.pid})`,
   );
   await Promise.all([...pending.values()].map((b) => finishOne(client, b, logger)));
   return 0;
