@@ -931,15 +931,15 @@ class Httpok {
       );
       return { outcome: "dry-run", detail: `would restart it${how}` };
     }
+    if (this.#shutdown.signal.aborted) {
+      write(`${spec} (pid ${p.pid}) NOT restarted: the listener is stopping`, "warn", fields);
+      return { outcome: "skipped", detail: "the listener is stopping" };
+    }
     const details: string[] = [];
     if (this.config.coredir !== undefined) {
       const output = await this.#gcore(p);
       write(`gcore output for ${spec} (pid ${p.pid}):\n\n${output}`, "info", fields);
       details.push(`gcore: ${output}`);
-    }
-    if (this.#shutdown.signal.aborted) {
-      write(`${spec} (pid ${p.pid}) NOT restarted: the listener is stopping`, "warn", fields);
-      return { outcome: "skipped", detail: "the listener is stopping" };
     }
     write(`${spec} (pid ${p.pid}) is in RUNNING state, restarting`, "warn", fields);
     const r = this.config.restartCommand !== undefined
