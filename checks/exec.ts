@@ -23,9 +23,10 @@
  * within -t/--timeout is unhealthy. Statuses 126 and 127 (the shell could
  * not execute or find the command) are `unknown` instead: a broken command
  * is a configuration error, not a verdict on the process, and must not
- * restart it. The command runs in a process group of its own; on timeout
- * that whole group is killed (SIGKILL), and whatever the command leaves
- * running in it when the shell exits is killed too, so no orphans remain.
+ * restart it. The command runs in a session of its own (lib/subprocess.ts);
+ * on timeout it is killed with its whole process group and every descendant
+ * still under it, even one that called setsid, and whatever the command
+ * leaves running in its group when the shell exits is killed too.
  */
 import { z } from "zod";
 import {
@@ -40,14 +41,11 @@ import {
 import { count, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { outside } from "../lib/redact.ts";
+import { runCommand } from "../lib/subprocess.ts";
 
 const SHELL = "/bin/sh";
 /** Longest rendering of the command's output in a verdict message. */
 export const OUTPUT_CHARS = 500;
-/** Output kept while the command runs; only its end is shown. */
-const TAIL_BYTES = 16 * 1024;
-/** Time allowed to collect the output once the command and its group are gone. */
-const OUTPUT_GRACE_MS = 1000;
 /** Set only with -p; never inherited from the listener. */
 const PORT_VARIABLE = "SUPERVISOR_CHECK_PORT";
 
@@ -123,45 +121,6 @@ function commandEnv(process: ProcessInfo, port: PortSpec | undefined): Record<st
   return env;
 }
 
-/** Keeps the last `limit` bytes of what is pushed into it. */
-class Tail {
-  #chunks: Uint8Array[] = [];
-  #size = 0;
-
-  constructor(readonly limit: number) {}
-
-  push(chunk: Uint8Array): void {
-    this.#chunks.push(chunk);
-    this.#size += chunk.length;
-    while (this.#size - this.#chunks[0].length >= this.limit) {
-      this.#size -= this.#chunks.shift()!.length;
-    }
-  }
-
-  text(): string {
-    const all = new Uint8Array(this.#size);
-    let offset = 0;
-    for (const chunk of this.#chunks) {
-      all.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return new TextDecoder().decode(all.subarray(Math.max(0, this.#size - this.limit)));
-  }
-}
-
-/** Reads a stream into `tail` until its end, or until the reader is cancelled. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, tail: Tail): Promise<void> {
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      tail.push(value);
-    }
-  } catch {
-    // cancelled: what was read is kept
-  }
-}
-
 /**
  * Output as one log-friendly line: blank lines skipped, lines trimmed and
  * joined with " | ", control characters made visible, and only the last
@@ -184,78 +143,34 @@ export const execCheck: CheckDefinition<ExecOptions> = {
   schema,
   retries: (o) => o.num_retries,
   async run(process, o, ctx): Promise<Verdict> {
-    const env = commandEnv(process, o.port);
     const started = performance.now();
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(SHELL, {
-        args: ["-c", o.command],
-        env,
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-        // a new session: the command and its children form a group we can kill
-        detached: true,
-      }).spawn();
-    } catch (e) {
-      return unknown(`cannot start ${SHELL}: ${(e as Error).message}`);
-    }
-    const tail = new Tail(TAIL_BYTES);
-    const readers = [child.stdout.getReader(), child.stderr.getReader()];
-    const reading = Promise.all(readers.map((r) => drain(r, tail)));
-    const killGroup = () => {
-      try {
-        Deno.kill(-child.pid, "SIGKILL");
-      } catch {
-        // the group is empty: nothing left to kill
-      }
-    };
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, o.timeout * 1000);
-    ctx.signal.addEventListener("abort", killGroup, { once: true });
-    if (ctx.signal.aborted) killGroup();
-    let status: Deno.CommandStatus;
-    try {
-      status = await child.status;
-    } finally {
-      clearTimeout(timer);
-      ctx.signal.removeEventListener("abort", killGroup);
-    }
-    // whatever the command left running in its group goes with it
-    killGroup();
-    let grace: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      reading,
-      new Promise<void>((resolve) => grace = setTimeout(resolve, OUTPUT_GRACE_MS)),
-    ]);
-    clearTimeout(grace);
-    // a process that left the group may still hold the pipes open
-    for (const reader of readers) reader.cancel().catch(() => {});
-
+    const r = await runCommand([SHELL, "-c", o.command], {
+      env: commandEnv(process, o.port),
+      clearEnv: true,
+      timeoutMs: o.timeout * 1000,
+      signal: ctx.signal,
+      mergeOutput: true,
+      killLeftovers: true,
+    });
+    if (r.spawnError !== undefined) return unknown(`cannot start ${SHELL}: ${r.spawnError}`);
     const ms = Math.round(performance.now() - started);
-    const output = summarizeOutput(tail.text());
+    const output = summarizeOutput(r.stdout);
     const shown = output ? `; output: ${output}` : "; no output";
-    if (ctx.signal.aborted) return unknown("listener is stopping: command killed");
-    if (timedOut) {
+    if (r.aborted) return unknown("listener is stopping: command killed");
+    if (r.timedOut) {
       return unhealthy(
         `command did not exit within ${o.timeout}s: killed it and its children${shown}`,
       );
     }
-    if (status.success) return healthy(`command exited 0 in ${ms} ms${shown}`);
-    if (status.signal) {
-      return unhealthy(`command killed by ${status.signal} after ${ms} ms${shown}`);
-    }
-    if (status.code === 126 || status.code === 127) {
+    if (r.code === 0) return healthy(`command exited 0 in ${ms} ms${shown}`);
+    if (r.signal) return unhealthy(`command killed by ${r.signal} after ${ms} ms${shown}`);
+    if (r.code === 126 || r.code === 127) {
       return unknown(
-        `command exited ${status.code}: the shell could not ${
-          status.code === 127 ? "find" : "execute"
+        `command exited ${r.code}: the shell could not ${
+          r.code === 127 ? "find" : "execute"
         } it, a configuration error${shown}`,
       );
     }
-    return unhealthy(`command exited ${status.code} in ${ms} ms${shown}`);
+    return unhealthy(`command exited ${r.code} in ${ms} ms${shown}`);
   },
 };

@@ -15,6 +15,7 @@ import {
   renderHelp,
 } from "./cli.ts";
 import { UsageError } from "./errors.ts";
+import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { Logger } from "./log.ts";
 import { Notifier } from "./notify.ts";
@@ -68,6 +69,8 @@ async function listen(
   command: string,
   prepare: () => ListenerJob[] | string,
 ): Promise<number> {
+  const finished = await finisherIfAsked();
+  if (finished !== undefined) return finished;
   let runners: Runner[];
   let notifiers: Notifier[];
   let logger: Logger;
@@ -81,6 +84,7 @@ async function listen(
     // the loop's own lines (signals, end of input) belong to the listener, not to one entry
     const name = prepared.length === 1 ? prepared[0].settings.checkName : "run";
     logger = new Logger(name, log.level, undefined, log.format);
+    guardRestarts(logger, log.format);
     const client = SupervisorClient.fromEnv();
     notifiers = [];
     runners = prepared.map(({ settings, checks }) => {

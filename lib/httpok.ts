@@ -29,20 +29,18 @@ import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { UsageError } from "./errors.ts";
+import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type Level, type LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
 import {
-  type CommandResult,
   DEFAULT_SENDMAIL,
-  describeCommandResult,
   displayUrl,
   Notifier,
   NOTIFY_OPTIONS,
   type NotifyOptions,
   parseNotifyOptions,
   type RestartReport,
-  runCommand,
   splitCommandLine,
 } from "./notify.ts";
 import { resolveSecret, seconds } from "./options.ts";
@@ -51,6 +49,7 @@ import { RoundScheduler } from "./schedule.ts";
 import { ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
 import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
+import { type CommandResult, describeCommandResult, runCommand } from "./subprocess.ts";
 import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "./supervisor.ts";
 import { VERSION } from "./version.ts";
 
@@ -494,7 +493,11 @@ class Httpok {
     void this.#scheduler.trigger(reason);
   }
 
-  /** Aborts a GET in flight; restarts and notifications in flight finish first. */
+  /**
+   * Aborts a GET in flight; a restart under way ends as soon as the finisher
+   * holds it (lib/restart.ts), and no other starts; notifications in flight
+   * finish first.
+   */
   async stop(): Promise<void> {
     this.#shutdown.abort();
     await this.#scheduler.stop();
@@ -955,6 +958,10 @@ class Httpok {
       );
       return { outcome: "dry-run", detail: `would restart it${how}` };
     }
+    if (this.#shutdown.signal.aborted) {
+      write(`${spec} (pid ${p.pid}) NOT restarted: the listener is stopping`, "warn", fields);
+      return { outcome: "skipped", detail: "the listener is stopping" };
+    }
     const details: string[] = [];
     if (this.config.coredir !== undefined) {
       const output = await this.#gcore(p);
@@ -964,12 +971,17 @@ class Httpok {
     write(`${spec} (pid ${p.pid}) is in RUNNING state, restarting`, "warn", fields);
     const r = this.config.restartCommand !== undefined
       ? await this.#restartWithCommand(p, this.config.restartCommand)
-      : await restartProcess(this.client, p);
+      : await restartProcess(this.client, p, {
+        owner: this.#check,
+        signal: this.#shutdown.signal,
+      });
     if (r.outcome === "restarted") {
       const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
       write(`${spec} restarted (${r.detail}${pid})`, "warn", fields);
     } else if (r.outcome === "skipped") {
       write(`${spec} NOT restarted: ${r.detail}`, "warn", fields);
+    } else if (r.outcome === "handed-over") {
+      write(`${spec} restart handed over: ${r.detail}`, "warn", fields);
     } else {
       write(`${spec} restart failed: ${r.detail}`, "error", fields);
     }
@@ -1073,6 +1085,8 @@ export async function runHttpokCommand(
   argv: string[],
   command = `${PROGRAM} httpok`,
 ): Promise<number> {
+  const finished = await finisherIfAsked();
+  if (finished !== undefined) return finished;
   let httpok: Httpok;
   let logger: Logger;
   try {
@@ -1082,6 +1096,7 @@ export async function runHttpokCommand(
       return 0;
     }
     logger = new Logger(config.name ?? "httpok", config.log.level, undefined, config.log.format);
+    guardRestarts(logger, config.log.format);
     const client = SupervisorClient.fromEnv();
     httpok = new Httpok(config, client, new Notifier(config.notify, logger), logger, {
       name: Deno.env.get("SUPERVISOR_PROCESS_NAME"),

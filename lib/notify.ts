@@ -12,9 +12,9 @@
  * the body, each field of the JSON (secrets masked, control characters
  * visible, cut to TEXT_CHARS; the subject to SUBJECT_CHARS).
  *
- * Also here, because sending mail needs them and httpok's gcore and
- * --restart-command reuse them: shell-like splitting of a command line and
- * a bounded runner for external commands.
+ * Also here, because sending mail needs it and httpok's gcore and
+ * --restart-command reuse it: shell-like splitting of a command line (the
+ * command itself runs through lib/subprocess.ts).
  */
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
@@ -22,6 +22,7 @@ import type { LogFields, Logger } from "./log.ts";
 import { describeFetchError } from "./net.ts";
 import { flagLabel, resolveSecret } from "./options.ts";
 import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
+import { describeCommandResult, runCommand } from "./subprocess.ts";
 import { VERSION } from "./version.ts";
 
 /** One restarted (or not restarted) process, as mailed and POSTed. */
@@ -165,141 +166,6 @@ export function splitCommandLine(text: string): string[] {
   return words;
 }
 
-export interface CommandResult {
-  /** Exit status; absent when it could not start or died of a signal. */
-  code?: number;
-  /** Signal that ended it (SIGKILL after a timeout). */
-  signal?: string;
-  /** The first OUTPUT_LIMIT bytes of each stream. */
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  /** Why it could not be started (not found, not executable). */
-  spawnError?: string;
-}
-
-export interface RunOptions {
-  /** Written to its stdin, which is then closed; stdin is /dev/null without it. */
-  input?: string;
-  /** Added to the inherited environment. */
-  env?: Record<string, string>;
-  /** Then the command and everything it started is killed. */
-  timeoutMs: number;
-}
-
-/** Output kept per stream. */
-const OUTPUT_LIMIT = 64 * 1024;
-/**
- * After the command exits, how long its pipes may stay open (a background
- * child holding them) before we stop reading.
- */
-const PIPE_GRACE_MS = 1_000;
-
-const encoder = new TextEncoder();
-
-function delay(ms: number): { done: Promise<void>; cancel: () => void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const done = new Promise<void>((resolve) => timer = setTimeout(resolve, ms));
-  return { done, cancel: () => clearTimeout(timer) };
-}
-
-function collect(stream: ReadableStream<Uint8Array>) {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  let truncated = false;
-  const done = (async () => {
-    try {
-      while (true) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        if (value.length > OUTPUT_LIMIT - size) truncated = true;
-        const part = value.subarray(0, Math.max(0, OUTPUT_LIMIT - size));
-        chunks.push(part);
-        size += part.length;
-      }
-    } catch {
-      // cancelled after the grace period: keep what arrived
-    }
-  })();
-  return {
-    done,
-    cancel: () => reader.cancel().catch(() => {}),
-    text: () => {
-      const bytes = new Uint8Array(size);
-      let offset = 0;
-      for (const c of chunks) {
-        bytes.set(c, offset);
-        offset += c.length;
-      }
-      return new TextDecoder().decode(bytes) + (truncated ? "\n[output truncated]" : "");
-    },
-  };
-}
-
-async function feed(stdin: WritableStream<Uint8Array>, text: string): Promise<void> {
-  const writer = stdin.getWriter();
-  try {
-    await writer.write(encoder.encode(text));
-    await writer.close();
-  } catch {
-    // it exited (or was killed) without reading everything: its status tells
-  }
-}
-
-/**
- * Runs argv without a shell, in its own process group so that a timeout
- * kills whatever it started too. Never throws.
- */
-export async function runCommand(argv: string[], options: RunOptions): Promise<CommandResult> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      env: options.env,
-      stdin: options.input === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }).spawn();
-  } catch (e) {
-    return { stdout: "", stderr: "", timedOut: false, spawnError: (e as Error).message };
-  }
-  const stdout = collect(child.stdout);
-  const stderr = collect(child.stderr);
-  const fed = options.input === undefined ? Promise.resolve() : feed(child.stdin, options.input);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // the group is gone already
-    }
-  }, options.timeoutMs);
-  const status = await child.status;
-  clearTimeout(timer);
-  const grace = delay(PIPE_GRACE_MS);
-  await Promise.race([Promise.all([stdout.done, stderr.done, fed]), grace.done]);
-  grace.cancel();
-  await Promise.all([stdout.cancel(), stderr.cancel()]);
-  return {
-    code: status.signal ? undefined : status.code,
-    signal: status.signal ?? undefined,
-    stdout: stdout.text(),
-    stderr: stderr.text(),
-    timedOut,
-  };
-}
-
-/** `exit status 1`, `timed out after 10s (killed)`, `could not start: …`. */
-export function describeCommandResult(result: CommandResult, timeoutMs: number): string {
-  if (result.spawnError !== undefined) return `could not start: ${result.spawnError}`;
-  if (result.timedOut) return `timed out after ${timeoutMs / 1000}s (killed)`;
-  if (result.signal) return `killed by ${result.signal}`;
-  return `exit status ${result.code}`;
-}
-
 // ---------------------------------------------------------------------------
 // What is sent
 
@@ -335,6 +201,8 @@ export function reportBody(report: RestartReport): string {
     .map(([k, v]) => `${`${k}:`.padEnd(9)}${redact(String(v), TEXT_CHARS)}`)
     .join("\n");
 }
+
+const encoder = new TextEncoder();
 
 /** A header value on one line; RFC 2047-encoded when not plain ASCII. */
 function headerValue(text: string): string {

@@ -3,8 +3,16 @@
  * still RUNNING with the pid that failed its check is touched (re-read
  * right before acting), then stopProcess and startProcess, each step's
  * fault reported by name.
+ *
+ * Restarts are tracked for the whole OS process, whoever asks (each entry
+ * of `run --config`, httpok): a second request for a process whose restart
+ * is under way joins it instead of stopping and starting it again, and
+ * once a listener has set a Finisher (lib/finisher.ts), every restart is
+ * handed to it before its stop, so the start happens even if the listener
+ * is stopped or killed meanwhile.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
+import type { Finisher } from "./finisher.ts";
 import { PROC_ROOT, readStat } from "./proc.ts";
 import {
   STATE_RUNNING,
@@ -19,7 +27,9 @@ export type RestartOutcome =
   /** left alone: it changed since it was checked */
   | "skipped"
   /** a step failed; `detail` says which and why */
-  | "failed";
+  | "failed"
+  /** the listener is stopping: its finisher process completes the restart */
+  | "handed-over";
 
 export interface RestartResult {
   outcome: RestartOutcome;
@@ -87,11 +97,90 @@ async function pidAfterStart(client: SupervisorClient, spec: string): Promise<nu
   }
 }
 
-export async function restartProcess(
+/** The finisher that guards restarts in this OS process, once a listener has set one. */
+let finisher: Finisher | undefined;
+
+export function useFinisher(f: Finisher | undefined) {
+  finisher = f;
+}
+
+interface InFlight {
+  /** The check (run --config entry, httpok name) that started it. */
+  owner: string;
+  done: Promise<RestartResult>;
+  /** true once the finisher holds it (the listener need not wait for it); false if never. */
+  held: Promise<boolean>;
+}
+
+/** Restarts under way in this OS process, by namespec, whichever check started them. */
+const inFlight = new Map<string, InFlight>();
+
+export interface RestartOptions {
+  /** Who asks, for the log line of a second check joining a restart under way. */
+  owner?: string;
+  /**
+   * The listener stopping: a restart its finisher holds then resolves at once
+   * as "handed-over" instead of waiting for the stop and the start.
+   */
+  signal?: AbortSignal;
+  /** where /proc is read (tests: a missing one) */
+  procRoot?: string;
+}
+
+/**
+ * Restarts `failed` if it is still RUNNING with the same pid. A restart of
+ * the same process already under way (another entry of run --config) is
+ * joined: it resolves when that one ends, as "skipped".
+ */
+export function restartProcess(
   client: SupervisorClient,
   failed: ProcessInfo,
-  /** where /proc is read (tests: a missing one) */
-  procRoot = PROC_ROOT,
+  { owner = "another check", signal, procRoot = PROC_ROOT }: RestartOptions = {},
+): Promise<RestartResult> {
+  const spec = namespec(failed);
+  const running = inFlight.get(spec);
+  if (running !== undefined) {
+    return untilHandedOver(running, signal).then((r) => ({
+      outcome: r.outcome === "handed-over" ? r.outcome : "skipped",
+      detail: `already being restarted by ${running.owner} (${r.outcome}: ${r.detail})`,
+    }));
+  }
+  let markHeld!: (held: boolean) => void;
+  const held = new Promise<boolean>((resolve) => markHeld = resolve);
+  const done = stopAndStart(client, failed, owner, procRoot, markHeld).finally(() => {
+    markHeld(false);
+    inFlight.delete(spec);
+  });
+  const entry = { owner, done, held };
+  inFlight.set(spec, entry);
+  return untilHandedOver(entry, signal);
+}
+
+/** The restart's result, or "handed-over" as soon as `signal` aborts while the finisher holds it. */
+function untilHandedOver(entry: InFlight, signal?: AbortSignal): Promise<RestartResult> {
+  if (signal === undefined) return entry.done;
+  return new Promise((resolve) => {
+    const handOver = () =>
+      entry.held.then((held) => {
+        if (!held) return;
+        resolve({
+          outcome: "handed-over",
+          detail: `the listener is stopping: its finisher (pid ${finisher?.pid ?? "?"}) ` +
+            "starts it again once it has stopped",
+        });
+      });
+    if (signal.aborted) handOver();
+    else signal.addEventListener("abort", handOver, { once: true });
+    entry.done.then(resolve).finally(() => signal.removeEventListener("abort", handOver));
+  });
+}
+
+async function stopAndStart(
+  client: SupervisorClient,
+  failed: ProcessInfo,
+  owner: string,
+  procRoot: string,
+  markHeld: (held: boolean) => void,
 ): Promise<RestartResult> {
   const spec = namespec(failed);
   const current = await reread(client, spec);
@@ -109,13 +198,30 @@ export async function restartProcess(
     };
   }
 
+  // from here on the process may be left stopped: the finisher must know before the stop
+  const holder = finisher;
+  const held = await holder?.begin(spec, current.pid, owner) ?? false;
+  markHeld(held);
+  try {
+    return await stopThenStart(client, spec, current.pid, procRoot);
+  } finally {
+    if (held) await holder?.end(spec);
+  }
+}
+
+async function stopThenStart(
+  client: SupervisorClient,
+  spec: string,
+  pid: number,
+  procRoot: string,
+): Promise<RestartResult> {
   const steps: string[] = [];
   // the stop's outcome is captured at once: a fast fault must not be an unhandled rejection
   const stopping = client.stopProcess(spec, true).then(
     () => undefined,
     (e: unknown) => ({ error: e }),
   );
-  const resumed = await resumeIfStopped(current.pid, procRoot);
+  const resumed = await resumeIfStopped(pid, procRoot);
   const stopFailure = await stopping;
   if (stopFailure === undefined) {
     steps.push("stopped");

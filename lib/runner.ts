@@ -74,7 +74,10 @@ export class Runner {
     return this.#shutdown.signal.aborted ? undefined : this.#scheduler.trigger(reason);
   }
 
-  /** Stops judging: checks in flight end as unknown; restarts in flight finish. */
+  /**
+   * Stops judging: checks in flight end as unknown; restarts in flight end
+   * as soon as the finisher holds them (lib/restart.ts), else when done.
+   */
   async stop(): Promise<void> {
     this.#shutdown.abort();
     await this.#scheduler.stop();
@@ -242,7 +245,11 @@ export class Runner {
       "restart",
       reason,
       message,
-      () => restartProcess(this.client, process),
+      () =>
+        restartProcess(this.client, process, {
+          owner: this.settings.checkName,
+          signal: this.#shutdown.signal,
+        }),
     );
   }
 
@@ -325,6 +332,8 @@ export class Runner {
       );
     } else if (restart.outcome === "skipped") {
       this.logger.warn(`restart skipped: ${restart.detail}`, fields);
+    } else if (restart.outcome === "handed-over") {
+      this.logger.warn(`restart handed over: ${restart.detail}`, fields);
     } else {
       this.logger.error(`restart failed: ${restart.detail}`, fields);
     }

@@ -65,3 +65,30 @@ Deno.test("exec: a process whose command fails is restarted, the others are not"
   assert.equal((await sv.process("probe")).statename, "RUNNING");
   assert.doesNotMatch(await sv.supervisordLog(), /UNKNOWN|bad result/);
 });
+
+Deno.test("exec: a check command timing out is killed with a grandchild that called setsid", async () => {
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      "[program:job]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n" +
+      listenerSection("probe", [
+        "exec",
+        "-n",
+        "probe",
+        "-N",
+        "job",
+        // the grandchild leaves the command's session; the command hangs past -t
+        "--command",
+        `sh -c 'setsid sh -c "echo \\$\\$ > ${dir}/grandchild; exec sleep 600" & wait'`,
+        "-t",
+        "1",
+        "--dry-run",
+      ], dir),
+  });
+  await sv.waitLog("probe", /command did not exit within 1s: killed it and its children/);
+  const grandchild = Number(await Deno.readTextFile(`${sv.dir}/grandchild`));
+  const gone = async () => {
+    const stat = await Deno.readTextFile(`/proc/${grandchild}/stat`).catch(() => "");
+    return stat === "" || stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z";
+  };
+  await waitFor(`setsid grandchild ${grandchild} gone`, gone, 5_000);
+});

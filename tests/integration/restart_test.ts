@@ -126,7 +126,9 @@ Deno.test("restart: without /proc a frozen process is not resumed; supervisord's
   await using sv = await Supervisord.start({ sections: () => SLEEPER("frozen") });
   await sv.waitRunning(["frozen:frozen"]);
   await sv.kill("frozen:frozen", "SIGSTOP");
-  const r = await restartProcess(sv.client, await sv.process("frozen:frozen"), "/nonexistent-proc");
+  const r = await restartProcess(sv.client, await sv.process("frozen:frozen"), {
+    procRoot: "/nonexistent-proc",
+  });
   assert.equal(r.outcome, "restarted", r.detail);
   assert.equal(r.resumed, false);
   assert.match(await sv.supervisordLog(), /killing 'frozen' \(\d+\) with SIGKILL/);

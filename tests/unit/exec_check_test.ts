@@ -117,6 +117,20 @@ Deno.test("exec: on timeout the command and its children are killed", async () =
   });
 });
 
+Deno.test("exec: on timeout a grandchild that called setsid is killed too", async () => {
+  await withDir(async (dir) => {
+    // the grandchild leaves the command's session and group: only the tree still leads to it
+    const v = await check({
+      command: `sh -c 'setsid sh -c "echo \\$\\$ > ${dir}/grandchild; exec sleep 60" & wait'`,
+      timeout: "1",
+    });
+    assert.equal(v.status, "unhealthy");
+    assert.match(v.message, /^command did not exit within 1s: killed it and its children/);
+    const grandchild = Number(await Deno.readTextFile(`${dir}/grandchild`));
+    assert.equal(await alive(grandchild), false, `setsid grandchild ${grandchild} must be gone`);
+  });
+});
+
 Deno.test("exec: whatever the command leaves running is killed when it exits", async () => {
   await withDir(async (dir) => {
     // the background sleep holds the output pipe: the check must not wait for it

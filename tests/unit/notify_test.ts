@@ -12,7 +12,6 @@ import {
   parseNotifyOptions,
   reportBody,
   type RestartReport,
-  runCommand,
   splitCommandLine,
   webhookPayload,
 } from "../../lib/notify.ts";
@@ -247,21 +246,6 @@ Deno.test("a hanging sendmail is killed at the timeout, with what it started; th
   );
   // the background sleep was in the killed process group
   assert.equal(await alive(child), false);
-});
-
-Deno.test("runCommand: exit status, output, environment, input", async () => {
-  const r = await runCommand(["/bin/sh", "-c", 'cat; echo "$FOO"; echo err >&2; exit 3'], {
-    input: "in\n",
-    env: { FOO: "bar" },
-    timeoutMs: 30_000,
-  });
-  assert.deepEqual(r, {
-    code: 3,
-    signal: undefined,
-    stdout: "in\nbar\n",
-    stderr: "err\n",
-    timedOut: false,
-  });
 });
 
 Deno.test("the webhook receives the report as JSON", async () => {

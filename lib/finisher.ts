@@ -1,0 +1,322 @@
+/**
+ * Restarts that outlive the listener.
+ *
+ * A restart is a stop, then a start, and the stop may take the service's
+ * own stopwaitsecs. If the listener dies in between (supervisord stops it
+ * and SIGKILLs it after the listener's stopwaitsecs, `kill -9`, the OOM
+ * killer), nobody would send the start and the service would stay STOPPED.
+ *
+ * So before a restart's stop is requested, the process is handed to the
+ * finisher: this same program run again (Deno.execPath(), plus
+ * `run -A --no-prompt <main module>` under `deno run`), with the same
+ * arguments and FINISHER_ENV set, in a session of its own (out of reach of
+ * supervisord's stopasgroup/killasgroup), its stdout and stderr on
+ * /dev/null and the listener at the other end of its stdin. The listener
+ * writes one line when a restart begins and one when it is done. When its
+ * stdin ends, the finisher looks at what is left: nothing (the listener
+ * closed it with no restart pending) → it exits; restarts begun and not
+ * done (the listener exited or was killed) → for each, it waits up to
+ * FINISH_DEADLINE_MS for the process to leave STOPPING, starts it if it is
+ * STOPPED, appends what it did to the listener's stderr log file (asked
+ * from supervisord; discarded when there is none) and exits.
+ *
+ * The finisher is started with the first restart and ends when none is
+ * pending, so between restarts there is no extra process. Credentials reach
+ * it through the environment it inherits, never its command line.
+ */
+import { type LogFormat, Logger, writeAllSync } from "./log.ts";
+import { useFinisher } from "./restart.ts";
+import {
+  CONTROL_TIMEOUT_MS,
+  SupervisorClient,
+  SupervisorFault,
+  SupervisorUnavailable,
+} from "./supervisor.ts";
+
+/** Set (to the log format) in the finisher's environment: run as the finisher. */
+export const FINISHER_ENV = "SUPERVISOR_CHECKS_FINISHER";
+/** How long the finisher waits for a process to leave STOPPING: 10 minutes. */
+export const FINISH_DEADLINE_MS = CONTROL_TIMEOUT_MS;
+/**
+ * A process still RUNNING with the pid being restarted may just not have
+ * seen the stop request yet: it is watched this long before the finisher
+ * concludes the stop was never sent.
+ */
+const STOP_SETTLE_MS = 3_000;
+/** supervisord unreachable this long (it is shutting down or gone): give up. */
+const UNREACHABLE_GIVE_UP_MS = 15_000;
+const POLL_MS = 250;
+
+interface Begin {
+  begin: string;
+  pid: number;
+  check: string;
+}
+
+const encoder = new TextEncoder();
+const line = (message: Begin | { end: string }) => encoder.encode(JSON.stringify(message) + "\n");
+
+/** The command that runs this program again with the same arguments. */
+export function selfCommand(): string[] {
+  return Deno.build.standalone
+    ? [Deno.execPath(), ...Deno.args]
+    : [Deno.execPath(), "run", "-A", "--no-prompt", Deno.mainModule, ...Deno.args];
+}
+
+/** The listener's side: hands restarts under way to a finisher process. */
+export class Finisher {
+  #child?: Deno.ChildProcess;
+  #writer?: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #pending = new Map<string, Begin>();
+  #spawnFailureLogged = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly format: LogFormat,
+    private readonly command: string[] = selfCommand(),
+  ) {}
+
+  /** The finisher's pid, while one runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /**
+   * Hands `spec` over before its stop is requested. false when no finisher
+   * could be started (logged once): the restart goes on unguarded.
+   */
+  async begin(spec: string, pid: number, check: string): Promise<boolean> {
+    const message: Begin = { begin: spec, pid, check };
+    // pending from now on, so that an end() meanwhile does not close the finisher's input
+    this.#pending.set(spec, message);
+    // a finisher that died (killed by hand) is replaced once, and told everything pending
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let writer = this.#writer;
+      let messages = [message];
+      if (writer === undefined) {
+        writer = this.#spawn();
+        if (writer === undefined) break;
+        messages = [...this.#pending.values()];
+      }
+      try {
+        await Promise.all(messages.map((m) => writer.write(line(m))));
+        return true;
+      } catch {
+        if (this.#writer === writer) this.#writer = this.#child = undefined;
+      }
+    }
+    this.#pending.delete(spec);
+    return false;
+  }
+
+  /** The restart of `spec` is over, whatever its outcome: nothing left to finish. */
+  async end(spec: string): Promise<void> {
+    if (!this.#pending.delete(spec)) return;
+    const writer = this.#writer;
+    if (writer === undefined) return;
+    const last = this.#pending.size === 0;
+    // with nothing pending, the end of its input ends it; the next restart starts another
+    if (last) this.#writer = this.#child = undefined;
+    try {
+      await writer.write(line({ end: spec }));
+      if (last) await writer.close();
+    } catch {
+      // it is gone: there was nothing left for it to do about `spec`
+    }
+  }
+
+  #spawn(): WritableStreamDefaultWriter<Uint8Array> | undefined {
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(this.command[0], {
+        args: this.command.slice(1),
+        env: { [FINISHER_ENV]: this.format },
+        stdin: "piped",
+        stdout: "null",
+        stderr: "null",
+        detached: true,
+      }).spawn();
+    } catch (e) {
+      if (!this.#spawnFailureLogged) {
+        this.logger.error(
+          `cannot start the restart finisher (${this.command[0]}): ${(e as Error).message}; ` +
+            "a restart under way when this listener is stopped or killed may leave its " +
+            "process STOPPED",
+        );
+      }
+      this.#spawnFailureLogged = true;
+      return undefined;
+    }
+    child.unref();
+    child.status.catch(() => {});
+    this.#child = child;
+    return this.#writer = child.stdin.getWriter();
+  }
+}
+
+/** Whether this process was started as a finisher. */
+function isFinisher(): boolean {
+  try {
+    return Deno.env.get(FINISHER_ENV) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Called first by every listener entry point (whatever the main module):
+ * in a process started as a finisher, runs it and resolves to its exit
+ * status; otherwise resolves to undefined at once.
+ */
+export async function finisherIfAsked(): Promise<number | undefined> {
+  return isFinisher() ? await runFinisher(() => SupervisorClient.fromEnv()) : undefined;
+}
+
+/** From now on, every restart of this process is handed to a finisher before its stop. */
+export function guardRestarts(logger: Logger, format: LogFormat) {
+  useFinisher(new Finisher(logger, format));
+}
+
+/** Reads the listener's lines until its end; what is left pending. */
+async function readPending(input: ReadableStream<Uint8Array>): Promise<Map<string, Begin>> {
+  const pending = new Map<string, Begin>();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  const take = (text: string) => {
+    buffer += text;
+    let newline: number;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const message = JSON.parse(buffer.slice(0, newline)) as Partial<Begin & { end: string }>;
+      buffer = buffer.slice(newline + 1);
+      if (message.begin !== undefined) pending.set(message.begin, message as Begin);
+      else if (message.end !== undefined) pending.delete(message.end);
+    }
+  };
+  try {
+    for await (const chunk of input) take(decoder.decode(chunk, { stream: true }));
+  } catch {
+    // the listener died mid-write: what arrived complete counts
+  }
+  return pending;
+}
+
+/** The listener's stderr log file (supervisord's stderr_logfile), opened for appending. */
+async function listenerLogSink(client: SupervisorClient): Promise<(text: string) => void> {
+  const discard = () => {};
+  const name = Deno.env.get("SUPERVISOR_PROCESS_NAME");
+  const group = Deno.env.get("SUPERVISOR_GROUP_NAME") ?? name;
+  if (name === undefined) return discard;
+  try {
+    const info = await client.call("supervisor.getProcessInfo", [`${group}:${name}`]) as {
+      stderr_logfile?: string;
+    };
+    if (!info.stderr_logfile) return discard;
+    const file = await Deno.open(info.stderr_logfile, { append: true });
+    return (text) => {
+      try {
+        writeAllSync(file, encoder.encode(text));
+      } catch {
+        // the log is unwritable now: the restart matters more than its line
+      }
+    };
+  } catch {
+    return discard;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function describeError(e: unknown): string {
+  return e instanceof SupervisorFault ? `${e.faultName}: ${e.faultString}` : (e as Error).message;
+}
+
+/** Waits for `b.begin` to leave STOPPING, then starts it if it is STOPPED. */
+async function finishOne(client: SupervisorClient, b: Begin, logger: Logger): Promise<void> {
+  const log = logger.named(b.check);
+  const fields = { process: b.begin, pid: b.pid };
+  const started = Date.now();
+  let unreachableSince: number | undefined;
+  for (;;) {
+    let state: { statename: string; pid: number };
+    try {
+      state = await client.getProcessInfo(b.begin);
+      unreachableSince = undefined;
+    } catch (e) {
+      if (!(e instanceof SupervisorUnavailable)) {
+        log.error(`finisher: cannot read it (${describeError(e)}); left to supervisord`, fields);
+        return;
+      }
+      unreachableSince ??= Date.now();
+      if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS) {
+        log.error(`finisher: supervisord unreachable, giving up: ${e.message}`, fields);
+        return;
+      }
+      await sleep(POLL_MS * 4);
+      continue;
+    }
+    const waited = Date.now() - started;
+    const settling = state.statename === "RUNNING" && state.pid === b.pid &&
+      waited < STOP_SETTLE_MS;
+    if (state.statename === "STOPPING" || settling) {
+      if (waited > FINISH_DEADLINE_MS) {
+        log.error(
+          `finisher: still ${state.statename} after ${FINISH_DEADLINE_MS / 1000}s, giving up`,
+          fields,
+        );
+        return;
+      }
+      await sleep(POLL_MS);
+      continue;
+    }
+    if (state.statename === "RUNNING" && state.pid === b.pid) {
+      log.warn("finisher: still RUNNING with the same pid: its stop was never requested", fields);
+      return;
+    }
+    if (state.statename !== "STOPPED") {
+      log.warn(
+        `finisher: now ${state.statename}${state.pid ? ` (pid ${state.pid})` : ""}: ` +
+          "nothing left to do",
+        fields,
+      );
+      return;
+    }
+    try {
+      await client.startProcess(b.begin, true);
+    } catch (e) {
+      const already = e instanceof SupervisorFault && e.faultName === "ALREADY_STARTED";
+      if (already) log.warn("finisher: someone started it meanwhile", fields);
+      else log.error(`finisher: start failed (${describeError(e)})`, fields);
+      return;
+    }
+    const pid = await client.getProcessInfo(b.begin).then((p) => p.pid, () => undefined);
+    log.warn(`finisher: started it again: new pid ${pid ?? "unknown"}`, fields);
+    return;
+  }
+}
+
+/**
+ * The finisher's whole life: reads the listener's lines from stdin until
+ * their end, then completes the restarts left pending. Resolves to the exit
+ * status.
+ */
+export async function runFinisher(
+  connect: () => SupervisorClient,
+  input: ReadableStream<Uint8Array> = Deno.stdin.readable,
+): Promise<number> {
+  const pending = await readPending(input);
+  if (pending.size === 0) return 0;
+  let client: SupervisorClient;
+  try {
+    client = connect();
+  } catch {
+    return 1;
+  }
+  const format = Deno.env.get(FINISHER_ENV) === "json" ? "json" : "text";
+  const logger = new Logger("finisher", "info", await listenerLogSink(client), format);
+  logger.warn(
+    `the listener ended during the restart of ${[...pending.keys()].join(", ")}: ` +
+      `finishing (finisher pid ${Deno.pid})`,
+  );
+  await Promise.all([...pending.values()].map((b) => finishOne(client, b, logger)));
+  return 0;
+}
