@@ -295,11 +295,11 @@ Deno.test("httpok --max-restarts 2 --restart-window 60: a service that never pas
   const dump = await sv.waitLog("httpok", /SUPPRESSED/);
   assert.match(
     dump,
-    /INFO \[httpok\] state: URL http:\/\/127\.0\.0\.1:\d+\/ping: consecutive failures \d+\/1/,
+    /INFO \[httpok\] state: URL http:\/\/127\.0\.0\.1:\d+\/ping: failed \d+ checks in a row \(restarts after 1\)/,
   );
   assert.match(
     dump,
-    /INFO \[httpok\] web:web \(pid \d+\): state: consecutive failures \d+\/1, passes 0, last unhealthy \(status contacting .*: 500 Internal Server Error \(expected 200\)\), restarts in window: 2 \[.*\], SUPPRESSED/,
+    /INFO \[httpok\] web:web \(pid \d+\): state: failed \d+ checks? in a row \(restarts after 1\); last verdict unhealthy \(status contacting .*: 500 Internal Server Error \(expected 200\)\); restarted 2 times in the last 60s \(at .*\); restarts SUPPRESSED \(budget spent\)/,
   );
 });
 
