@@ -96,7 +96,6 @@ function label(p: Pick<ProcessInfo, "group" | "name">): string {
   return p.group ? `${p.group}:${p.name}` : p.name;
 }
 
-const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** Nagios perfdata: label=value;warn;crit;min;max. */
 function perf(label: string, value: number, max: number) {
@@ -147,7 +146,7 @@ export function renderOnce(
   if (counts.unknown) parts.push(`${counts.unknown} of ${total} unknown`);
   if (counts.not_running) parts.push(`${counts.not_running} of ${total} not RUNNING`);
   if (parts.length === 0 && total > 0) {
-    parts.push(`${total === 1 ? "1 process" : `all ${plural(total, "process")}`} healthy`);
+    parts.push(`${total === 1 ? "1 process" : `all ${total} processes`} healthy`);
   }
   const why = [...problems.filter((p) => p.status === status).map((p) => p.text), ...named];
   const text = `${parts.join(", ") || "nothing checked"}` +
