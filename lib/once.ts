@@ -96,7 +96,6 @@ function label(p: Pick<ProcessInfo, "group" | "name">): string {
   return p.group ? `${p.group}:${p.name}` : p.name;
 }
 
-
 /** Nagios perfdata: label=value;warn;crit;min;max. */
 function perf(label: string, value: number, max: number) {
   return `${label}=${value};;;0;${max}`;

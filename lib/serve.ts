@@ -595,7 +595,7 @@ export async function runServeCommand(
   try {
     // --validate: no supervisord needed, so SUPERVISOR_SERVER_URL may be unset
     const validate = argv.includes("--validate");
-    const env = validate ? { get: (n: string) => Deno.env.get(n) ?? "unix:///unused" } : Deno.env;
+    const env = validate ? { get: (n: string) => Deno.env.get(n) || "unix:///unused" } : Deno.env;
     const settings = parseServeArgs(argv, kinds, env);
     if (validate && settings !== "help") {
       console.log(describeServeSettings(settings, kinds));
