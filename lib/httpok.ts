@@ -632,7 +632,10 @@ class Httpok {
       this.#passed(result.message, now, all);
       return;
     }
-    this.logger.warn(result.message, {
+    // every program's suppression already said (at ERROR): the failure is no news
+    const known = this.#trackers.size > 0 &&
+      [...this.#trackers.values()].every((t) => t.suppressed);
+    this.logger.log(known ? "debug" : "warn", result.message, {
       verdict: "unhealthy",
       reason: `bad ${result.bad}`,
       durationMs,

@@ -150,6 +150,11 @@ export class Runner {
     };
   }
 
+  /** How the user turns on debug lines: `-v`, or `verbose: true` in a config file. */
+  #verbose(): string {
+    return this.settings.naming === "key" ? "verbose: true" : "-v";
+  }
+
   /** A setting as the user wrote it: `--max-restarts 3` or `max_restarts: 3`. */
   #setting(key: string, value: unknown): string {
     return this.settings.naming === "key"
@@ -263,7 +268,7 @@ export class Runner {
     else {
       this.#warnOnChange(
         `${fields.process} ${r.check}`,
-        `${line}; not restarting (repeats are logged with -v)`,
+        `${line}; not restarting (repeats are logged with ${this.#verbose()})`,
         structured,
       );
       return;
@@ -282,7 +287,7 @@ export class Runner {
     const { maxRestarts, restartWindow } = this.settings.policy;
     const text = `NOT restarting: already restarted ${tracker.restarts.length} times within ` +
       `${restartWindow}s (${this.#setting("max_restarts", maxRestarts)}); resuming when it ` +
-      `passes again or the window moves on (said once; repeats are logged with -v)`;
+      `passes again or the window moves on (said once; repeats are logged with ${this.#verbose()})`;
     if (!first) {
       this.logger.debug(text, fields);
       return;

@@ -284,6 +284,12 @@ Deno.test("httpok --max-restarts 2 --restart-window 60: a service that never pas
   assert.equal(await spawns(sv, "web"), 3, "the first start and exactly 2 restarts");
   const log = await sv.listenerLog("httpok");
   assert.equal((log.match(/NOT restarting: already restarted/g) ?? []).length, 1, "said once");
+  const afterLoud = log.slice(log.search(loud)).split("\n").slice(1).join("\n");
+  assert.doesNotMatch(
+    afterLoud,
+    / (WARN|ERROR) /,
+    "then nothing above debug while nothing changes",
+  );
   const outcomes = await waitFor("the suppression report", () => {
     // "skipped": a first round may find it still STARTING
     const outcomes = hook.state.posts.map((r) => r.outcome).filter((o) => o !== "skipped");
