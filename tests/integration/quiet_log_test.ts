@@ -80,34 +80,43 @@ Deno.test("quiet logs: a hung process's overrun is WARNed once and its end INFOe
 });
 
 Deno.test("quiet logs: after --max-restarts the suppression is said once at ERROR, the failures of later rounds at debug", async () => {
-  const [port] = freePorts(1);
+  const [port, other] = freePorts(2);
   await using sv = await Supervisord.start({
-    sections: (dir) =>
-      webProgram("web", port, "", "fail") +
-      listenerSection("budget", [
-        "http",
-        "-n",
-        "budget",
-        "-N",
-        "web",
-        "-p",
-        String(port),
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "--max-restarts",
-        "1",
-        "--restart-window",
-        "600",
-        "--log-format",
-        "json",
-        "-v",
-      ], dir),
+    sections: (dir) => {
+      Deno.writeTextFileSync(
+        `${dir}/run.yaml`,
+        `interval: 1\nchecks:\n  - name: api\n    process: api\n` +
+          `    http: { port: ${other}, url: /ping, timeout: 1, num_retries: 0 }\n` +
+          `    max_restarts: 1\n    restart_window: 600\n`,
+      );
+      // the same through run --config: its messages name the key, not the flag
+      return webProgram("web", port, "", "fail") + webProgram("api", other, "", "fail") +
+        listenerSection("budgetrun", ["run", "--config", `${dir}/run.yaml`], dir) +
+        listenerSection("budget", [
+          "http",
+          "-n",
+          "budget",
+          "-N",
+          "web",
+          "-p",
+          String(port),
+          "-u",
+          "/ping",
+          "--interval",
+          "1",
+          "-t",
+          "1",
+          "-r",
+          "0",
+          "--max-restarts",
+          "1",
+          "--restart-window",
+          "600",
+          "--log-format",
+          "json",
+          "-v",
+        ], dir);
+    },
   });
   await sv.waitRunning(["web:web"]);
   await sv.waitLog("budget", /NOT restarting: already restarted 1 times/, 30_000);
@@ -130,6 +139,11 @@ Deno.test("quiet logs: after --max-restarts the suppression is said once at ERRO
     after.filter((l) => l.level === "warn" || l.level === "error").map((l) => l.message),
     [],
     "nothing above debug while nothing changes",
+  );
+  const run = await sv.waitLog("budgetrun", /NOT restarting/, 30_000);
+  assert.match(
+    run,
+    /ERROR \[api\] api:api \(pid \d+\): NOT restarting: already restarted 1 times within 600s \(max_restarts: 1\);.*repeats are logged with verbose: true/,
   );
 });
 
