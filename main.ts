@@ -15,6 +15,7 @@ import { runHeartbeatCommand } from "./lib/heartbeat.ts";
 import { runInstallCompat } from "./lib/install_compat.ts";
 import { runServeCommand } from "./lib/serve.ts";
 import { VERSION } from "./lib/version.ts";
+import { runValidateCommand } from "./lib/validate.ts";
 
 function usage(): string {
   // the first sentence of each check's description keeps the list to one line each
@@ -33,6 +34,7 @@ Other subcommands:
   serve                HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics
   heartbeat            touch the heartbeat file the file check watches (for shell-script services)
   install-compat DIR   the Python package's program names (supervisor_http_check, …) as wrappers
+  validate FILE…       check complex/run/serve config files without supervisord; say what they do
 
   ${PROGRAM} <subcommand> --help   flags of a subcommand, with defaults
   ${PROGRAM} --version             print the version
@@ -56,6 +58,14 @@ export async function main(argv: string[]): Promise<number> {
   if (command === "run") return await runConfigListener(Object.values(CHECKS), rest);
   if (command === "serve") return await runServeCommand(rest);
   if (command === "httpok") return await runHttpokCommand(rest);
+  if (command === "validate") {
+    const name = `${PROGRAM} validate`;
+    try {
+      return runValidateCommand(rest, Object.values(CHECKS), name);
+    } catch (e) {
+      return reportUsageError(name, e);
+    }
+  }
   if (command === "install-compat") {
     const name = `${PROGRAM} install-compat`;
     try {

@@ -21,6 +21,7 @@ import {
 } from "./settings.ts";
 import { UsageError } from "./errors.ts";
 import { ProcessSelector } from "./select.ts";
+import { MODE_OPTIONS, modeOf } from "./modes.ts";
 
 /** Flags every listener subcommand takes besides its check's own. */
 export const LISTENER_OPTIONS: OptionSpec[] = [
@@ -48,6 +49,14 @@ export const LISTENER_OPTIONS: OptionSpec[] = [
     metavar: "NAME",
     help: "Process to check, `name` or `group:name`; overrides -g.",
   },
+  {
+    key: "any",
+    long: "any",
+    short: "a",
+    type: "boolean",
+    help: "Check every process except the event listeners (instead of -g or -N).",
+  },
+  ...MODE_OPTIONS,
   ...POLICY_OPTIONS,
   ...NOTIFY_OPTIONS,
   ...LOG_OPTIONS,
@@ -81,6 +90,8 @@ export function listenerOptionsFor(options: OptionSpec[]): OptionSpec[] {
 export interface ListenerSettings extends RunnerSettings {
   log: LogSettings;
   notify: NotifyOptions;
+  /** --once: one round, printed, then exit; --validate: print what would run, then exit. */
+  mode?: "once" | "validate";
 }
 
 /** Keys of a listener's behaviour (flags or config entries), validated as one object. */
@@ -193,6 +204,7 @@ export function parseListenerArgs(
   const selector = ProcessSelector.fromFlags(
     values.process_group as string | undefined,
     values.process_name as string | undefined,
+    Boolean(values.any),
   );
   const labels = shared.map((spec) => ({ ...spec, key: spec.key.replace(/^listener\./, "") }));
   const { policy, log, notify } = behaviourFrom(values, "flag", labels);
@@ -200,7 +212,10 @@ export function parseListenerArgs(
   for (const spec of options) {
     if (parsed[spec.key] !== undefined) own[spec.key] = parsed[spec.key];
   }
-  return { settings: { checkName, selector, ...policy, log, notify }, values: own };
+  return {
+    settings: { checkName, selector, ...policy, log, notify, mode: modeOf(values) },
+    values: own,
+  };
 }
 
 /** --help text: every flag with its default. */

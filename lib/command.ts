@@ -17,7 +17,9 @@ import {
 import { UsageError } from "./errors.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
-import { Logger } from "./log.ts";
+import { type LogFormat, Logger } from "./log.ts";
+import { describeJobs, runOnce } from "./try_out.ts";
+import { MODE_OPTIONS, modeOf } from "./modes.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
 import { jobsFromRunConfig } from "./run_config.ts";
@@ -74,23 +76,34 @@ async function listen(
   let runners: Runner[];
   let notifiers: Notifier[];
   let logger: Logger;
+  /** --once: the output format */
+  let once: LogFormat | undefined;
   try {
     const prepared = prepare();
     if (typeof prepared === "string") {
       console.log(prepared);
       return 0;
     }
-    const { log } = prepared[0].settings;
+    const { log, mode } = prepared[0].settings;
+    if (mode === "validate") {
+      console.log(describeJobs(prepared, new Logger(prepared[0].settings.checkName)));
+      return 0;
+    }
     // the loop's own lines (signals, end of input) belong to the listener, not to one entry
     const name = prepared.length === 1 ? prepared[0].settings.checkName : "run";
-    logger = new Logger(name, log.level, undefined, log.format);
-    guardRestarts(logger, log.format);
+    // --once prints its verdicts on stdout; the log keeps to what goes wrong
+    const level = mode === "once" && log.level === "info" ? "warn" : log.level;
+    if (mode === "once") once = log.format;
+    logger = new Logger(name, level, undefined, log.format);
+    // --once restarts nothing, so it needs no finisher
+    if (mode !== "once") guardRestarts(logger, log.format);
     const client = SupervisorClient.fromEnv();
     notifiers = [];
     runners = prepared.map(({ settings, checks }) => {
       const jobLogger = logger.named(settings.checkName);
       const notifier = new Notifier(settings.notify, jobLogger);
       notifiers.push(notifier);
+      if (mode === "once") return new Runner(settings, checks, client, jobLogger);
       jobLogger.info(
         `listening: ${checks.map((c) => c.definition.name).join("+")} check of ` +
           `${settings.selector.describe()} via ${client.display}` +
@@ -103,6 +116,7 @@ async function listen(
   } catch (e) {
     return reportUsageError(command, e);
   }
+  if (once !== undefined) return await runOnce(runners, once);
   guardStdout();
   warnUnlessSigusr1Ignored(logger);
   // SIGUSR2 only: see lib/sigusr1.ts for SIGUSR1
@@ -244,6 +258,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
     metavar: "FILE",
     help: "YAML (or *.json) file listing the check sets; see README, 'run --config'.",
   },
+  ...MODE_OPTIONS,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
@@ -265,6 +280,8 @@ export function runConfigListener(
     }
     if (values.config === undefined) throw new UsageError("--config FILE is required");
     const file = String(values.config);
-    return jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`);
+    const mode = modeOf(values);
+    return jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`)
+      .map((job) => ({ ...job, settings: { ...job.settings, mode } }));
   });
 }

@@ -45,8 +45,10 @@ import {
 } from "./notify.ts";
 import { resolveSecret, seconds } from "./options.ts";
 import { redact } from "./redact.ts";
+import { ONCE_OPTION } from "./modes.ts";
+import { type OnceProcess, type OnceRound, renderOnce } from "./once.ts";
 import { RoundScheduler } from "./schedule.ts";
-import { ProcessTracker } from "./policy.ts";
+import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
 import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
 import { type CommandResult, describeCommandResult, runCommand } from "./subprocess.ts";
@@ -201,6 +203,7 @@ const OPTIONS: OptionSpec[] = [
     type: "boolean",
     help: "Log every check result, not only failures.",
   },
+  ONCE_OPTION,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
@@ -236,6 +239,8 @@ export interface HttpokConfig {
   /** Timing, thresholds, budget, dry run, revival: the defaults keep the original's behaviour. */
   policy: PolicySettings;
   log: LogSettings;
+  /** --once: one URL check now, printed; nothing restarted. */
+  once: boolean;
 }
 
 function strings(value: unknown): string[] {
@@ -357,6 +362,7 @@ export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
     verbose: Boolean(values.verbose),
     policy: behaviour.policy,
     log: behaviour.log,
+    once: Boolean(values.once),
   };
 }
 
@@ -582,6 +588,51 @@ class Httpok {
       "moves on";
   }
 
+  /**
+   * --once: the URL checked now (unless -E and none of the programs runs),
+   * its verdict given to every selected program that is RUNNING, or to the
+   * URL alone without -p/-a; nothing restarted, revived or mailed.
+   */
+  async once(): Promise<OnceRound> {
+    const check = this.#check;
+    let all: ProcessInfo[];
+    try {
+      all = await this.client.getAllProcessInfo();
+    } catch (e) {
+      return { check, error: (e as Error).message, processes: [] };
+    }
+    const { programs, any, eager } = this.config;
+    const selected = this.#selection(all);
+    const running = selected.filter((p) => p.state === STATE_RUNNING);
+    const missing = programs.filter((name) => !all.some((p) => this.#matches(p, name)));
+    const nothingSelected = missing.length > 0
+      ? `-p ${missing.join(", ")}`
+      : any && selected.length === 0
+      ? "-a (no process but this listener)"
+      : undefined;
+    let results: OnceProcess["results"] = [];
+    if (eager || running.length > 0) {
+      const started = performance.now();
+      const r = (await this.#get(this.#shutdown.signal))!;
+      results = [{
+        check: "url",
+        status: r.ok ? "healthy" : "unhealthy",
+        message: r.message,
+        attempts: 1,
+        durationMs: Math.round(performance.now() - started),
+      }];
+    }
+    const url = { name: this.config.display, group: "", pid: 0, state: 0, statename: "", start: 0 };
+    const processes = selected.length === 0
+      ? [{ check, process: { ...url, statename: "RUNNING" }, results }]
+      : selected.map((p) => ({
+        check,
+        process: p,
+        results: p.state === STATE_RUNNING ? results : [],
+      }));
+    return { check, nothingSelected, processes };
+  }
+
   async #round(signal: AbortSignal): Promise<void> {
     const round: Round = { perGroup: new Map(), revived: new Set() };
     const { eager } = this.config;
@@ -611,7 +662,10 @@ class Httpok {
       this.#passed(result.message, now, all);
       return;
     }
-    this.logger.warn(result.message, {
+    // every program's suppression already said (at ERROR): the failure is no news
+    const known = this.#trackers.size > 0 &&
+      [...this.#trackers.values()].every((t) => t.suppressed);
+    this.logger.log(known ? "debug" : "warn", result.message, {
       verdict: "unhealthy",
       reason: `bad ${result.bad}`,
       durationMs,
@@ -1031,24 +1085,17 @@ class Httpok {
   /** SIGUSR2: the URL's streak, then each program's streak, budget and suppression. */
   dumpState() {
     const now = nowSeconds();
-    const { failureThreshold } = this.config.policy.policy;
-    const streak = (t: ProcessTracker) => {
-      const s = t.snapshot();
-      return `consecutive failures ${s.consecutiveFailures}/${failureThreshold}, ` +
-        `passes ${s.consecutiveSuccesses}, last ${s.lastStatus ?? "none"}` +
-        (s.lastMessage ? ` (${s.lastMessage})` : "");
-    };
+    const { failureThreshold, restartWindow } = this.config.policy.policy;
+    const streak = (t: ProcessTracker) => describeStreak(t.snapshot(), failureThreshold, "check");
     this.logger.info(`state: URL ${this.config.display}: ${streak(this.#url)}`);
     if (this.#trackers.size === 0) {
       this.logger.info("state: no program judged yet");
       return;
     }
     for (const [spec, tracker] of this.#trackers) {
-      const inWindow = tracker.restartsInWindow(now);
-      const times = tracker.restarts.map((t) => new Date(t * 1000).toISOString()).join(", ");
+      tracker.restartsInWindow(now);
       this.logger.info(
-        `state: ${streak(tracker)}, restarts in window: ${inWindow}` +
-          `${times ? ` [${times}]` : ""}${tracker.suppressed ? ", SUPPRESSED" : ""}`,
+        `state: ${streak(tracker)}; ${describeRestarts(tracker.snapshot(), restartWindow)}`,
         { process: spec, pid: tracker.pid || undefined },
       );
     }
@@ -1095,13 +1142,26 @@ export async function runHttpokCommand(
       console.log(httpokHelp(command));
       return 0;
     }
-    logger = new Logger(config.name ?? "httpok", config.log.level, undefined, config.log.format);
-    guardRestarts(logger, config.log.format);
+    // --once prints its verdict on stdout; the log keeps to what goes wrong
+    const level = config.once && config.log.level === "info" ? "warn" : config.log.level;
+    logger = new Logger(config.name ?? "httpok", level, undefined, config.log.format);
+    // --once restarts nothing, so it needs no finisher
+    if (!config.once) guardRestarts(logger, config.log.format);
     const client = SupervisorClient.fromEnv();
     httpok = new Httpok(config, client, new Notifier(config.notify, logger), logger, {
       name: Deno.env.get("SUPERVISOR_PROCESS_NAME"),
       group: Deno.env.get("SUPERVISOR_GROUP_NAME"),
     });
+    if (config.once) {
+      const started = performance.now();
+      const outcome = renderOnce(
+        [await httpok.once()],
+        (performance.now() - started) / 1000,
+        config.log.format,
+      );
+      await Deno.stdout.write(new TextEncoder().encode(outcome.output));
+      return outcome.code;
+    }
     logger.info(`listening to supervisord at ${client.display}: ${httpok.describe()}`);
   } catch (e) {
     return reportUsageError(command, e);

@@ -132,3 +132,34 @@ export class ProcessTracker {
     };
   }
 }
+
+const times = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/**
+ * A tracker's streak in words, for the state dump: "failed 6 rounds in a
+ * row (restart after 1), 0 passes since; last unhealthy (…)".
+ */
+export function describeStreak(
+  s: TrackerSnapshot,
+  failureThreshold: number,
+  unit: string,
+): string {
+  const streak = s.consecutiveFailures > 0
+    ? `failed ${times(s.consecutiveFailures, unit)} in a row (restarts after ${failureThreshold})`
+    : "no failure streak";
+  const passes = s.consecutiveSuccesses > 0
+    ? `, passed the last ${times(s.consecutiveSuccesses, unit)}`
+    : "";
+  const last = s.lastStatus
+    ? `; last verdict ${s.lastStatus}${s.lastMessage ? ` (${s.lastMessage})` : ""}`
+    : "; not judged yet";
+  return `${streak}${passes}${last}`;
+}
+
+/** Restarts in the window and suppression in words, for the state dump. */
+export function describeRestarts(s: TrackerSnapshot, restartWindow: number): string {
+  const at = s.restarts.map((t) => new Date(t * 1000).toISOString()).join(", ");
+  return `restarted ${times(s.restarts.length, "time")} in the last ${restartWindow}s` +
+    (at ? ` (at ${at})` : "") +
+    (s.suppressed ? "; restarts SUPPRESSED (budget spent)" : "");
+}

@@ -62,6 +62,7 @@ export function jobsFromRunConfig(
       "name",
       "group",
       "process",
+      "any",
       ...kindNames,
       ...POLICY_KEYS,
       ...NOTIFY_KEYS,
@@ -83,9 +84,13 @@ export function jobsFromRunConfig(
     if (names.has(entry.name)) throw new UsageError(`${at}: name '${entry.name}' is used twice`);
     names.add(entry.name);
     try {
+      if (entry.any !== undefined && typeof entry.any !== "boolean") {
+        throw new UsageError(`${at}: any: expected true or false, got '${entry.any}'`);
+      }
       const selector = ProcessSelector.fromFlags(
         entry.group as string | undefined,
         entry.process as string | undefined,
+        entry.any === true,
       );
       const behaviour = { ...defaults };
       for (const k of [...POLICY_KEYS, ...NOTIFY_KEYS]) {
@@ -96,7 +101,7 @@ export function jobsFromRunConfig(
         kindNames.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
       );
       return {
-        settings: { checkName: entry.name, selector, ...policy, log, notify },
+        settings: { checkName: entry.name, selector, naming: "key", ...policy, log, notify },
         checks: checksFromConfig(kindsConfig, kinds, at),
       };
     } catch (e) {
@@ -106,6 +111,7 @@ export function jobsFromRunConfig(
             e.message
               .replace("-g/--process-group", "group")
               .replace("-N/--process-name", "process")
+              .replaceAll("-a/--any", "any: true")
           }`,
         );
       }

@@ -12,7 +12,8 @@
 import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Notifier } from "./notify.ts";
-import { ProcessTracker } from "./policy.ts";
+import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
+import { EventListenerDetector } from "./event_listeners.ts";
 import { probe, type ProbeResult } from "./probe.ts";
 import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
 import { RoundScheduler } from "./schedule.ts";
@@ -23,6 +24,8 @@ import { STATE_RUNNING, type SupervisorClient, SupervisorUnavailable } from "./s
 export interface RunnerSettings extends PolicySettings {
   checkName: string;
   selector: ProcessSelector;
+  /** How messages name a setting: the flag (`--max-restarts`) or the config key. */
+  naming?: "flag" | "key";
 }
 
 export interface ProcessReport {
@@ -33,6 +36,10 @@ export interface ProcessReport {
 export interface RoundReport {
   /** false when supervisord could not be asked */
   completed: boolean;
+  /** why it was not completed */
+  error?: string;
+  /** the selection matched no process */
+  nothingSelected?: boolean;
   processes: ProcessReport[];
 }
 
@@ -49,6 +56,9 @@ export class Runner {
   readonly #lastWarning = new Map<string, string>();
   /** What each check keeps per process between rounds (CheckContext.state). */
   readonly #checkState = new Map<ConfiguredCheck, Map<string, Map<string, unknown>>>();
+  /** Processes whose checks are running now, for the overrun warning. */
+  readonly #inFlight = new Set<string>();
+  readonly #listeners: EventListenerDetector;
 
   constructor(
     private readonly settings: RunnerSettings,
@@ -61,7 +71,27 @@ export class Runner {
       settings.interval,
       logger,
       () => this.round(this.#shutdown.signal),
+      () => [...this.#inFlight].join(", "),
     );
+    this.#listeners = new EventListenerDetector(client);
+  }
+
+  /**
+   * --once: one round now, every selected process judged (thresholds,
+   * start grace and the restart budget do not apply), nothing restarted,
+   * nothing logged per process: the caller prints the report.
+   */
+  once(): Promise<RoundReport> {
+    return this.round(this.#shutdown.signal, true);
+  }
+
+  get checkName(): string {
+    return this.settings.checkName;
+  }
+
+  /** What is selected, for messages. */
+  get selection(): string {
+    return this.settings.selector.describe();
   }
 
   /** Starts the own timer when --interval is set. */
@@ -84,27 +114,55 @@ export class Runner {
     await Promise.all([...this.#restarts]);
   }
 
-  async round(signal: AbortSignal): Promise<RoundReport> {
-    let all: ProcessInfo[];
+  async round(signal: AbortSignal, once = false): Promise<RoundReport> {
+    let selected: ProcessInfo[];
     try {
-      all = await this.client.getAllProcessInfo();
+      const { selector } = this.settings;
+      selected = (await this.client.getAllProcessInfo()).filter((p) => selector.matches(p));
+      if (selector.any) selected = await this.#listeners.withoutListeners(selected);
     } catch (e) {
       const message = e instanceof SupervisorUnavailable
         ? e.message
         : `asking supervisord for its processes failed: ${(e as Error).message}`;
-      this.logger.error(`${message}; nothing checked this round, retrying next round`);
-      return { completed: false, processes: [] };
+      if (!once) this.logger.error(`${message}; nothing checked this round, retrying next round`);
+      return { completed: false, error: message, processes: [] };
     }
-    this.#warnOnChange(
-      "selection",
-      all.some((p) => this.settings.selector.matches(p))
-        ? undefined
-        : `no process matches ${this.settings.selector.describe()}`,
-    );
-    const selected = all.filter((p) => this.settings.selector.matches(p));
+    const nothingSelected = selected.length === 0;
+    if (!once) {
+      this.#warnOnChange(
+        "selection",
+        nothingSelected ? `no process matches ${this.settings.selector.describe()}` : undefined,
+      );
+    }
     this.#forgetAllBut(new Set(selected.map(namespec)));
-    const reports = await Promise.all(selected.map((p) => this.#handle(p, signal)));
-    return { completed: true, processes: reports.filter((r) => r !== undefined) };
+    const reports = await Promise.all(
+      selected.map((p) => once ? this.#judge(p, signal) : this.#handle(p, signal)),
+    );
+    return { completed: true, nothingSelected, processes: reports.filter((r) => r !== undefined) };
+  }
+
+  /** --once: the checks' verdicts on one process, with no decision; not RUNNING: no results. */
+  async #judge(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport> {
+    if (process.state !== STATE_RUNNING) return { process, results: [] };
+    const spec = namespec(process);
+    return {
+      process,
+      results: await Promise.all(
+        this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, spec))),
+      ),
+    };
+  }
+
+  /** How the user turns on debug lines: `-v`, or `verbose: true` in a config file. */
+  #verbose(): string {
+    return this.settings.naming === "key" ? "verbose: true" : "-v";
+  }
+
+  /** A setting as the user wrote it: `--max-restarts 3` or `max_restarts: 3`. */
+  #setting(key: string, value: unknown): string {
+    return this.settings.naming === "key"
+      ? `${key}: ${value}`
+      : `--${key.replaceAll("_", "-")} ${value}`;
   }
 
   /** Logs a warning when it differs from the last one under `key`; repeats go to debug. */
@@ -170,11 +228,14 @@ export class Runner {
       return undefined;
     }
 
+    this.#inFlight.add(spec);
     const results = await Promise.all(
       this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, spec))),
-    );
+    ).finally(() => this.#inFlight.delete(spec));
     if (signal.aborted) return { process, results };
-    for (const r of results) this.#logResult(r, fields);
+    // a suppression already reported: its failures are news only at debug
+    const quiet = tracker.suppressed && results.some((r) => r.status === "unhealthy");
+    for (const r of results) this.#logResult(r, fields, quiet);
 
     const failed = results.filter((r) => r.status === "unhealthy");
     const status = failed.length > 0
@@ -200,16 +261,17 @@ export class Runner {
     return { process, results };
   }
 
-  #logResult(r: ProbeResult, fields: LogFields) {
+  #logResult(r: ProbeResult, fields: LogFields, quiet = false) {
     const line = `${r.check} ${r.status}: ${r.message}` +
       (r.attempts > 1 ? ` (after ${r.attempts} attempts)` : "");
     const structured = { ...fields, verdict: r.status, durationMs: r.durationMs };
-    if (r.status === "unhealthy") this.logger.warn(line, { ...structured, reason: r.check });
-    else if (r.status === "healthy") this.logger.debug(line, structured);
+    if (r.status === "unhealthy") {
+      this.logger.log(quiet ? "debug" : "warn", line, { ...structured, reason: r.check });
+    } else if (r.status === "healthy") this.logger.debug(line, structured);
     else {
       this.#warnOnChange(
         `${fields.process} ${r.check}`,
-        `${line}; not restarting (repeats are logged with -v)`,
+        `${line}; not restarting (repeats are logged with ${this.#verbose()})`,
         structured,
       );
       return;
@@ -227,8 +289,8 @@ export class Runner {
     const fields = { process: namespec(process), pid: process.pid || undefined, reason };
     const { maxRestarts, restartWindow } = this.settings.policy;
     const text = `NOT restarting: already restarted ${tracker.restarts.length} times within ` +
-      `${restartWindow}s (--max-restarts ${maxRestarts}); resuming when it passes again or ` +
-      `the window moves on`;
+      `${restartWindow}s (${this.#setting("max_restarts", maxRestarts)}); resuming when it ` +
+      `passes again or the window moves on (said once; repeats are logged with ${this.#verbose()})`;
     if (!first) {
       this.logger.debug(text, fields);
       return;
@@ -286,7 +348,7 @@ export class Runner {
     if (limit !== undefined && busy >= limit) {
       this.logger.warn(
         `${verb} deferred: ${busy} restart(s) in group '${process.group}' under way ` +
-          `(--max-parallel-restarts ${limit})`,
+          `(${this.#setting("max_parallel_restarts", limit)})`,
         fields,
       );
       return;
@@ -360,15 +422,13 @@ export class Runner {
       this.logger.info("state: no process judged yet");
       return;
     }
+    const { failureThreshold, restartWindow } = this.settings.policy;
     for (const [spec, tracker] of this.#trackers) {
       const s = tracker.snapshot();
-      const restarts = s.restarts.map((t) => new Date(t * 1000).toISOString()).join(", ");
       this.logger.info(
-        `state: consecutive failures ${s.consecutiveFailures}/` +
-          `${this.settings.policy.failureThreshold}, passes ${s.consecutiveSuccesses}, ` +
-          `last ${s.lastStatus ?? "none"}${s.lastMessage ? ` (${s.lastMessage})` : ""}, ` +
-          `restarts in window: ${s.restarts.length}${restarts ? ` [${restarts}]` : ""}` +
-          `${s.suppressed ? ", SUPPRESSED" : ""}${tracker.restarting ? ", restarting now" : ""}`,
+        `state: ${describeStreak(s, failureThreshold, "round")}; ` +
+          describeRestarts(s, restartWindow) +
+          `${tracker.restarting ? "; restarting now" : ""}`,
         { process: spec, pid: s.pid || undefined },
       );
     }

@@ -1,6 +1,8 @@
 /**
- * Which supervisord processes a listener checks: a group (-g) or one
- * process (-N `name` or `group:name`, which overrides -g).
+ * Which supervisord processes a listener checks: a group (-g), one
+ * process (-N `name` or `group:name`, which overrides -g), or every process
+ * but the event listeners (-a; the runner leaves the listeners out, see
+ * lib/event_listeners.ts).
  */
 import type { ProcessInfo } from "./check.ts";
 import { UsageError } from "./errors.ts";
@@ -9,9 +11,19 @@ export class ProcessSelector {
   private constructor(
     readonly group: string | undefined,
     readonly processName: string | undefined,
+    /** -a/--any: every process but the event listeners. */
+    readonly any = false,
   ) {}
 
-  static fromFlags(group?: string, processName?: string): ProcessSelector {
+  static fromFlags(group?: string, processName?: string, any = false): ProcessSelector {
+    if (any) {
+      if (group !== undefined || processName !== undefined) {
+        throw new UsageError(
+          "-a/--any selects every process: leave out -g/--process-group and -N/--process-name",
+        );
+      }
+      return new ProcessSelector(undefined, undefined, true);
+    }
     if (processName !== undefined) {
       const [g, n, extra] = processName.split(":");
       if (processName.trim() === "" || extra !== undefined || n === "" || g === "") {
@@ -22,10 +34,14 @@ export class ProcessSelector {
       return new ProcessSelector(undefined, processName);
     }
     if (group !== undefined && group.trim() !== "") return new ProcessSelector(group, undefined);
-    throw new UsageError("one of -g/--process-group or -N/--process-name is required");
+    throw new UsageError(
+      "one of -g/--process-group or -N/--process-name is required, or -a/--any for every " +
+        "process but the event listeners",
+    );
   }
 
   matches(p: Pick<ProcessInfo, "group" | "name">): boolean {
+    if (this.any) return true;
     if (this.processName === undefined) return p.group === this.group;
     return this.processName.includes(":")
       ? `${p.group}:${p.name}` === this.processName
@@ -33,6 +49,7 @@ export class ProcessSelector {
   }
 
   describe(): string {
+    if (this.any) return "every process but the event listeners";
     return this.processName === undefined
       ? `group '${this.group}'`
       : `process '${this.processName}'`;

@@ -17,6 +17,8 @@
  * sidecar; the rest follows Runscope's `healthcheck` for Flask.
  */
 import { z } from "zod";
+import { VALIDATE_OPTION } from "./modes.ts";
+import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
 import type { CheckDefinition, OptionSpec } from "./check.ts";
 import { readConfigFile } from "./check_config.ts";
@@ -152,6 +154,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     type: "boolean",
     help: "Log every request, malformed datagram and passed check.",
   },
+  VALIDATE_OPTION,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
@@ -304,6 +307,26 @@ export function parseServeArgs(
     verbose: f.verbose,
     shown: { flags: f, file: rawConfig },
   };
+}
+
+/** --validate's output: the listening addresses, the liveness rule, each /healthcheck entry. */
+function describeServeSettings(settings: ServeSettings, kinds: CheckDefinition[]): string {
+  const s = settings;
+  const live = [
+    ...(s.statsd
+      ? [`a positive workers gauge from StatsD on ${s.statsd.host}:${s.statsd.port}`]
+      : []),
+    ...s.selectors.map((sel) => `${sel.describe()} RUNNING`),
+  ];
+  const lines = [
+    `serve on http://${s.host}:${s.port}; live while ${live.join(" and ")}` +
+    (s.ready ? "; ready also asks the application's ready URL" : ""),
+  ];
+  const file = (s.shown.flags as { config?: string }).config;
+  if (file !== undefined) {
+    lines.push(...describeConfig(s.shown.file, "serve", kinds, `--config ${file}`));
+  }
+  return [...lines, "OK: valid"].join("\n");
 }
 
 export interface ServeHandle {
@@ -602,7 +625,14 @@ export async function runServeCommand(
   let handle: ServeHandle;
   let logger: Logger;
   try {
-    const settings = parseServeArgs(argv, kinds);
+    // --validate: no supervisord needed, so SUPERVISOR_SERVER_URL may be unset
+    const validate = argv.includes("--validate");
+    const env = validate ? { get: (n: string) => Deno.env.get(n) || "unix:///unused" } : Deno.env;
+    const settings = parseServeArgs(argv, kinds, env);
+    if (validate && settings !== "help") {
+      console.log(describeServeSettings(settings, kinds));
+      return 0;
+    }
     if (settings === "help") {
       console.log(
         renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }]),

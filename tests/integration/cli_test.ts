@@ -44,11 +44,29 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   const http = await run(["http", "--help"]);
   assert.match(http.stdout, /-t\/--timeout SECONDS .*Default: 15/);
   assert.match(http.stdout, /--interval, --check-interval SECONDS .*Default: off/);
-  for (const command of ["complex", "run", "httpok", "serve", "heartbeat", "install-compat"]) {
+  for (
+    const command of [
+      "complex",
+      "run",
+      "httpok",
+      "serve",
+      "heartbeat",
+      "install-compat",
+      "validate",
+    ]
+  ) {
     const r = await run([command, "--help"]);
     assert.equal(r.code, 0, `${command} --help`);
     assert.match(r.stdout, /Usage: /, command);
   }
+  // the ways to try before deploying, where each applies
+  const tries: [string, string[]][] = [["run", ["--once", "--validate"]], ["httpok", ["--once"]]];
+  for (const [command, flags] of tries) {
+    const r = await run([command, "--help"]);
+    for (const flag of flags) assert.match(r.stdout, new RegExp(`^ {2}${flag} `, "m"), command);
+  }
+  assert.match((await run(["serve", "--help"])).stdout, /^ {2}--validate /m);
+  assert.match((await run(["validate", "--help"])).stdout, /^ {2}--kind KIND /m);
   const top = await run(["--help"]);
   for (
     const name of [
@@ -59,6 +77,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
       "serve",
       "heartbeat",
       "install-compat",
+      "validate",
     ]
   ) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"), `top-level --help lacks ${name}`);

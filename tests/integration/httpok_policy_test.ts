@@ -283,6 +283,12 @@ Deno.test("httpok --max-restarts 2 --restart-window 60: a service that never pas
   });
   assert.equal(await sv.spawns("web"), 3, "the first start and exactly 2 restarts");
   assert.equal(countMatches(log, /NOT restarting: already restarted/), 1, "said once");
+  const afterLoud = log.slice(log.search(loud)).split("\n").slice(1).join("\n");
+  assert.doesNotMatch(
+    afterLoud,
+    / (WARN|ERROR) /,
+    "then nothing above debug while nothing changes",
+  );
   const outcomes = await waitFor("the suppression report", () => {
     // "skipped": a first round may find it still STARTING
     const outcomes = hook.state.posts.map((r) => r.outcome).filter((o) => o !== "skipped");
@@ -294,11 +300,11 @@ Deno.test("httpok --max-restarts 2 --restart-window 60: a service that never pas
   const dump = await sv.waitLog("httpok", /SUPPRESSED/);
   assert.match(
     dump,
-    /INFO \[httpok\] state: URL http:\/\/127\.0\.0\.1:\d+\/ping: consecutive failures \d+\/1/,
+    /INFO \[httpok\] state: URL http:\/\/127\.0\.0\.1:\d+\/ping: failed \d+ checks in a row \(restarts after 1\)/,
   );
   assert.match(
     dump,
-    /INFO \[httpok\] web:web \(pid \d+\): state: consecutive failures \d+\/1, passes 0, last unhealthy \(status contacting .*: 500 Internal Server Error \(expected 200\)\), restarts in window: 2 \[.*\], SUPPRESSED/,
+    /INFO \[httpok\] web:web \(pid \d+\): state: failed \d+ checks? in a row \(restarts after 1\); last verdict unhealthy \(status contacting .*: 500 Internal Server Error \(expected 200\)\); restarted 2 times in the last 60s \(at .*\); restarts SUPPRESSED \(budget spent\)/,
   );
 });
 

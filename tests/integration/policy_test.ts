@@ -296,9 +296,9 @@ autorestart=false
   assert.equal(dump.length, 1, `one line per judged process: ${dump}`);
   const m = new RegExp(
     `^(\\S+) INFO \\[gracecheck\\] young:young \\(pid ${newPid}\\): state: ` +
-      `consecutive failures 0/1, passes (\\d+), last healthy \\(http: GET ` +
-      `http://127\\.0\\.0\\.1:${youngPort}/ping: HTTP 200 in \\d+ ms\\), ` +
-      `restarts in window: 1 \\[(\\S+)\\]$`,
+      `no failure streak, passed the last (\\d+) rounds?; last verdict healthy \\(http: GET ` +
+      `http://127\\.0\\.0\\.1:${youngPort}/ping: HTTP 200 in \\d+ ms\\); ` +
+      `restarted 1 time in the last \\d+s \\(at (\\S+)\\)$`,
   ).exec(dump[0]);
   assert.ok(m, dump[0]);
   assert.ok(Number(m[2]) >= 1);
