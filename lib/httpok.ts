@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
+import { scanFor } from "./bounded_read.ts";
 import { PROGRAM, reportUsageError } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
@@ -646,24 +647,23 @@ class Httpok {
       await response.body?.cancel().catch(() => {});
       return failure("status", `${status} (expected ${codes.text})`);
     }
-    if (body === undefined && failBody.length === 0) {
-      await response.body?.cancel().catch(() => {});
-      return { ok: true, bad: "status", message: status };
-    }
-    let text: string;
+    // read to the end (the timeout covers the whole response), scanned
+    // through a sliding window: never held whole
+    let found: Set<string>;
     try {
-      text = await response.text();
+      found = await scanFor(response.body, body === undefined ? failBody : [body, ...failBody]);
     } catch (e) {
       if (signal.aborted) return undefined;
       const why = timer.aborted
         ? `the body was not complete within ${timeout}s`
         : `reading the body failed: ${describeFetchError(e)}`;
-      return failure("body", `${status}, but ${why}`);
+      const bad = body !== undefined || failBody.length > 0 ? "body" : "status";
+      return failure(bad, `${status}, but ${why}`);
     }
-    if (body !== undefined && !text.includes(body)) {
+    if (body !== undefined && !found.has(body)) {
       return failure("body", `${status}, but the body lacks ${JSON.stringify(body)}`);
     }
-    const unwanted = failBody.find((s) => text.includes(s));
+    const unwanted = failBody.find((s) => found.has(s));
     if (unwanted !== undefined) {
       return failure("body", `${status}, but the body contains ${JSON.stringify(unwanted)}`);
     }
