@@ -59,7 +59,7 @@ export type TransportFailure =
   | "connection"
   /** HTTP 200, but the body is not an XML-RPC method response */
   | "bad-response"
-  /** HTTP 200, but the body is larger than XMLRPC_ANSWER_LIMIT */
+  /** HTTP 200, but the body is larger than XMLRPC_ANSWER_LIMIT or nests deeper than XMLRPC_MAX_DEPTH */
   | "too-large";
 
 /** The call got no usable answer; `message` says why in a few words. */
@@ -203,7 +203,10 @@ function parseAnswer(bytes: Uint8Array): Promise<unknown> {
   const xml = new TextDecoder().decode(bytes);
   if (nestingDepth(xml, XMLRPC_MAX_DEPTH) > XMLRPC_MAX_DEPTH) {
     return Promise.reject(
-      new Error(`arrays and structs nested deeper than ${XMLRPC_MAX_DEPTH} levels`),
+      new XmlRpcTransportError(
+        "too-large",
+        `an answer with arrays and structs nested deeper than ${XMLRPC_MAX_DEPTH} levels`,
+      ),
     );
   }
   return new Promise((resolve, reject) => {
@@ -255,8 +258,8 @@ function post(
  * Calls `method(...params)`; resolves to the response value, rejects with an
  * XmlRpcFault or an XmlRpcTransportError. Settles when the timeout or the
  * caller's signal fires even if the server never answers. An answer over
- * XMLRPC_ANSWER_LIMIT bytes ("too-large") is not read further, and one
- * nested deeper than XMLRPC_MAX_DEPTH is not parsed ("bad-response").
+ * XMLRPC_ANSWER_LIMIT bytes is not read further, and one nested deeper than
+ * XMLRPC_MAX_DEPTH is not parsed (both "too-large").
  */
 export function xmlrpcCall(
   endpoint: XmlRpcEndpoint,
@@ -276,7 +279,8 @@ export function xmlrpcCall(
       else if (signal?.aborted) reject(new XmlRpcTransportError("aborted", "aborted"));
       else if (timeout.aborted) {
         reject(new XmlRpcTransportError("timeout", `no answer within ${timeoutMs / 1000}s`));
-      } else if (error instanceof TooLargeError) {
+      } else if (error instanceof XmlRpcTransportError) reject(error);
+      else if (error instanceof TooLargeError) {
         reject(new XmlRpcTransportError("too-large", `an answer ${error.message}`));
       } else reject(classify(error));
     };
