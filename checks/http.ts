@@ -29,7 +29,7 @@ import {
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
-import { scanFor } from "../lib/bounded_read.ts";
+import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -310,10 +310,11 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
     // window, never held whole.
     let found: Set<string>;
     try {
-      found = await scanFor(response.body, o.expectBody === undefined ? [] : [o.expectBody]);
+      const needles = o.expectBody === undefined ? [] : [o.expectBody];
+      found = await scanFor(response.body, needles, started + o.timeout * 1000);
     } catch (e) {
       if (ctx.signal.aborted) return unknown(`${target}: aborted`);
-      if (timeout.aborted) {
+      if (timeout.aborted || e instanceof DeadlineError) {
         return unhealthy(
           `${target}: HTTP ${response.status} but the body was not complete within ${o.timeout}s`,
         );

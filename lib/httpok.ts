@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
-import { scanFor } from "./bounded_read.ts";
+import { DeadlineError, scanFor } from "./bounded_read.ts";
 import { PROGRAM, reportUsageError } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
@@ -624,6 +624,7 @@ class Httpok {
   /** GETs the URL; undefined when the listener is stopping. */
   async #get(signal: AbortSignal): Promise<UrlCheck | undefined> {
     const { url, display, timeout, codes, body, failBody } = this.config;
+    const started = performance.now();
     const timer = AbortSignal.timeout(timeout * 1000);
     const both = AbortSignal.any([signal, timer]);
     const failure = (bad: UrlCheck["bad"], message: string) => ({ ok: false, bad, message });
@@ -651,10 +652,11 @@ class Httpok {
     // through a sliding window: never held whole
     let found: Set<string>;
     try {
-      found = await scanFor(response.body, body === undefined ? failBody : [body, ...failBody]);
+      const needles = body === undefined ? failBody : [body, ...failBody];
+      found = await scanFor(response.body, needles, started + timeout * 1000);
     } catch (e) {
       if (signal.aborted) return undefined;
-      const why = timer.aborted
+      const why = timer.aborted || e instanceof DeadlineError
         ? `the body was not complete within ${timeout}s`
         : `reading the body failed: ${describeFetchError(e)}`;
       const bad = body !== undefined || failBody.length > 0 ? "body" : "status";

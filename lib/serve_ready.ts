@@ -5,7 +5,7 @@
  * application makes the probe answer 422, never hang.
  */
 import { maskSecretsInText } from "./environment.ts";
-import { readAtMost, TooLargeError } from "./bounded_read.ts";
+import { DeadlineError, readAtMost, TooLargeError } from "./bounded_read.ts";
 import { describeFetchError } from "./net.ts";
 
 /** Where to ask, parsed once at start-up. */
@@ -84,6 +84,7 @@ function parseJson(text: string): { value: unknown } | undefined {
  * connection: 422 with the reason in `description`.
  */
 export async function askApplication(target: ReadyTarget, stop: AbortSignal): Promise<ReadyAnswer> {
+  const deadline = performance.now() + target.timeoutSeconds * 1000;
   const timeout = AbortSignal.timeout(target.timeoutSeconds * 1000);
   const where = `GET ${target.display}`;
   let status = 0;
@@ -95,7 +96,7 @@ export async function askApplication(target: ReadyTarget, stop: AbortSignal): Pr
       signal: AbortSignal.any([stop, timeout]),
     });
     status = response.status;
-    text = new TextDecoder().decode(await readAtMost(response.body, READY_BODY_LIMIT));
+    text = new TextDecoder().decode(await readAtMost(response.body, READY_BODY_LIMIT, deadline));
   } catch (e) {
     if (stop.aborted) return notReady(`${where}: the sidecar is stopping`);
     if (e instanceof TooLargeError) {
@@ -103,7 +104,7 @@ export async function askApplication(target: ReadyTarget, stop: AbortSignal): Pr
         `${where}: HTTP ${status} but the body is ${e.message} (the limit for a readiness answer)`,
       );
     }
-    if (timeout.aborted) {
+    if (timeout.aborted || e instanceof DeadlineError) {
       return notReady(`${where}: no complete answer within ${target.timeoutSeconds}s`);
     }
     return notReady(`${where}: ${describeFetchError(e)}`);

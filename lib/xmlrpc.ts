@@ -180,7 +180,7 @@ function classify(error: unknown): XmlRpcFault | XmlRpcTransportError {
   });
 }
 
-/** Largest XML-RPC answer read (supervisord's getAllProcessInfo is about 1 KB a process). */
+/** Largest XML-RPC answer read (supervisord's getAllProcessInfo: about 1.4 KB a process). */
 export const XMLRPC_ANSWER_LIMIT = 4 * 1024 * 1024;
 
 /** Deepest nesting of arrays and structs parsed (supervisord's answers use 2). */

@@ -4,7 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { formatBytes, readAtMost, scanFor, TooLargeError } from "../../lib/bounded_read.ts";
+import {
+  DeadlineError,
+  formatBytes,
+  readAtMost,
+  scanFor,
+  TooLargeError,
+} from "../../lib/bounded_read.ts";
+
+import { waitFor } from "../support/supervisord.ts";
 
 const enc = new TextEncoder();
 
@@ -74,6 +82,35 @@ Deno.test("scanFor: a needle at the very end of a long body is found; reads to t
   const none = source([enc.encode("abc")]);
   assert.deepEqual(await scanFor(none.stream, []), new Set());
   assert.deepEqual(await scanFor(null, ["x"]), new Set());
+});
+
+Deno.test("scanFor and readAtMost: a fetch body that never ends stops at the deadline, cancelled", async () => {
+  // an endless body that is always ready: it starves timers, so only the deadline ends it
+  const chunk = new Uint8Array(64 * 1024).fill(0x78);
+  let cancelled = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream({
+        pull: (c) => c.enqueue(chunk),
+        cancel: () => void cancelled++,
+      }, { highWaterMark: 0 }),
+    ));
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/`;
+    const body = (await fetch(url)).body;
+    await assert.rejects(scanFor(body, ["absent"], performance.now() + 300), DeadlineError);
+    const capped = (await fetch(url)).body;
+    await assert.rejects(readAtMost(capped, 1e12, performance.now() + 300), DeadlineError);
+    // a byte stream ending in time is read whole through the reused buffer
+    const small = new Response("x".repeat(200_000) + "ready").body;
+    assert.deepEqual(
+      await scanFor(small, ["ready"], performance.now() + 60_000),
+      new Set(["ready"]),
+    );
+    await waitFor("the server to see both bodies cancelled", () => cancelled === 2, 10_000, 20);
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("formatBytes: binary units", () => {
