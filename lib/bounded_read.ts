@@ -113,12 +113,25 @@ export async function readAtMost(
   return all;
 }
 
+/** Whether `needle` occurs in `hay`. */
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  if (needle.length === 0) return true;
+  const last = hay.length - needle.length;
+  for (let i = hay.indexOf(needle[0]); i !== -1 && i <= last; i = hay.indexOf(needle[0], i + 1)) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return true;
+  }
+  return false;
+}
+
 /**
- * Reads `source` (UTF-8 text) to its end and returns which of `needles` it
- * contains. Only the current chunk plus the last (longest needle − 1)
- * characters before it are held, so a needle split across chunks is found
- * and memory stays bounded however long the text is. Past `deadline` it
- * throws DeadlineError.
+ * Reads `source` to its end and returns which of `needles` it contains,
+ * comparing UTF-8 bytes (the same matches as in the decoded text). Only the
+ * current chunk plus the last (longest needle − 1) bytes before it are held,
+ * in one reused window, so a needle split across chunks is found and memory
+ * stays bounded however long the body is. Past `deadline` it throws
+ * DeadlineError.
  */
 export async function scanFor(
   source: ByteSource,
@@ -126,18 +139,25 @@ export async function scanFor(
   deadline?: number,
 ): Promise<Set<string>> {
   const found = new Set<string>();
-  const keep = Math.max(0, ...needles.map((n) => n.length - 1));
-  const decoder = new TextDecoder();
-  let tail = "";
-  const look = (text: string) => {
-    const window = tail + text;
-    for (const needle of needles) if (window.includes(needle)) found.add(needle);
-    tail = keep > 0 ? window.slice(-keep) : "";
-  };
+  const encoded = needles.map((n) => new TextEncoder().encode(n));
+  const keep = Math.max(0, ...encoded.map((n) => n.length - 1));
+  let window = new Uint8Array(keep + BUFFER_BYTES);
+  let end = 0;
   for await (const chunk of chunksOf(source, deadline)) {
     if (found.size === needles.length) continue; // drained to the end, unread
-    look(decoder.decode(chunk, { stream: true }));
+    const kept = Math.min(keep, end);
+    if (kept + chunk.length > window.length) {
+      const larger = new Uint8Array(kept + chunk.length);
+      larger.set(window.subarray(end - kept, end));
+      window = larger;
+    } else window.copyWithin(0, end - kept, end);
+    window.set(chunk, kept);
+    end = kept + chunk.length;
+    const hay = window.subarray(0, end);
+    needles.forEach((needle, i) => {
+      if (!found.has(needle) && contains(hay, encoded[i])) found.add(needle);
+    });
   }
-  look(decoder.decode());
+  if (needles.includes("")) found.add("");
   return found;
 }

@@ -79,6 +79,12 @@ Deno.test("scanFor: a needle at the very end of a long body is found; reads to t
   const { stream, state } = source(chunks);
   assert.deepEqual(await scanFor(stream, ["ready"]), new Set(["ready"]));
   assert.equal(state.pulled, chunks.length + 1, "read to the end");
+  // chunks larger than the window, a needle across them
+  const large = source([
+    enc.encode("x".repeat(200_000) + "rea"),
+    enc.encode("dy" + "x".repeat(100_000)),
+  ]);
+  assert.deepEqual(await scanFor(large.stream, ["ready", "xr"]), new Set(["ready", "xr"]));
   const none = source([enc.encode("abc")]);
   assert.deepEqual(await scanFor(none.stream, []), new Set());
   assert.deepEqual(await scanFor(null, ["x"]), new Set());
