@@ -31,6 +31,7 @@ import {
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
 import { maskSecrets } from "../lib/redact.ts";
+import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
 
 const OPTIONS: OptionSpec[] = [
   {
@@ -345,22 +346,31 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
       if (timeout.aborted) return unhealthy(`${target}: no answer within ${o.timeout}s`);
       return unhealthy(`${target}: ${describeFetchError(e)}`);
     }
-    let text: string | undefined;
-    try {
-      if (o.expectBody !== undefined) text = await response.text();
-      else await response.body?.cancel();
-    } catch (e) {
-      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
-      if (timeout.aborted) return unhealthy(`${target}: body not complete within ${o.timeout}s`);
-      return unhealthy(`${target}: reading the body failed: ${describeFetchError(e)}`);
-    }
-    const ms = Math.round(performance.now() - started);
     if (!o.expectStatus.accepts(response.status)) {
+      const ms = Math.round(performance.now() - started);
+      await response.body?.cancel().catch(() => {});
       return unhealthy(
         `${target}: HTTP ${response.status} in ${ms} ms, expected ${o.expectStatus.text}`,
       );
     }
-    if (text !== undefined && o.expectBody !== undefined && !text.includes(o.expectBody)) {
+    // The timeout runs to the body's last byte: the body is always read to its
+    // end (so headers followed by a stall are unhealthy), through a sliding
+    // window, never held whole.
+    let found: Set<string>;
+    try {
+      const needles = o.expectBody === undefined ? [] : [o.expectBody];
+      found = await scanFor(response.body, needles, started + o.timeout * 1000);
+    } catch (e) {
+      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
+      if (timeout.aborted || e instanceof DeadlineError) {
+        return unhealthy(
+          `${target}: HTTP ${response.status} but the body was not complete within ${o.timeout}s`,
+        );
+      }
+      return unhealthy(`${target}: reading the body failed: ${describeFetchError(e)}`);
+    }
+    const ms = Math.round(performance.now() - started);
+    if (o.expectBody !== undefined && !found.has(o.expectBody)) {
       return unhealthy(
         `${target}: HTTP ${response.status} in ${ms} ms but the body lacks ${
           JSON.stringify(o.expectBody)

@@ -235,6 +235,12 @@ export const xmlrpcCheck: CheckDefinition<XmlRpcOptions> = {
       if (e instanceof XmlRpcFault) return unhealthy(`${target}: ${e.message}`);
       if (!(e instanceof XmlRpcTransportError)) throw e;
       if (e.failure === "aborted") return unknown(`${target}: aborted`);
+      if (e.failure === "too-large") {
+        // it answers, so it is alive; but the answer cannot be judged
+        return unknown(
+          `${target}: ${e.message}, not read: call a method with a smaller answer (-m)`,
+        );
+      }
       if (e.failure !== "unauthorized") return unhealthy(`${target}: ${e.message}`);
       return unhealthy(
         o.auth

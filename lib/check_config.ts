@@ -9,6 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { UsageError } from "./errors.ts";
+import { formatBytes } from "./bounded_read.ts";
 
 /**
  * One line for a schema issue of a config file: where (the dotted key path,
@@ -74,14 +75,47 @@ export function parseJsonConfig(text: string, source: string): unknown {
   }
 }
 
-/** Reads a --config file: JSON when it ends in .json, YAML otherwise. */
-export function readConfigFile(path: string, source = `--config ${path}`): unknown {
-  let text: string;
+/** Largest --config file read; a larger one is refused at start-up. */
+export const CONFIG_FILE_LIMIT = 1024 * 1024;
+
+/** The text of a regular file of at most CONFIG_FILE_LIMIT bytes; UsageError otherwise. */
+function readBoundedText(path: string, source: string): string {
+  const tooLarge = () =>
+    new UsageError(`${source}: larger than ${formatBytes(CONFIG_FILE_LIMIT)}, the most read`);
+  let file: Deno.FsFile;
   try {
-    text = Deno.readTextFileSync(path);
+    // stat before open: opening a FIFO would wait for a writer
+    if (!Deno.statSync(path).isFile) throw new UsageError(`${source}: not a regular file`);
+    file = Deno.openSync(path);
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${source}: cannot read: ${(e as Error).message}`);
   }
+  try {
+    if (file.statSync().size > CONFIG_FILE_LIMIT) throw tooLarge();
+    const bytes = new Uint8Array(CONFIG_FILE_LIMIT + 1);
+    let size = 0;
+    for (;;) {
+      const n = file.readSync(bytes.subarray(size));
+      if (n === null) break;
+      size += n;
+      if (size > CONFIG_FILE_LIMIT) throw tooLarge(); // it grew meanwhile
+    }
+    return new TextDecoder().decode(bytes.subarray(0, size));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${source}: cannot read: ${(e as Error).message}`);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads a --config file: JSON when it ends in .json, YAML otherwise. Only a
+ * regular file of at most CONFIG_FILE_LIMIT bytes is read.
+ */
+export function readConfigFile(path: string, source = `--config ${path}`): unknown {
+  const text = readBoundedText(path, source);
   if (path.endsWith(".json")) return parseJsonConfig(text, source);
   try {
     return parseYaml(text);

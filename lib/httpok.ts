@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
+import { DeadlineError, scanFor } from "./bounded_read.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { UsageError } from "./errors.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
@@ -707,6 +708,7 @@ class Httpok {
   /** GETs the URL; undefined when the listener is stopping. */
   async #get(signal: AbortSignal): Promise<UrlCheck | undefined> {
     const { url, display, timeout, codes, body, failBody } = this.config;
+    const started = performance.now();
     const timer = AbortSignal.timeout(timeout * 1000);
     const both = AbortSignal.any([signal, timer]);
     const failure = (bad: UrlCheck["bad"], message: string) => ({ ok: false, bad, message });
@@ -730,24 +732,24 @@ class Httpok {
       await response.body?.cancel().catch(() => {});
       return failure("status", `${status} (expected ${codes.text})`);
     }
-    if (body === undefined && failBody.length === 0) {
-      await response.body?.cancel().catch(() => {});
-      return { ok: true, bad: "status", message: status };
-    }
-    let text: string;
+    // read to the end (the timeout covers the whole response), scanned
+    // through a sliding window: never held whole
+    let found: Set<string>;
     try {
-      text = await response.text();
+      const needles = body === undefined ? failBody : [body, ...failBody];
+      found = await scanFor(response.body, needles, started + timeout * 1000);
     } catch (e) {
       if (signal.aborted) return undefined;
-      const why = timer.aborted
+      const why = timer.aborted || e instanceof DeadlineError
         ? `the body was not complete within ${timeout}s`
         : `reading the body failed: ${describeFetchError(e)}`;
-      return failure("body", `${status}, but ${why}`);
+      const bad = body !== undefined || failBody.length > 0 ? "body" : "status";
+      return failure(bad, `${status}, but ${why}`);
     }
-    if (body !== undefined && !text.includes(body)) {
+    if (body !== undefined && !found.has(body)) {
       return failure("body", `${status}, but the body lacks ${JSON.stringify(body)}`);
     }
-    const unwanted = failBody.find((s) => text.includes(s));
+    const unwanted = failBody.find((s) => found.has(s));
     if (unwanted !== undefined) {
       return failure("body", `${status}, but the body contains ${JSON.stringify(unwanted)}`);
     }

@@ -5,6 +5,7 @@
  * application makes the probe answer 422, never hang.
  */
 import { maskSecrets } from "./redact.ts";
+import { DeadlineError, readAtMost, TooLargeError } from "./bounded_read.ts";
 import { describeFetchError } from "./net.ts";
 
 /** Where to ask, parsed once at start-up. */
@@ -52,6 +53,12 @@ export interface ReadyAnswer {
   body: string;
 }
 
+/**
+ * Largest application answer relayed: a readiness answer is a small JSON
+ * document; a larger one is "not ready", and no more of it is read.
+ */
+export const READY_BODY_LIMIT = 64 * 1024;
+
 /** Longest application text quoted back in non_field_errors. */
 const MAX_QUOTED = 1000;
 
@@ -77,9 +84,10 @@ function parseJson(text: string): { value: unknown } | undefined {
  * connection: 422 with the reason in `description`.
  */
 export async function askApplication(target: ReadyTarget, stop: AbortSignal): Promise<ReadyAnswer> {
+  const deadline = performance.now() + target.timeoutSeconds * 1000;
   const timeout = AbortSignal.timeout(target.timeoutSeconds * 1000);
   const where = `GET ${target.display}`;
-  let status: number;
+  let status = 0;
   let text: string;
   try {
     const response = await fetch(target.url, {
@@ -88,10 +96,15 @@ export async function askApplication(target: ReadyTarget, stop: AbortSignal): Pr
       signal: AbortSignal.any([stop, timeout]),
     });
     status = response.status;
-    text = await response.text();
+    text = new TextDecoder().decode(await readAtMost(response.body, READY_BODY_LIMIT, deadline));
   } catch (e) {
     if (stop.aborted) return notReady(`${where}: the sidecar is stopping`);
-    if (timeout.aborted) {
+    if (e instanceof TooLargeError) {
+      return notReady(
+        `${where}: HTTP ${status} but the body is ${e.message} (the limit for a readiness answer)`,
+      );
+    }
+    if (timeout.aborted || e instanceof DeadlineError) {
       return notReady(`${where}: no complete answer within ${target.timeoutSeconds}s`);
     }
     return notReady(`${where}: ${describeFetchError(e)}`);

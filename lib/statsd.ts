@@ -99,11 +99,19 @@ export class WorkersGauge {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Applies a metric if it is a workers gauge; returns whether it was one. */
-  apply(metric: StatsdMetric): boolean {
+  /**
+   * Applies a metric if it is a workers gauge; returns whether it was one, or
+   * why it was refused: a change whose result is not a finite number
+   * (`workers:+1e308|g` twice) leaves the gauge as it was.
+   */
+  apply(metric: StatsdMetric): boolean | { refused: string } {
     if (metric.type !== "g" || !WORKER_GAUGES.includes(metric.name)) return false;
     const value = metric.value ?? 0;
-    this.#value = metric.delta ? this.value() + value : value;
+    const next = metric.delta ? this.value() + value : value;
+    if (!Number.isFinite(next)) {
+      return { refused: `${metric.name} change by ${value} overflows (gauge kept)` };
+    }
+    this.#value = next;
     this.#updatedAt = this.now();
     return true;
   }
@@ -192,7 +200,16 @@ export class StatsdListener {
         this.logger.debug(`malformed StatsD datagram (${bytes.length} bytes): ${malformed}`);
       }
       let updated = false;
-      for (const metric of metrics) updated = this.gauge.apply(metric) || updated;
+      let refused: string | undefined;
+      for (const metric of metrics) {
+        const applied = this.gauge.apply(metric);
+        if (typeof applied === "object") refused ??= applied.refused;
+        else updated = applied || updated;
+      }
+      if (refused !== undefined && malformed === undefined) {
+        this.counters.malformed++;
+        this.logger.debug(`malformed StatsD datagram (${bytes.length} bytes): ${refused}`);
+      }
       if (updated) this.onWorkers();
     } catch (e) {
       this.counters.malformed++;

@@ -164,6 +164,10 @@ export class SupervisorClient {
           `cannot reach ${where} (${code}: ${cause}): check SUPERVISOR_SERVER_URL ` +
             `(supervisord sets it from [supervisorctl] serverurl or the listener's serverurl=) and that supervisord runs`,
         );
+      case "too-large":
+        return new SupervisorUnavailable(
+          `${where} sent ${error.message} for ${method}, not read further`,
+        );
       case "bad-response":
         return new SupervisorUnavailable(
           `${where} gave an unusable answer to ${method}: ${cause}`,

@@ -8,11 +8,17 @@
  * usable answer: connection refused, no socket file, HTTP 401 or another
  * status, a timeout, a body that is not XML-RPC).
  *
- * Built on the npm `xmlrpc` package's client, which speaks through
- * node:http, the only HTTP stack here that can reach a unix socket.
+ * Speaks through node:http, the only HTTP stack here that can reach a unix
+ * socket, and the npm `xmlrpc` package's serializer and deserializer; the
+ * answer is read with a byte cap before it reaches the parser.
  */
 import { Buffer } from "node:buffer";
-import xmlrpc from "xmlrpc";
+import http from "node:http";
+import https from "node:https";
+import { Readable } from "node:stream";
+import Deserializer from "xmlrpc/lib/deserializer.js";
+import Serializer from "xmlrpc/lib/serializer.js";
+import { readAtMost, TooLargeError } from "./bounded_read.ts";
 
 /** Where an XML-RPC server listens. */
 export type XmlRpcEndpoint =
@@ -52,7 +58,9 @@ export type TransportFailure =
   /** the connection failed: refused, no socket file, reset, unknown host… */
   | "connection"
   /** HTTP 200, but the body is not an XML-RPC method response */
-  | "bad-response";
+  | "bad-response"
+  /** HTTP 200, but the body is larger than XMLRPC_ANSWER_LIMIT or nests deeper than XMLRPC_MAX_DEPTH */
+  | "too-large";
 
 /** The call got no usable answer; `message` says why in a few words. */
 export class XmlRpcTransportError extends Error {
@@ -96,7 +104,7 @@ const CONNECTION_ERRORS: Record<string, string> = {
   ENETUNREACH: "network unreachable",
 };
 
-/** Node-style request options for the `xmlrpc` client. */
+/** Node-style request options for node:http(s). */
 function requestOptions(
   endpoint: XmlRpcEndpoint,
   signal: AbortSignal,
@@ -137,7 +145,7 @@ function requestOptions(
   };
 }
 
-/** Sorts what the `xmlrpc` client reported into a fault or a transport error. */
+/** Sorts what a request or the `xmlrpc` deserializer reported into a fault or a transport error. */
 function classify(error: unknown): XmlRpcFault | XmlRpcTransportError {
   const e = error as {
     faultCode?: unknown;
@@ -172,10 +180,86 @@ function classify(error: unknown): XmlRpcFault | XmlRpcTransportError {
   });
 }
 
+/** Largest XML-RPC answer read (supervisord's getAllProcessInfo: about 1.4 KB a process). */
+export const XMLRPC_ANSWER_LIMIT = 4 * 1024 * 1024;
+
+/** Deepest nesting of arrays and structs parsed (supervisord's answers use 2). */
+export const XMLRPC_MAX_DEPTH = 32;
+
+/** How deep arrays and structs nest in `xml`, stopping once past `limit`. */
+function nestingDepth(xml: string, limit: number): number {
+  let depth = 0;
+  let deepest = 0;
+  for (const m of xml.matchAll(/<(\/?)(?:array|struct)\s*>/gi)) {
+    depth += m[1] ? -1 : 1;
+    deepest = Math.max(deepest, depth);
+    if (deepest > limit) break;
+  }
+  return deepest;
+}
+
+/** Parses a methodResponse; rejects with what the deserializer reported. */
+function parseAnswer(bytes: Uint8Array): Promise<unknown> {
+  const xml = new TextDecoder().decode(bytes);
+  if (nestingDepth(xml, XMLRPC_MAX_DEPTH) > XMLRPC_MAX_DEPTH) {
+    return Promise.reject(
+      new XmlRpcTransportError(
+        "too-large",
+        `an answer with arrays and structs nested deeper than ${XMLRPC_MAX_DEPTH} levels`,
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    new Deserializer("utf8").deserializeMethodResponse(
+      Readable.from([Buffer.from(bytes)]),
+      (error: unknown, value: unknown) => error ? reject(error) : resolve(value),
+    );
+  });
+}
+
+/**
+ * One POST of `xml`; resolves to the answer's bytes when it is HTTP 200 and
+ * at most XMLRPC_ANSWER_LIMIT long. Rejects with a TooLargeError, or with
+ * what classify() sorts: a node error with a `code`, or `{ res }` for
+ * another status.
+ */
+function post(
+  endpoint: XmlRpcEndpoint,
+  xml: string,
+  signal: AbortSignal,
+  auth: XmlRpcCallOptions["auth"],
+): Promise<Uint8Array> {
+  const { secure, options } = requestOptions(endpoint, signal, auth);
+  const body = Buffer.from(xml, "utf8");
+  const headers = {
+    ...options.headers as Record<string, string>,
+    "Content-Type": "text/xml",
+    "Content-Length": String(body.length),
+  };
+  return new Promise((resolve, reject) => {
+    const request = (secure ? https : http).request(
+      { ...options, method: "POST", headers },
+      (response) => {
+        if (response.statusCode !== 200) {
+          response.destroy();
+          const { statusCode, statusMessage } = response;
+          reject({ message: `HTTP ${statusCode}`, res: { statusCode, statusMessage } });
+          return;
+        }
+        readAtMost(response, XMLRPC_ANSWER_LIMIT).then(resolve, reject);
+      },
+    );
+    request.on("error", reject);
+    request.end(body);
+  });
+}
+
 /**
  * Calls `method(...params)`; resolves to the response value, rejects with an
  * XmlRpcFault or an XmlRpcTransportError. Settles when the timeout or the
- * caller's signal fires even if the server never answers.
+ * caller's signal fires even if the server never answers. An answer over
+ * XMLRPC_ANSWER_LIMIT bytes is not read further, and one nested deeper than
+ * XMLRPC_MAX_DEPTH is not parsed (both "too-large").
  */
 export function xmlrpcCall(
   endpoint: XmlRpcEndpoint,
@@ -185,8 +269,6 @@ export function xmlrpcCall(
 ): Promise<unknown> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const { secure, options } = requestOptions(endpoint, combined, auth);
-  const client = secure ? xmlrpc.createSecureClient(options) : xmlrpc.createClient(options);
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (error: unknown, value?: unknown) => {
@@ -197,12 +279,17 @@ export function xmlrpcCall(
       else if (signal?.aborted) reject(new XmlRpcTransportError("aborted", "aborted"));
       else if (timeout.aborted) {
         reject(new XmlRpcTransportError("timeout", `no answer within ${timeoutMs / 1000}s`));
+      } else if (error instanceof XmlRpcTransportError) reject(error);
+      else if (error instanceof TooLargeError) {
+        reject(new XmlRpcTransportError("too-large", `an answer ${error.message}`));
       } else reject(classify(error));
     };
-    // the client may stay silent after an abort (a half-read body): settle here
+    // a request may stay silent after an abort (a half-read body): settle here
     const onAbort = () => settle(combined.reason ?? new Error("aborted"));
     if (combined.aborted) return onAbort();
     combined.addEventListener("abort", onAbort, { once: true });
-    client.methodCall(method, params, (error: unknown, value: unknown) => settle(error, value));
+    post(endpoint, Serializer.serializeMethodCall(method, params), combined, auth)
+      .then(parseAnswer)
+      .then((value) => settle(undefined, value), (error) => settle(error ?? new Error("failed")));
   });
 }

@@ -216,3 +216,31 @@ Deno.test("the password from --password-env never shows in ps", async () => {
     assert.ok(!new TextDecoder().decode(out.stderr).includes("s3cr3t-value"));
   }
 });
+
+Deno.test("--config files that are not regular files or exceed 1 MiB are refused at start-up", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fifo = `${dir}/fifo.yaml`;
+    assert.equal((await new Deno.Command("mkfifo", { args: [fifo] }).output()).code, 0);
+    const big = `${dir}/big.yaml`;
+    await Deno.writeTextFile(big, `# ${"x".repeat(1024 * 1024)}\n`);
+    const commands = [["run"], ["complex", "-n", "c", "-g", "w"], ["serve", "-P", "0"]];
+    for (const command of commands) {
+      for (
+        const [file, message] of [
+          ["/dev/zero", /--config \/dev\/zero: not a regular file/],
+          [dir, /: not a regular file/],
+          [fifo, /fifo\.yaml: not a regular file/],
+          [big, /big\.yaml: larger than 1 MiB/],
+        ] as const
+      ) {
+        const r = await run([...command, "--config", file]);
+        assert.equal(r.code, 2, `${command[0]} --config ${file}: exit code`);
+        assert.match(r.stderr, message, `${command[0]} --config ${file}`);
+        assert.equal(r.stdout, "");
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

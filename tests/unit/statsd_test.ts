@@ -91,6 +91,17 @@ Deno.test("statsd: the workers gauge takes values and deltas from both names onl
   assert.equal(g.value(), -4, "deltas may go below zero, which is no workers");
 });
 
+Deno.test("statsd: a change whose result is not finite is refused and the gauge kept", () => {
+  const g = new WorkersGauge();
+  assert.equal(g.apply(gauge("workers", 1e308, true)), true);
+  const refused = g.apply(gauge("workers", 1e308, true));
+  assert.equal(typeof refused, "object", "+1e308 twice overflows to Infinity");
+  assert.match((refused as { refused: string }).refused, /overflows/);
+  assert.equal(g.value(), 1e308);
+  assert.equal(typeof g.apply(gauge("workers", -1e308, true)), "boolean");
+  assert.equal(g.value(), 0, "a later change applies to the kept value");
+});
+
 Deno.test("statsd: with a TTL a gauge not updated in time counts as 0", () => {
   let now = 1_000_000;
   const g = new WorkersGauge(5, () => now);
@@ -138,6 +149,11 @@ Deno.test("statsd listener: real datagrams, garbage of every kind, and it keeps 
     assert.equal(notified, 1, "only the datagram that updated the gauge notifies");
     await send(enc.encode("gunicorn.workers:+1|g"));
     await waitFor("the delta", () => g.value() === 3, 15_000, 50);
+    await send(enc.encode("workers:+1e308|g"));
+    await send(enc.encode("workers:+1e308|g"));
+    await waitFor("the overflow", () => listener.counters.datagrams === 11, 15_000, 50);
+    assert.equal(g.value(), 3 + 1e308, "the second +1e308 is refused, not Infinity");
+    assert.equal(listener.counters.malformed, garbage.length + 1);
     assert.ok(lines.some((l) => l.includes("malformed StatsD datagram (1024 bytes): not UTF-8")));
     assert.ok(lines.every((l) => l.length < 400), "log lines quote only a short preview");
   } finally {
