@@ -16,7 +16,7 @@
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { LogFields, Logger } from "./log.ts";
-import { describeFetchError } from "./net.ts";
+import { describeFetchError, fetchUrlProblem } from "./net.ts";
 import { flagLabel } from "./options.ts";
 import { VERSION } from "./version.ts";
 
@@ -509,6 +509,8 @@ export function parseNotifyOptions(
     if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
       throw new UsageError(`${label("webhook")}: '${url}' is not an http:// or https:// URL`);
     }
+    const problem = fetchUrlProblem(parsed);
+    if (problem) throw new UsageError(`${label("webhook")}: ${problem}`);
   }
   const sendmail = values.sendmail_program === undefined
     ? DEFAULT_SENDMAIL

@@ -390,6 +390,11 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
         /--max-restarts: must be a whole/,
       ],
       [["httpok", "http://127.0.0.1:6666/"], /URL: fetch refuses port 6666/],
+      [[...tcp, "--webhook", "http://127.0.0.1:6697/"], /--webhook: fetch refuses port 6697/],
+      [
+        ["httpok", "--webhook", "https://127.0.0.1:6697/", "http://127.0.0.1:8080/"],
+        /--webhook: fetch refuses port 6697/,
+      ],
       [["heartbeat", "--every", "1e9"], /--every: must be at most 604800 seconds/],
       [["heartbeat", "--every", "5", "--pid", "999999999"], /--pid: no process 999999999/],
     );
