@@ -40,9 +40,9 @@ export function duration(min?: number) {
   });
 }
 
-/** A duration (see `duration`) with a default. */
-export function seconds(defaultValue: number, min?: number) {
-  return duration(min).default(defaultValue);
+/** A timeout-like duration (see `duration`) with a default. */
+export function seconds(defaultValue: number) {
+  return duration().default(defaultValue);
 }
 
 /** A whole number from `min` (0 by default) to MAX_COUNT. */
@@ -98,7 +98,7 @@ export const hostName = z.string().trim().min(1, "must not be empty").superRefin
 /** Host name or address to connect to, 127.0.0.1 by default. */
 export const host = hostName.default("127.0.0.1");
 
-/** An RFC 7230 token: what header names and HTTP methods are made of. */
+/** An RFC 7230 token: what header names are made of. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
@@ -121,11 +121,6 @@ export function headerProblem(name: string, value: string): string | undefined {
     return `header ${name}: ${(e as Error).message}`;
   }
   return undefined;
-}
-
-/** Whether `method` is an HTTP method name (an RFC 7230 token). */
-export function isToken(text: string): boolean {
-  return TOKEN.test(text);
 }
 
 /**
