@@ -479,15 +479,16 @@ const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
 /**
  * Raw values keyed email / sendmail_program / webhook (strings or lists,
  * from parseFlags or a config file) → NotifyOptions. Throws UsageError
- * naming the flag, as `specs` spell it.
+ * naming the flag, as `specs` spell it (or the config file's key).
  */
 export function parseNotifyOptions(
   values: Record<string, unknown>,
   specs: OptionSpec[] = NOTIFY_OPTIONS,
+  naming: "flag" | "key" = "flag",
 ): NotifyOptions {
   const label = (key: string) => {
     const spec = specs.find((s) => s.key === key);
-    return spec ? flagLabel(spec) : `--${key}`;
+    return naming === "key" ? `'${key}'` : spec ? flagLabel(spec) : `--${key}`;
   };
   const email = stringList(values.email).map((a) => a.trim());
   for (const address of email) {

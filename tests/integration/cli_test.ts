@@ -344,6 +344,17 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
         /r4\.yaml: checks\[0\] \(a\): 'max_restarts': must be a whole number/,
       ],
       [
+        [
+          "run",
+          "--config",
+          await file(
+            "r5.yaml",
+            "webhook: http://127.0.0.1:6697/\nchecks: [{name: a, group: w, tcp: {port: 80}}]\n",
+          ),
+        ],
+        /r5\.yaml: checks\[0\] \(a\): 'webhook': fetch refuses port 6697/,
+      ],
+      [
         ["serve", "--application-health-ready-timeout", "3000000"],
         atMost("--application-health-ready-timeout"),
       ],
