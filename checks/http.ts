@@ -17,9 +17,11 @@ import {
   type Verdict,
 } from "../lib/check.ts";
 import {
+  caClient,
   count,
   CREDENTIAL_OPTIONS,
   credentialsShape,
+  headerProblem,
   host,
   portSpec,
   resolveCredentials,
@@ -29,7 +31,12 @@ import {
   timeoutOption,
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
-import { describeFetchError } from "../lib/net.ts";
+import {
+  describeFetchError,
+  FETCH_BLOCKED_PORTS,
+  fetchUrlProblem,
+  requestRefused,
+} from "../lib/net.ts";
 import { maskSecrets } from "../lib/redact.ts";
 import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
 
@@ -136,6 +143,9 @@ const OPTIONS: OptionSpec[] = [
   retriesOption(2),
 ];
 
+/** Methods fetch refuses to send. */
+const FORBIDDEN_METHODS = ["CONNECT", "TRACE", "TRACK"];
+
 /** `200-299,301` → predicate and canonical text. */
 export function parseStatusList(text: string): { accepts: (s: number) => boolean; text: string } {
   const ranges: [number, number][] = [];
@@ -165,7 +175,12 @@ function headerObject(value: unknown): Record<string, string> | string {
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     return `must be a JSON object like {"X-Check":"1"}`;
   }
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  const headers = Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k, String(v)]));
+  for (const [name, value] of Object.entries(headers)) {
+    const problem = headerProblem(name, value);
+    if (problem) return problem;
+  }
+  return headers;
 }
 
 const schema = z.object({
@@ -173,7 +188,10 @@ const schema = z.object({
   port: portSpec.optional(),
   host,
   method: z.string().trim().regex(/^[A-Za-z]+$/, "must be an HTTP method name like GET")
-    .transform((m) => m.toUpperCase()).optional(),
+    .transform((m) => m.toUpperCase())
+    .refine((m) => !FORBIDDEN_METHODS.includes(m), {
+      message: `fetch cannot send ${FORBIDDEN_METHODS.join(", ")} requests`,
+    }).optional(),
   json: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
     .transform((value, ctx) => {
       if (typeof value !== "string") return JSON.stringify(value);
@@ -204,7 +222,14 @@ const schema = z.object({
     }
   }),
   expect_body: z.string().optional(),
-  ca_file: z.string().min(1).optional(),
+  ca_file: z.string().min(1).transform((path, ctx) => {
+    try {
+      return caClient(path);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+      return z.NEVER;
+    }
+  }).optional(),
   timeout: seconds(15),
   num_retries: count(2),
 }).strict().transform((o, ctx) => {
@@ -219,11 +244,26 @@ const schema = z.object({
     });
     return z.NEVER;
   }
+  if (o.port?.kind === "fixed" && FETCH_BLOCKED_PORTS.has(o.port.port)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["port"],
+      message: `fetch refuses port ${o.port.port} (a blocked port of the Fetch standard); ` +
+        "the tcp check can watch it",
+    });
+    return z.NEVER;
+  }
   if (absolute) {
+    let url: URL;
     try {
-      new URL(o.url);
+      url = new URL(o.url);
     } catch {
       ctx.addIssue({ code: "custom", path: ["url"], message: `'${o.url}' is not a valid URL` });
+      return z.NEVER;
+    }
+    const problem = o.port ? undefined : fetchUrlProblem(url);
+    if (problem) {
+      ctx.addIssue({ code: "custom", path: ["url"], message: problem });
       return z.NEVER;
     }
   } else if (!o.port) {
@@ -244,18 +284,13 @@ const schema = z.object({
     });
     return z.NEVER;
   }
-  let caCerts: string[] | undefined;
-  if (o.ca_file) {
-    try {
-      caCerts = [Deno.readTextFileSync(o.ca_file)];
-    } catch (e) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["ca_file"],
-        message: `cannot read ${o.ca_file}: ${(e as Error).message}`,
-      });
-      return z.NEVER;
-    }
+  if (method === "HEAD" && o.expect_body !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["expect_body"],
+      message: "a HEAD response has no body; give -m GET (or leave out --expect-body)",
+    });
+    return z.NEVER;
   }
   if (o.headers_env !== undefined && o.headers_file !== undefined) {
     ctx.addIssue({
@@ -294,7 +329,7 @@ const schema = z.object({
     headers,
     expectStatus: o.expect_status,
     expectBody: o.expect_body,
-    client: caCerts ? Deno.createHttpClient({ caCerts }) : undefined,
+    client: o.ca_file,
     timeout: o.timeout,
     numRetries: o.num_retries,
   };
@@ -344,6 +379,9 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
     } catch (e) {
       if (ctx.signal.aborted) return unknown(`${target}: aborted`);
       if (timeout.aborted) return unhealthy(`${target}: no answer within ${o.timeout}s`);
+      // fetch refused the request itself (e.g. a blocked port from -p's regex): not the service
+      const refused = requestRefused(e);
+      if (refused) return unknown(`${target}: configuration error: ${refused}`);
       return unhealthy(`${target}: ${describeFetchError(e)}`);
     }
     if (!o.expectStatus.accepts(response.status)) {

@@ -25,6 +25,7 @@ import {
   count,
   CREDENTIAL_OPTIONS,
   credentialsShape,
+  hostName,
   portSpec,
   resolveCredentials,
   retriesOption,
@@ -42,6 +43,8 @@ import {
 
 /** The request path when -u does not give one. */
 const DEFAULT_PATH = "/RPC2";
+/** Longest unix socket path the kernel takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107;
 /** Longest rendering of a response value in a verdict message. */
 const VALUE_CHARS = 100;
 
@@ -115,7 +118,7 @@ const text = z.string().trim().min(1, "must not be empty");
 const schema = z.object({
   url: text.optional(),
   port: portSpec.optional(),
-  host: text.optional(),
+  host: hostName.optional(),
   sock_path: text.optional(),
   sock_dir: text.optional(),
   method: text.regex(/^[A-Za-z0-9_.:/]+$/, "must be an XML-RPC method name like status")
@@ -149,6 +152,14 @@ const schema = z.object({
     target = o.sock_path !== undefined
       ? { kind: "socket", socketPath: o.sock_path.replace(/^unix:\/\//, ""), path }
       : { kind: "socket-dir", dir: o.sock_dir!, path };
+    // the shortest socket path -S can give: DIR/x.sock
+    const shortest = target.kind === "socket" ? target.socketPath : join(target.dir, "x.sock");
+    if (new TextEncoder().encode(shortest).length > MAX_SOCKET_PATH) {
+      return fail(
+        o.sock_path !== undefined ? "sock_path" : "sock_dir",
+        `'${shortest}' is longer than the ${MAX_SOCKET_PATH} bytes a unix socket path can have`,
+      );
+    }
   } else if (absolute) {
     let url: URL;
     try {
@@ -240,6 +251,10 @@ export const xmlrpcCheck: CheckDefinition<XmlRpcOptions> = {
         return unknown(
           `${target}: ${e.message}, not read: call a method with a smaller answer (-m)`,
         );
+      }
+      if (e.details.code === "EINVAL") {
+        // the socket path -S makes of this process's name is not one the kernel takes
+        return unknown(`${target}: configuration error: ${e.message}`);
       }
       if (e.failure !== "unauthorized") return unhealthy(`${target}: ${e.message}`);
       return unhealthy(

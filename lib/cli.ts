@@ -121,7 +121,7 @@ export function behaviourFrom(
   return {
     policy: toPolicySettings(result.data),
     log: toLogSettings(result.data),
-    notify: parseNotifyOptions(pick(NOTIFY_OPTIONS)),
+    notify: parseNotifyOptions(pick(NOTIFY_OPTIONS), NOTIFY_OPTIONS, naming),
   };
 }
 

@@ -45,6 +45,7 @@ import { isAbsolute, resolve } from "node:path";
 import { geteuid, kill } from "node:process";
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { MAX_SECONDS, MIN_SECONDS } from "./limits.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
 
 /** The placeholders a `--filepath` template may contain. */
@@ -302,7 +303,9 @@ export class Heartbeat {
     everySeconds: number,
     onError: (e: Error) => void = (e) => console.error(`heartbeat ${this.path}: ${e.message}`),
   ): () => void {
-    if (!(everySeconds > 0)) throw new RangeError("everySeconds must be greater than 0");
+    if (!(everySeconds >= MIN_SECONDS && everySeconds <= MAX_SECONDS)) {
+      throw new RangeError(`everySeconds must be from ${MIN_SECONDS} to ${MAX_SECONDS}`);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
     const tick = async () => {
@@ -405,16 +408,23 @@ function parseCommandArgs(argv: string[]): CommandSettings | "help" {
   }
   if (values.help) return "help";
   const pidText = values.pid as string | undefined;
+  const everyText = values.every as string | undefined;
   const pid = pidText === undefined ? Deno.ppid : Number(pidText);
   if (pidText !== undefined && !(/^\d+$/.test(pidText.trim()) && pid > 0)) {
     throw new UsageError(`--pid: expected a process id, got '${pidText}'`);
   }
-  const everyText = values.every as string | undefined;
+  // a beater for no process would stop at once, and the file check restart a healthy service
+  if (pidText !== undefined && everyText !== undefined && !processExists(pid)) {
+    throw new UsageError(`--pid: no process ${pid} to beat for`);
+  }
   const everySeconds = everyText === undefined ? undefined : Number(everyText);
-  if (everySeconds !== undefined && !(Number.isFinite(everySeconds) && everySeconds > 0)) {
+  if (everySeconds !== undefined && !(everyText!.trim() !== "" && everySeconds > 0)) {
     throw new UsageError(
       `--every: expected a number of seconds greater than 0, got '${everyText}'`,
     );
+  }
+  if (everySeconds !== undefined && everySeconds > MAX_SECONDS) {
+    throw new UsageError(`--every: must be at most ${MAX_SECONDS} seconds (7 days)`);
   }
   const filepath = values.filepath as string | undefined;
   const rootDir = values["root-dir"] as string | undefined;

@@ -33,7 +33,7 @@ import { UsageError } from "./errors.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type Level, type LogFields, Logger } from "./log.ts";
-import { describeFetchError } from "./net.ts";
+import { describeFetchError, fetchUrlProblem, requestRefused } from "./net.ts";
 import {
   DEFAULT_SENDMAIL,
   displayUrl,
@@ -276,6 +276,8 @@ function parseUrl(positionals: string[], values: Record<string, unknown>): URL {
     const what = positionals.length ? `'${text}'` : "the URL read";
     throw new UsageError(`URL: ${what} is not an http:// or https:// URL`);
   }
+  const problem = fetchUrlProblem(url);
+  if (problem) throw new UsageError(`URL: ${problem}`);
   return url;
 }
 
@@ -373,6 +375,8 @@ interface UrlCheck {
   /** Which subject the mail gets: `bad status returned` or `bad body returned`. */
   bad: "status" | "body";
   message: string;
+  /** Set when the request itself was refused (configuration): never a restart. */
+  unknown?: boolean;
 }
 
 /** This listener's own identity (SUPERVISOR_PROCESS_NAME / SUPERVISOR_GROUP_NAME). */
@@ -656,6 +660,10 @@ class Httpok {
     const result = await this.#get(signal);
     if (result === undefined) return;
     const durationMs = Math.round(performance.now() - started);
+    if (result.unknown) {
+      this.logger.error(`${result.message}; nothing restarted`, { verdict: "unknown", durationMs });
+      return;
+    }
     const now = nowSeconds();
     this.#url.observe(result.ok ? "healthy" : "unhealthy", result.message, now);
     if (result.ok) {
@@ -721,6 +729,11 @@ class Httpok {
       });
     } catch (e) {
       if (signal.aborted) return undefined;
+      const refused = timer.aborted ? undefined : requestRefused(e);
+      if (refused) {
+        const message = `configuration error: GET ${display} refused: ${refused}`;
+        return { ok: false, bad: "status", message, unknown: true };
+      }
       const why = timer.aborted
         ? `no answer within ${timeout}s`
         : describeFetchError(e).replaceAll(url.href, display);

@@ -19,7 +19,7 @@
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { LogFields, Logger } from "./log.ts";
-import { describeFetchError } from "./net.ts";
+import { describeFetchError, fetchUrlProblem } from "./net.ts";
 import { flagLabel, resolveSecret } from "./options.ts";
 import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
 import { describeCommandResult, runCommand } from "./subprocess.ts";
@@ -384,16 +384,17 @@ const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
  * Raw values keyed email / sendmail_program / webhook / webhook_env /
  * webhook_file (strings or lists, from parseFlags or a config file) →
  * NotifyOptions; the env and file forms are read here, at start-up.
- * Throws UsageError naming the flag, as `specs` spell it; a URL in a
- * message has its secrets masked.
+ * Throws UsageError naming the flag, as `specs` spell it (or the config
+ * file's key); a URL in a message has its secrets masked.
  */
 export function parseNotifyOptions(
   values: Record<string, unknown>,
   specs: OptionSpec[] = NOTIFY_OPTIONS,
+  naming: "flag" | "key" = "flag",
 ): NotifyOptions {
   const label = (key: string) => {
     const spec = specs.find((s) => s.key === key);
-    return spec ? flagLabel(spec) : `--${key}`;
+    return naming === "key" ? `'${key}'` : spec ? flagLabel(spec) : `--${key}`;
   };
   const email = stringList(values.email).map((a) => a.trim());
   for (const address of email) {
@@ -430,6 +431,8 @@ export function parseNotifyOptions(
     if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
       throw new UsageError(`${what} is not an http:// or https:// URL`);
     }
+    const problem = fetchUrlProblem(parsed);
+    if (problem) throw new UsageError(`${label("webhook")}: ${problem}`);
   }
   const webhook = given.map(([, url]) => url);
   const sendmail = values.sendmail_program === undefined

@@ -3,8 +3,10 @@
  * command-line strings and config-file JSON values, and the mapping from a
  * schema error back to the flag the user typed.
  */
+import { X509Certificate } from "node:crypto";
 import { z } from "zod";
 import type { OptionSpec } from "./check.ts";
+import { MAX_COUNT, MAX_SECONDS, MIN_SECONDS } from "./limits.ts";
 import { parsePortSpec, type PortSpec } from "./ports.ts";
 
 /** A number given as a JSON number or a command-line string. */
@@ -19,20 +21,47 @@ function numeric(what: string) {
   });
 }
 
-/** Seconds, fractions allowed, greater than zero. */
-export function seconds(defaultValue: number) {
-  return numeric("a number of seconds")
-    .refine((n) => n > 0, { message: "must be greater than 0" })
-    .default(defaultValue);
+/**
+ * Seconds, fractions allowed, at most MAX_SECONDS. Without `min`: greater
+ * than 0 and at least MIN_SECONDS (a timeout); with it: at least `min`.
+ */
+export function duration(min?: number) {
+  return numeric("a number of seconds").superRefine((n, ctx) => {
+    const problem = min !== undefined
+      ? n < min ? `expected a number of seconds of at least ${min}, got '${n}'` : undefined
+      : n <= 0
+      ? "must be greater than 0"
+      : n < MIN_SECONDS
+      ? `must be at least ${MIN_SECONDS} (1 ms, the timers' resolution), got '${n}'`
+      : undefined;
+    const message = problem ??
+      (n > MAX_SECONDS ? `must be at most ${MAX_SECONDS} seconds (7 days), got '${n}'` : undefined);
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
 }
 
-/** A whole number >= 0. */
+/** A timeout-like duration (see `duration`) with a default. */
+export function seconds(defaultValue: number) {
+  return duration().default(defaultValue);
+}
+
+/** A whole number from `min` (0 by default) to MAX_COUNT. */
+export function wholeNumber(min = 0) {
+  return numeric("a whole number").superRefine((n, ctx) => {
+    const message = !Number.isInteger(n) || n < 0
+      ? "must be a whole number of 0 or more"
+      : n < min
+      ? `must be ${min} or more`
+      : n > MAX_COUNT
+      ? `must be at most ${MAX_COUNT}, got '${n}'`
+      : undefined;
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
+}
+
+/** A whole number >= 0 (at most MAX_COUNT) with a default. */
 export function count(defaultValue: number) {
-  return numeric("a whole number")
-    .refine((n) => Number.isInteger(n) && n >= 0, {
-      message: "must be a whole number of 0 or more",
-    })
-    .default(defaultValue);
+  return wholeNumber().default(defaultValue);
 }
 
 /** `-p 8080` or `-p ".+_(\d+)"`. */
@@ -47,8 +76,84 @@ export const portSpec = z.union([z.number(), z.string()]).transform(
   },
 );
 
-/** Host name or address to connect to. */
-export const host = z.string().trim().min(1, "must not be empty").default("127.0.0.1");
+/** What is wrong with a host name or IP address to connect to, or undefined. */
+export function hostProblem(host: string): string | undefined {
+  let url: URL | undefined;
+  try {
+    url = new URL(`http://${host.includes(":") ? `[${host}]` : host}/`);
+  } catch {
+    // reported below
+  }
+  return url && url.pathname === "/" && !url.username && !url.port && !url.search && !url.hash
+    ? undefined
+    : `'${host}' is not a host name or IP address`;
+}
+
+/** Host name or address to connect to (no default). */
+export const hostName = z.string().trim().min(1, "must not be empty").superRefine((h, ctx) => {
+  const problem = hostProblem(h);
+  if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** Host name or address to connect to, 127.0.0.1 by default. */
+export const host = hostName.default("127.0.0.1");
+
+/** An RFC 7230 token: what header names are made of. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * What is wrong with a request or response header, or undefined: the name
+ * must be an RFC 7230 token, the value printable Latin-1 text without CR, LF
+ * or NUL (what fetch and HTTP/1.1 can carry).
+ */
+export function headerProblem(name: string, value: string): string | undefined {
+  if (!TOKEN.test(name)) {
+    return `header name ${JSON.stringify(name)} is not an HTTP token ` +
+      "(letters, digits and !#$%&'*+-.^_`|~; no spaces or colons)";
+  }
+  if (/[\r\n\0]/.test(value)) return `header ${name}: the value must not contain CR, LF or NUL`;
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+    return `header ${name}: the value must be printable Latin-1 text`;
+  }
+  try {
+    new Headers([[name, value]]);
+  } catch (e) {
+    return `header ${name}: ${(e as Error).message}`;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a PEM file of CA certificates and builds the https client trusting
+ * them. Throws an Error saying what is wrong: unreadable, no certificate in
+ * it, or one that does not parse (an unusable CA file is a start-up error,
+ * never a failed check at run time).
+ */
+export function caClient(path: string): Deno.HttpClient {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ??
+    [];
+  if (blocks.length === 0) {
+    throw new Error(`${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  blocks.forEach((block, i) => {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      throw new Error(`${path}: certificate ${i + 1} does not parse: ${(e as Error).message}`);
+    }
+  });
+  try {
+    return Deno.createHttpClient({ caCerts: [text] });
+  } catch (e) {
+    throw new Error(`${path}: not usable as CA certificates: ${(e as Error).message}`);
+  }
+}
 
 /**
  * A secret given inline, by environment variable name, or by file path. The
@@ -161,7 +266,9 @@ export const CREDENTIAL_OPTIONS: OptionSpec[] = [
 
 /** Schema keys of CREDENTIAL_OPTIONS; spread into a check's z.object. */
 export const credentialsShape = {
-  username: z.string().optional(),
+  // RFC 7617: the user-id of basic auth cannot contain a colon
+  username: z.string().refine((u) => !u.includes(":"), "must not contain ':' (basic auth)")
+    .optional(),
   password: z.string().optional(),
   password_env: z.string().trim().min(1, "must not be empty").optional(),
   password_file: z.string().trim().min(1, "must not be empty").optional(),

@@ -34,6 +34,8 @@ import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";
 import { BUILTIN_SECTIONS, type EnvironmentOptions } from "./environment.ts";
 import { maskSecrets } from "./redact.ts";
 import { UsageError } from "./errors.ts";
+import { MAX_SECONDS } from "./limits.ts";
+import { headerProblem } from "./options.ts";
 import { ProcessSelector } from "./select.ts";
 import { STATE_RUNNING } from "./supervisor.ts";
 
@@ -118,7 +120,9 @@ export const DEFAULT_SUCCESS_TTL = 27;
 export const DEFAULT_FAILED_TTL = 9;
 
 const ttl = (fallback: number) =>
-  z.number().min(0, "must be 0 or more seconds (null: no caching)").nullable().default(fallback);
+  z.number().min(0, "must be 0 or more seconds (null: no caching)")
+    .max(MAX_SECONDS, `must be at most ${MAX_SECONDS} seconds (7 days)`).nullable()
+    .default(fallback);
 const status = (fallback: number) =>
   z.number().int().min(200, "must be an HTTP status 200-599").max(
     599,
@@ -128,10 +132,9 @@ const headers = z.record(z.string(), z.union([z.string(), z.number()])).default(
   (value, ctx) => {
     const result: Record<string, string> = {};
     for (const [name, v] of Object.entries(value)) {
-      try {
-        new Headers({ [name]: String(v) });
-      } catch {
-        ctx.addIssue({ code: "custom", path: [name], message: "is not a valid HTTP header" });
+      const problem = headerProblem(name, String(v));
+      if (problem) {
+        ctx.addIssue({ code: "custom", path: [name], message: problem });
         return z.NEVER;
       }
       result[name] = String(v);

@@ -6,7 +6,7 @@
  */
 import { maskSecrets } from "./redact.ts";
 import { DeadlineError, readAtMost, TooLargeError } from "./bounded_read.ts";
-import { describeFetchError } from "./net.ts";
+import { describeFetchError, fetchUrlProblem } from "./net.ts";
 
 /** Where to ask, parsed once at start-up. */
 export interface ReadyTarget {
@@ -30,6 +30,8 @@ export function readyTarget(text: string, timeoutSeconds: number): ReadyTarget {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new Error(`must be an http:// or https:// URL, not ${url.protocol}`);
   }
+  const problem = fetchUrlProblem(url);
+  if (problem) throw new Error(problem);
   const headers: Record<string, string> = {};
   if (url.username || url.password) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;

@@ -7,8 +7,12 @@
 import { z } from "zod";
 import type { OptionSpec } from "./check.ts";
 import type { LogFormat } from "./log.ts";
-import { count } from "./options.ts";
+import { MAX_SECONDS } from "./limits.ts";
+import { duration, wholeNumber } from "./options.ts";
 import { DEFAULT_POLICY, type Policy } from "./policy.ts";
+
+/** Shortest --interval: rounds more often than this would only pile up. */
+export const MIN_INTERVAL = 0.5;
 
 export const POLICY_OPTIONS: OptionSpec[] = [
   {
@@ -18,7 +22,7 @@ export const POLICY_OPTIONS: OptionSpec[] = [
     aliases: ["check-interval"],
     type: "string",
     metavar: "SECONDS",
-    help: "Also run rounds on an own timer, every SECONDS (fractions allowed, minimum 0.5); " +
+    help: `Also run rounds on an own timer, every SECONDS (${MIN_INTERVAL} to ${MAX_SECONDS}); ` +
       "a TICK then starts a round only if none started within SECONDS.",
     defaultText: "off (rounds on TICK events only)",
   },
@@ -112,33 +116,20 @@ export const LOG_OPTIONS: OptionSpec[] = [
   },
 ];
 
-const positiveSeconds = (min: number) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const n = typeof value === "number" ? value : Number(value.trim());
-    if ((typeof value === "string" && value.trim() === "") || !Number.isFinite(n) || n < min) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a number of seconds of at least ${min}, got '${value}'`,
-      });
-      return z.NEVER;
-    }
-    return n;
-  });
-
 /** A whole number of 1 or more. */
-const atLeastOne = () => count(0).refine((n) => n >= 1, { message: "must be 1 or more" });
+const atLeastOne = () => wholeNumber(1);
 
 const flag = z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")])
   .default(false);
 
 /** Policy and timing keys of a listener (flags and config entries alike). */
 export const policyShape = {
-  interval: positiveSeconds(0.5).optional(),
+  interval: duration(MIN_INTERVAL).optional(),
   failure_threshold: atLeastOne().default(1),
   success_threshold: atLeastOne().default(1),
-  start_grace: positiveSeconds(0).default(0),
+  start_grace: duration(0).default(0),
   max_restarts: atLeastOne().optional(),
-  restart_window: positiveSeconds(1).default(DEFAULT_POLICY.restartWindow),
+  restart_window: duration(1).default(DEFAULT_POLICY.restartWindow),
   revive: flag,
   dry_run: flag,
   max_parallel_restarts: atLeastOne().optional(),

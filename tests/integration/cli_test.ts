@@ -9,11 +9,12 @@ import { flagLabel } from "../../lib/options.ts";
 import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
 
-async function run(args: string[], env: Record<string, string> = {}) {
+async function run(args: string[], env: Record<string, string> = {}, signal?: AbortSignal) {
   const out = await new Deno.Command(DENO, {
     args: ["run", "-A", "--no-prompt", MAIN, ...args],
     env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock", ...env },
     stdin: "null",
+    signal,
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
@@ -240,6 +241,224 @@ Deno.test("--config files that are not regular files or exceed 1 MiB are refused
         assert.equal(r.stdout, "");
       }
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Base arguments of each listener subcommand, valid on their own. */
+const LISTENERS: Record<string, string[]> = {
+  http: ["http", "-n", "c", "-g", "w", "-p", "8080"],
+  tcp: ["tcp", "-n", "c", "-g", "w", "-p", "8080"],
+  xmlrpc: ["xmlrpc", "-n", "c", "-g", "w", "-p", "8080"],
+  memory: ["memory", "-n", "c", "-g", "w", "-m", "100MB"],
+  cpu: ["cpu", "-n", "c", "-g", "w", "-p", "90", "-i", "10"],
+  file: ["file", "-n", "c", "-g", "w", "-t", "10"],
+  exec: ["exec", "-n", "c", "-g", "w", "--command", "true"],
+  complex: ["complex", "-n", "c", "-g", "w", "-c", '{"tcp":{"port":8080}}'],
+};
+
+/** Runs `cases` through the entry point, a few at a time. */
+async function expectUsageErrors(cases: [string[], RegExp][]) {
+  const failures: string[] = [];
+  const queue = [...cases];
+  const worker = async () => {
+    for (let c = queue.shift(); c; c = queue.shift()) {
+      const [args, message] = c;
+      // a command that wrongly starts (serve does not stop at the end of stdin) is killed
+      const r = await run(args, {}, AbortSignal.timeout(20_000));
+      const line = r.stderr.split("\n")[0];
+      if (r.code !== 2 || !message.test(line) || r.stdout !== "") {
+        failures.push(`${args.join(" ")}\n  exit ${r.code}, stderr: ${line}\n  wanted ${message}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  assert.deepEqual(failures, []);
+}
+
+Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in every subcommand", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const junk = `${dir}/junk.pem`;
+    await Deno.writeTextFile(junk, "not a certificate\n");
+    const corrupt = `${dir}/corrupt.pem`;
+    await Deno.writeTextFile(
+      corrupt,
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    );
+    const file = async (name: string, text: string) => {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+      return `${dir}/${name}`;
+    };
+    const atMost = (label: string) =>
+      new RegExp(`${label}: must be at most 604800 seconds \\(7 days\\)`);
+    const cases: [string[], RegExp][] = [];
+    // the listener flags every listener subcommand shares (cpu: --check-interval)
+    for (const [name, base] of Object.entries(LISTENERS)) {
+      const interval = name === "cpu" ? "--check-interval" : "--interval";
+      cases.push(
+        [[...base, interval, "3000000"], atMost(interval)],
+        [[...base, interval, "0.1"], new RegExp(`${interval}: .*at least 0.5`)],
+        [[...base, "--start-grace", "1e9"], atMost("--start-grace")],
+        [[...base, "--restart-window", "3000000"], atMost("--restart-window")],
+        [[...base, "--failure-threshold", "1.5"], /--failure-threshold: must be a whole number/],
+        [[...base, "--max-restarts", "2000000"], /--max-restarts: must be at most 1000000/],
+        [[...base, "--max-parallel-restarts", "0"], /--max-parallel-restarts: must be 1 or more/],
+      );
+    }
+    // timeouts and retries of the checks that take them
+    for (const name of ["http", "tcp", "xmlrpc", "exec"]) {
+      const base = LISTENERS[name];
+      cases.push(
+        [[...base, "-t", "3000000"], atMost("-t/--timeout")],
+        [[...base, "-t", "0"], /-t\/--timeout: must be greater than 0/],
+        [[...base, "-t", "0.0001"], /-t\/--timeout: must be at least 0.001/],
+        [[...base, "-r", "2000000"], /-r\/--num-retries: must be at most 1000000/],
+        [[...base, "-r", "1.5"], /-r\/--num-retries: must be a whole number/],
+      );
+    }
+    const { http, tcp, xmlrpc, cpu, file: fileCheck, complex } = LISTENERS;
+    cases.push(
+      [[...http, "-H", '{"Bad Name":"1"}'], /-H\/--headers: header name "Bad Name" is not/],
+      [[...http, "-H", '{"X":"a\\r\\nb"}'], /-H\/--headers: header X: .*CR, LF or NUL/],
+      [[...http, "-H", '{"X":"a\\u0000b"}'], /-H\/--headers: header X: .*CR, LF or NUL/],
+      [[...http, "-H", '{"X":"\\u65e5"}'], /-H\/--headers: header X: .*Latin-1/],
+      [[...http, "--ca-file", junk], /--ca-file: .* holds no PEM certificate/],
+      [[...http, "--ca-file", corrupt], /--ca-file: .*certificate 1 does not parse/],
+      [[...http, "-m", "HEAD", "--expect-body", "x"], /--expect-body: a HEAD response has no/],
+      [[...http, "-m", "TRACE"], /-m\/--method: fetch cannot send/],
+      [[...http.slice(0, 5), "-p", "6665"], /-p\/--port: fetch refuses port 6665/],
+      [
+        [...http.slice(0, 5), "-u", "http://127.0.0.1:6000/x"],
+        /-u\/--url: fetch refuses port 6000/,
+      ],
+      [[...http, "-U", "a:b", "-P", "x"], /-U\/--username: must not contain ':'/],
+      [[...http, "--host", "a b"], /--host: 'a b' is not a host name/],
+      [[...tcp, "--host", "a/b"], /--host: 'a\/b' is not a host name/],
+      [[...xmlrpc, "--host", "a b"], /--host: 'a b' is not a host name/],
+      [
+        [...xmlrpc.slice(0, 5), "-s", `/tmp/${"x".repeat(110)}.sock`],
+        /-s\/--socket-path: .* longer than the 107 bytes/,
+      ],
+      [[...cpu.slice(0, 7), "-i", "3000000"], atMost("-i/--interval")],
+      [[...fileCheck.slice(0, 5), "-t", "3000000"], atMost("-t/--timeout")],
+      [
+        [...complex.slice(0, 5), "-c", '{"http":{"port":80,"timeout":3000000}}'],
+        /-c\/--check-config: http\.timeout: must be at most 604800/,
+      ],
+      [
+        [...complex.slice(0, 5), "-c", '{"http":{"port":80,"headers":{"Bad Name":"1"}}}'],
+        /-c\/--check-config: http\.headers: header name "Bad Name"/,
+      ],
+      [
+        [
+          "run",
+          "--config",
+          await file(
+            "r1.yaml",
+            "interval: 3000000\nchecks: [{name: a, group: w, tcp: {port: 80}}]\n",
+          ),
+        ],
+        /r1\.yaml: checks\[0\] \(a\): 'interval': must be at most 604800/,
+      ],
+      [
+        [
+          "run",
+          "--config",
+          await file("r2.yaml", "checks: [{name: a, group: w, tcp: {port: 80, timeout: 1e7}}]\n"),
+        ],
+        /r2\.yaml: checks\[0\] \(a\): tcp\.timeout: must be at most 604800/,
+      ],
+      [
+        [
+          "run",
+          "--config",
+          await file(
+            "r3.yaml",
+            `checks: [{name: a, group: w, http: {port: 80, ca_file: ${junk}}}]\n`,
+          ),
+        ],
+        /r3\.yaml: checks\[0\] \(a\): http\.ca_file: .* holds no PEM certificate/,
+      ],
+      [
+        [
+          "run",
+          "--config",
+          await file(
+            "r4.yaml",
+            "checks: [{name: a, group: w, tcp: {port: 80}, max_restarts: 1.5}]\n",
+          ),
+        ],
+        /r4\.yaml: checks\[0\] \(a\): 'max_restarts': must be a whole number/,
+      ],
+      [
+        [
+          "run",
+          "--config",
+          await file(
+            "r5.yaml",
+            "webhook: http://127.0.0.1:6697/\nchecks: [{name: a, group: w, tcp: {port: 80}}]\n",
+          ),
+        ],
+        /r5\.yaml: checks\[0\] \(a\): 'webhook': fetch refuses port 6697/,
+      ],
+      [
+        ["serve", "--application-health-ready-timeout", "3000000"],
+        atMost("--application-health-ready-timeout"),
+      ],
+      [["serve", "--workers-ttl", "3000000"], atMost("--workers-ttl")],
+      [
+        ["serve", "--application-health-ready-url", "http://127.0.0.1:10080/"],
+        /--application-health-ready-url: fetch refuses port 10080/,
+      ],
+      [
+        ["serve", "--config", await file("s1.yaml", "healthcheck: {success_ttl: 1e12}\n")],
+        /s1\.yaml: healthcheck\.success_ttl: must be at most 604800/,
+      ],
+      [
+        [
+          "serve",
+          "--config",
+          await file("s2.yaml", 'healthcheck: {failed_headers: {"X": "a\\r\\nb"}}\n'),
+        ],
+        /s2\.yaml: healthcheck\.failed_headers\.X: header X: .*CR, LF or NUL/,
+      ],
+      [
+        [
+          "serve",
+          "--config",
+          await file("s3.yaml", "checks: [{name: a, url: 'http://127.0.0.1:6667/'}]\n"),
+        ],
+        /s3\.yaml: checks\.0\.url: fetch refuses port 6667/,
+      ],
+      [
+        [
+          "serve",
+          "--config",
+          await file(
+            "s4.yaml",
+            "checks: [{name: a, address: '127.0.0.1:80', tcp: {timeout: 3000000}}]\n",
+          ),
+        ],
+        /s4\.yaml: checks\.0\.tcp\.timeout: must be at most 604800/,
+      ],
+      [["httpok", "-t", "3000000", "http://127.0.0.1:8080/"], atMost("-t/--timeout")],
+      [["httpok", "--interval", "3000000", "http://127.0.0.1:8080/"], atMost("--interval")],
+      [
+        ["httpok", "--max-restarts", "1.5", "http://127.0.0.1:8080/"],
+        /--max-restarts: must be a whole/,
+      ],
+      [["httpok", "http://127.0.0.1:6666/"], /URL: fetch refuses port 6666/],
+      [[...tcp, "--webhook", "http://127.0.0.1:6697/"], /--webhook: fetch refuses port 6697/],
+      [
+        ["httpok", "--webhook", "https://127.0.0.1:6697/", "http://127.0.0.1:8080/"],
+        /--webhook: fetch refuses port 6697/,
+      ],
+      [["heartbeat", "--every", "1e9"], /--every: must be at most 604800 seconds/],
+      [["heartbeat", "--every", "5", "--pid", "999999999"], /--pid: no process 999999999/],
+    );
+    await expectUsageErrors(cases);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -232,7 +232,7 @@ Deno.test("serve config: every problem is reported at once, by key path", () => 
       environment: { sections: { os: {} }, include_os: "no" },
       extra: 1,
     }),
-    /healthcheck\.failed_status: must be an HTTP status 200-599; healthcheck\.success_headers\.bad header: is not a valid HTTP header; environment\.include_os: .*boolean.*; environment\.sections\.os: is a built-in section; switch it with include_os; unknown key 'extra'/,
+    /healthcheck\.failed_status: must be an HTTP status 200-599; healthcheck\.success_headers\.bad header: header name "bad header" is not an HTTP token.*; environment\.include_os: .*boolean.*; environment\.sections\.os: is a built-in section; switch it with include_os; unknown key 'extra'/,
   );
   assert.match(error(null), /--config x\.yaml: is empty/);
 

@@ -230,6 +230,9 @@ Deno.test("http: https with a self-signed certificate trusted through --ca-file"
       assert.match(trusted.message, /GET https:\/\/127\.0\.0\.1:\d+\/ping: HTTP 200/);
       const untrusted = await check({ url });
       assert.equal(untrusted.status, "unhealthy", "an unknown issuer is a failure");
+      // a CA file that loads but does not vouch for the server: the service's identity is wrong
+      const otherCa = await check({ url, ca_file: `${dir}/cert.pem` });
+      assert.equal(otherCa.status, "unhealthy", otherCa.message);
     } finally {
       await server.shutdown();
     }

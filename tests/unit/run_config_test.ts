@@ -18,7 +18,7 @@ Deno.test("run --config: one job per entry, top-level keys as defaults, entries 
   const [web, cache] = jobs({
     interval: 5,
     failure_threshold: 2,
-    webhook: "http://127.0.0.1:9/hook",
+    webhook: "http://127.0.0.1:8/hook",
     log_format: "json",
     checks: [
       {
@@ -35,7 +35,7 @@ Deno.test("run --config: one job per entry, top-level keys as defaults, entries 
   assert.equal(web.settings.interval, 5);
   assert.equal(web.settings.policy.failureThreshold, 2);
   assert.equal(web.settings.dryRun, false);
-  assert.deepEqual(web.settings.notify.webhook, ["http://127.0.0.1:9/hook"]);
+  assert.deepEqual(web.settings.notify.webhook, ["http://127.0.0.1:8/hook"]);
   assert.equal(web.settings.log.format, "json");
   assert.equal(cache.settings.interval, 1);
   assert.equal(cache.settings.dryRun, true);

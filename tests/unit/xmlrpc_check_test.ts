@@ -362,3 +362,14 @@ Deno.test("supervisord client over the shared transport: unusable answers", asyn
     });
   });
 });
+
+Deno.test("xmlrpc: a socket path -S makes too long for the kernel is unknown, never unhealthy", async () => {
+  // start-up accepts /tmp; the name of this process makes the path 130 bytes
+  const v = await check({ sock_dir: "/tmp" }, "x".repeat(120));
+  assert.equal(v.status, "unknown", v.message);
+  assert.match(v.message, /: configuration error: .*\(EINVAL\)$/);
+  assert.match(
+    usageError({ sock_dir: `/tmp/${"d".repeat(100)}` }),
+    /^-S\/--socket-dir: '\/tmp\/d+\/x\.sock' is longer than the 107 bytes/,
+  );
+});
