@@ -173,7 +173,7 @@ Deno.test("--once: supervisord unreachable is UNKNOWN (3), for listeners and htt
     r.stdout,
     /^SUPERVISOR-CHECKS UNKNOWN - nothing checked \(cannot reach supervisord at unix:\/\/\/nonexistent\.sock/,
   );
-  const h = await run(undefined, ["httpok", "-a", "--once", "http://127.0.0.1:1/"]);
+  const h = await run(undefined, ["httpok", "-a", "--once", "http://127.0.0.1:8/"]);
   assert.equal(h.code, 3, h.stdout + h.stderr);
   assert.match(h.stdout, /^SUPERVISOR-CHECKS UNKNOWN - /);
 });

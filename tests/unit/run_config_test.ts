@@ -83,7 +83,7 @@ Deno.test("run --config: errors name the entry and the key", () => {
 });
 
 Deno.test("run --config: webhook_env and webhook_file; http headers_env", () => {
-  Deno.env.set("SC_TEST_RUN_HOOK", "http://127.0.0.1:9/hook?token=t");
+  Deno.env.set("SC_TEST_RUN_HOOK", "http://127.0.0.1:8/hook?token=t");
   Deno.env.set("SC_TEST_RUN_HEADERS", '{"Authorization":"Bearer b"}');
   try {
     const [web] = jobs({
@@ -94,7 +94,7 @@ Deno.test("run --config: webhook_env and webhook_file; http headers_env", () => 
         http: { port: 80, headers_env: "SC_TEST_RUN_HEADERS" },
       }],
     });
-    assert.deepEqual(web.settings.notify.webhook, ["http://127.0.0.1:9/hook?token=t"]);
+    assert.deepEqual(web.settings.notify.webhook, ["http://127.0.0.1:8/hook?token=t"]);
     const http = web.checks[0].options as { headers: Record<string, string> };
     assert.equal(http.headers.Authorization, "Bearer b");
     rejects(
