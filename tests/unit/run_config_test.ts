@@ -99,7 +99,7 @@ Deno.test("run --config: webhook_env and webhook_file; http headers_env", () => 
     assert.equal(http.headers.Authorization, "Bearer b");
     rejects(
       { webhook_file: "/nonexistent/hook", checks: [{ name: "a", group: "w", tcp: { port: 1 } }] },
-      /checks\[0\] \(a\): --webhook-file: cannot read \/nonexistent\/hook/,
+      /checks\[0\] \(a\): 'webhook_file': cannot read \/nonexistent\/hook/,
     );
   } finally {
     Deno.env.delete("SC_TEST_RUN_HOOK");
