@@ -6,10 +6,11 @@
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { UsageError } from "../../lib/errors.ts";
+import { parseHttpokArgs } from "../../lib/httpok.ts";
 import { Logger } from "../../lib/log.ts";
 import { Notifier, parseNotifyOptions, type RestartReport } from "../../lib/notify.ts";
 import { jobsFromRunConfig } from "../../lib/run_config.ts";
-import { freePorts } from "../support/supervisord.ts";
+import { freePorts, waitFor } from "../support/supervisord.ts";
 import { makeCertificates, type TestCertificates } from "../support/certs.ts";
 import { SmtpServer } from "../support/smtp.ts";
 
@@ -127,6 +128,24 @@ Deno.test("smtp keys in run --config: numbers accepted, errors name the entry", 
   );
 });
 
+Deno.test("smtp flags in httpok, with its own -m", () => {
+  const config = parseHttpokArgs([
+    "-m",
+    "ops@example.com",
+    "--smtp-host",
+    "mail.example.com:587",
+    "--smtp-tls=starttls",
+    "http://127.0.0.1:8080/",
+  ]);
+  assert.ok(config !== "help");
+  assert.deepEqual(config.notify.email, ["ops@example.com"]);
+  assert.deepEqual([config.notify.smtp?.host, config.notify.smtp?.port], ["mail.example.com", 587]);
+  assert.throws(
+    () => parseHttpokArgs(["--smtp-port", "25", "http://127.0.0.1:8080/"]),
+    /--smtp-port: needs --smtp-host/,
+  );
+});
+
 Deno.test("smtp: plain delivery, the same message as sendmail gets plus From and Date", async () => {
   const [port] = freePorts(1);
   await using server = await SmtpServer.start({ port });
@@ -152,6 +171,8 @@ Deno.test("smtp: auto uses STARTTLS when offered, any certificate; starttls chec
   const [first] = await server.messages();
   assert.equal(first.tls, true, "opportunistic STARTTLS");
 
+  const plain = await mail({ smtp_host: host, smtp_tls: "none" });
+  assert.match(plain.join("\n"), /ERROR .*not sent: smtp:.*\(none\): .*STARTTLS/, "none: no TLS");
   const unverified = await mail({ smtp_host: host, smtp_tls: "starttls" });
   assert.match(
     unverified.join("\n"),
@@ -221,27 +242,38 @@ Deno.test("smtp: implicit TLS with --smtp-tls tls", async () => {
   assert.equal((await server.messages())[0].tls, true);
 });
 
-Deno.test("smtp: no server, or one that never answers: logged within the timeout", async () => {
+Deno.test("smtp: no server, or one that never finishes answering: logged, within the timeout", async () => {
   const [down] = freePorts(1);
   const refused = (await mail({ smtp_host: `127.0.0.1:${down}` })).join("\n");
   assert.match(refused, /ERROR .*mail to ops@example\.com not sent: smtp:.*ECONNREFUSED/);
 
-  // accepts the connection, never greets
-  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of silent) held.push(conn);
-  })();
+  // greets, then answers EHLO with a reply that never ends: a line every 100 ms (at most 100),
+  // so no inactivity timeout fires and only the delivery's own deadline can end it
+  const slow = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  let linesSent = 0;
+  const serving = (async () => {
+    for await (const conn of slow) {
+      conns.push(conn);
+      const say = (text: string) => conn.write(new TextEncoder().encode(text));
+      await say("220 slow.example ESMTP\r\n");
+      await conn.read(new Uint8Array(512));
+      for (; linesSent < 100; linesSent++) {
+        await say("250-still thinking\r\n");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  })().catch(() => {}); // the client hung up: writing fails
   try {
-    const lines = await mail({ smtp_host: `127.0.0.1:${silent.addr.port}`, smtp_timeout: "0.5" });
-    assert.match(
-      lines.join("\n"),
-      /ERROR .*not sent: .*(Greeting never received|no complete answer within 0\.5s)/,
-    );
+    const lines = await mail({ smtp_host: `127.0.0.1:${slow.addr.port}`, smtp_timeout: "0.5" });
+    assert.match(lines.join("\n"), /ERROR .*not sent: .*no complete answer within 0\.5s/);
+    await waitFor("the client to hang up", () => conns[0]?.read(new Uint8Array(512)) ?? false);
+    // (the read sees the hang-up) before the server had said all it would
+    assert.ok(linesSent < 100, `the client hung up only after ${linesSent} lines`);
   } finally {
-    silent.close();
-    for (const conn of held) conn.close();
-    await accepting.catch(() => {});
+    slow.close();
+    for (const conn of conns) conn.close();
+    await serving;
   }
 });
 
