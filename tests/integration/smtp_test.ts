@@ -75,6 +75,7 @@ Deno.test("smtp: a restart is mailed over plain SMTP with the subject and body s
 });
 
 Deno.test("smtp: STARTTLS with a private CA and AUTH; a wrong password or no server is logged, restarts go on", async () => {
+  // guarantee: Mail over SMTP
   const [goodPort, wrongPort, downPort, smtpPort, deadSmtp] = freePorts(5);
   const certDir = await Deno.makeTempDir({ prefix: "smtp-certs-" });
   try {

@@ -185,6 +185,7 @@ Deno.test("smtp: auto uses STARTTLS when offered, any certificate; starttls chec
 });
 
 Deno.test("smtp: STARTTLS and AUTH; a wrong password is logged, never shown", async () => {
+  // guarantee: Mail over SMTP
   const [port] = freePorts(1);
   const c = await certs();
   await using server = await SmtpServer.start({ port, starttls: c, auth: ["alice", PASSWORD] });
@@ -212,6 +213,7 @@ Deno.test("smtp: STARTTLS and AUTH; a wrong password is logged, never shown", as
 });
 
 Deno.test("smtp: credentials never go over a plain connection unless --smtp-tls none", async () => {
+  // guarantee: Mail over SMTP
   const [port] = freePorts(1);
   const dir = await Deno.makeTempDir();
   await using server = await SmtpServer.start({ port, auth: ["alice", PASSWORD] });
@@ -243,6 +245,7 @@ Deno.test("smtp: implicit TLS with --smtp-tls tls", async () => {
 });
 
 Deno.test("smtp: no server, or one that never finishes answering: logged, within the timeout", async () => {
+  // guarantee: Mail over SMTP
   const [down] = freePorts(1);
   const refused = (await mail({ smtp_host: `127.0.0.1:${down}` })).join("\n");
   assert.match(refused, /ERROR .*mail to ops@example\.com not sent: smtp:.*ECONNREFUSED/);
