@@ -241,9 +241,9 @@ export function parseSmtpOptions(
 
   const from = text("smtp_from") ?? `supervisor-checks@${Deno.hostname()}`;
   if (!MAIL_ADDRESS.test(from)) {
+    const why = values.smtp_from === undefined ? " (made from the host name: set it)" : "";
     throw new UsageError(
-      `${label(values.smtp_from === undefined ? "smtp_host" : "smtp_from")}: ` +
-        `'${from}' is not a mail address like alerts@example.com`,
+      `${label("smtp_from")}: '${from}'${why} is not a mail address like alerts@example.com`,
     );
   }
   const caFile = text("smtp_ca_file");
