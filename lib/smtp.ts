@@ -276,9 +276,10 @@ let library: Promise<typeof import("nodemailer")> | undefined;
 
 /**
  * Delivers `message` (headers and body, LF line ends) to `to`. Resolves
- * once the server accepted it; rejects with the reason (the server's
- * reply, a TLS or connection error, no answer within the timeout), the
- * password never in it. Never takes longer than the timeout.
+ * once the server accepted it for every recipient; rejects with the reason
+ * (the server's reply, a TLS or connection error, no answer within the
+ * timeout, the recipients refused), the password never in it. Never takes
+ * longer than the timeout.
  */
 export async function sendSmtp(s: SmtpSettings, to: string[], message: string): Promise<void> {
   const nodemailer = await (library ??= import("nodemailer"));
@@ -301,7 +302,19 @@ export async function sendSmtp(s: SmtpSettings, to: string[], message: string): 
   });
   const deadline = AbortSignal.timeout(s.timeoutMs);
   try {
-    await transport.sendMail({ envelope: { from: s.from, to }, raw: message, signal: deadline });
+    const info = await transport.sendMail({
+      envelope: { from: s.from, to },
+      raw: message,
+      signal: deadline,
+    });
+    // all refused is an error already; some refused is a partial loss, as loud
+    if (info.rejected.length > 0) {
+      const why = info.rejectedErrors?.map((e) => e.response ?? e.message).join("; ");
+      throw new Error(
+        `refused for ${info.rejected.join(", ")}${why ? ` (${why})` : ""}; ` +
+          `accepted for ${info.accepted.join(", ")}`,
+      );
+    }
   } catch (e) {
     let reason = deadline.aborted
       ? `no complete answer within ${s.timeoutMs / 1000}s`

@@ -162,6 +162,20 @@ Deno.test("smtp: plain delivery, the same message as sendmail gets plus From and
   assert.match(data, /^detail: {2}stopped, started$/m);
 });
 
+Deno.test("smtp: a recipient refused while others get it is logged, not lost", async () => {
+  const [port] = freePorts(1);
+  await using server = await SmtpServer.start({ port });
+  const lines = await mail({
+    email: ["ops@example.com", "nobody@example.com"],
+    smtp_host: `127.0.0.1:${port}`,
+  });
+  assert.match(
+    lines.join("\n"),
+    /ERROR .*not sent: smtp:.*: refused for nobody@example\.com \(550 5\.1\.1 no such user\); accepted for ops@example\.com/,
+  );
+  assert.deepEqual((await server.messages())[0].rcpt_tos, ["ops@example.com"]);
+});
+
 Deno.test("smtp: auto uses STARTTLS when offered, any certificate; starttls checks it", async () => {
   const [port] = freePorts(1);
   const c = await certs();
