@@ -545,7 +545,7 @@ function stringList(value: unknown): string[] {
 
 /**
  * Raw values keyed email / sendmail_program / webhook / webhook_env /
- * webhook_file (strings or lists, from parseFlags or a config file) →
+ * webhook_file / smtp_* (strings or lists, from parseFlags or a config file) →
  * NotifyOptions; the env and file forms are read here, at start-up.
  * Throws UsageError naming the flag, as `specs` spell it; a URL in a
  * message has its secrets masked.
