@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set-up and tasks for a fresh machine: installs the pinned Deno (from the
-# npm registry, into .tools/) and, as root, Debian's supervisor and openssl.
+# npm registry, into .tools/) and, as root, Debian's supervisor, openssl and the
+# other test tools (prometheus, gunicorn, python3-aiosmtpd).
 #
 #   ./dev.sh demo     the demo: a private supervisord, a frozen service restarted
 #   ./dev.sh test     the whole test suite; ends with "N passed, N failed"
@@ -31,6 +32,8 @@ ensure_system() {
   # the serve tests: promtool validates /metrics, gunicorn feeds StatsD
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v gunicorn >/dev/null 2>&1 || missing+=(gunicorn)
+  # the SMTP tests: a real SMTP server (Debian's, under Debian's python3)
+  /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   [ ${#missing[@]} -eq 0 ] && return
   if [ "$(id -u)" -eq 0 ]; then
     echo "installing ${missing[*]} with apt-get" >&2

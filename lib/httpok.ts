@@ -133,7 +133,7 @@ const OPTIONS: OptionSpec[] = [
     help: "Command that reads a mail message (headers included) on stdin and sends it.",
     defaultText: `"${DEFAULT_SENDMAIL}"`,
   },
-  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook")),
+  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook") || o.key.startsWith("smtp_")),
   {
     key: "gcore",
     long: "gcore",

@@ -3,7 +3,8 @@
  * what outcome) goes out through two channels:
  *
  * - mail: an RFC 822 message piped to a sendmail-compatible command
- *   (`/usr/sbin/sendmail -t -i` by default, as superlance does);
+ *   (`/usr/sbin/sendmail -t -i` by default, as superlance does), or, with
+ *   `--smtp-host`, delivered straight to an SMTP server (lib/smtp.ts);
  * - webhooks: the report as JSON, POSTed to each URL.
  *
  * Sending never throws and is bounded by a timeout per channel: a broken
@@ -23,6 +24,14 @@ import { describeFetchError, fetchUrlProblem } from "./net.ts";
 import { flagLabel, resolveSecret } from "./options.ts";
 import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
 import { describeCommandResult, runCommand } from "./subprocess.ts";
+import {
+  describeSmtp,
+  MAIL_ADDRESS,
+  parseSmtpOptions,
+  sendSmtp,
+  SMTP_OPTIONS,
+  type SmtpSettings,
+} from "./smtp.ts";
 import { VERSION } from "./version.ts";
 
 /** One restarted (or not restarted) process, as mailed and POSTed. */
@@ -63,6 +72,8 @@ export interface NotifyOptions {
   email?: string[];
   /** Command line that reads a mail message on stdin. */
   sendmail?: string;
+  /** Send mail over SMTP instead of through `sendmail`. */
+  smtp?: SmtpSettings;
   /** URLs each report is POSTed to as JSON. */
   webhook?: string[];
   /** Subject of the mail Notifier.notify sends; defaultSubject otherwise. */
@@ -83,7 +94,8 @@ export const NOTIFY_OPTIONS: OptionSpec[] = [
     type: "string",
     multiple: true,
     metavar: "ADDR",
-    help: "Mail a report of every restart to ADDR (repeatable); sent with --sendmail_program.",
+    help: "Mail a report of every restart to ADDR (repeatable); sent with --sendmail_program, " +
+      "or over SMTP with --smtp-host.",
   },
   {
     key: "sendmail_program",
@@ -118,6 +130,7 @@ export const NOTIFY_OPTIONS: OptionSpec[] = [
     metavar: "PATH",
     help: "Like --webhook, the URL read from a file, one trailing newline dropped (repeatable).",
   },
+  ...SMTP_OPTIONS,
 ];
 
 // ---------------------------------------------------------------------------
@@ -215,11 +228,16 @@ function headerValue(text: string): string {
 
 /**
  * The message piped to sendmail: headers (To, Subject, MIME), blank line,
- * body; the subject and every line of the body redacted.
+ * body; the subject and every line of the body redacted. With `from` (SMTP,
+ * where no sendmail adds them) From: and Date: come first.
  */
-export function mailMessage(to: string[], subject: string, body: string): string {
+export function mailMessage(to: string[], subject: string, body: string, from?: string): string {
   const lines = body.replace(/\n$/, "").split("\n").map((line) => redact(line, TEXT_CHARS));
+  const origin = from === undefined
+    ? []
+    : [`From: ${from}`, `Date: ${new Date().toUTCString().replace(/GMT$/, "+0000")}`];
   return [
+    ...origin,
     `To: ${to.join(", ")}`,
     `Subject: ${headerValue(redact(subject, SUBJECT_CHARS))}`,
     "MIME-Version: 1.0",
@@ -280,7 +298,8 @@ export class Notifier {
   describe(): string {
     const parts: string[] = [];
     if (this.#email.length) {
-      parts.push(`mail to ${this.#email.join(", ")} via ${this.#sendmail[0]}`);
+      const via = this.options.smtp ? describeSmtp(this.options.smtp) : this.#sendmail[0];
+      parts.push(`mail to ${this.#email.join(", ")} via ${via}`);
     }
     for (const url of this.#webhooks) parts.push(`webhook ${webhookLabel(url)}`);
     return parts.join("; ") || "no notifications";
@@ -325,20 +344,35 @@ export class Notifier {
   async #mail(n: Notification, fields: LogFields): Promise<void> {
     if (this.#email.length === 0) return;
     const to = this.#email.join(", ");
+    const failure = this.options.smtp
+      ? await this.#smtp(this.options.smtp, n)
+      : await this.#sendmailRun(n);
+    if (failure === undefined) {
+      this.logger.info(`mailed ${JSON.stringify(n.subject)} to ${to}`, fields);
+    } else {
+      this.logger.error(`mail to ${to} not sent: ${failure}`, fields);
+    }
+  }
+
+  /** undefined once the server accepted it, else why not. */
+  async #smtp(smtp: SmtpSettings, n: Notification): Promise<string | undefined> {
+    try {
+      await sendSmtp(smtp, this.#email, mailMessage(this.#email, n.subject, n.body, smtp.from));
+    } catch (e) {
+      return `${describeSmtp(smtp)}: ${(e as Error).message}`;
+    }
+  }
+
+  /** undefined when sendmail took it, else why not. */
+  async #sendmailRun(n: Notification): Promise<string | undefined> {
     const result = await runCommand(this.#sendmail, {
       input: mailMessage(this.#email, n.subject, n.body),
       timeoutMs: this.#timeoutMs,
     });
-    if (result.code === 0 && !result.timedOut) {
-      this.logger.info(`mailed ${JSON.stringify(n.subject)} to ${to}`, fields);
-      return;
-    }
+    if (result.code === 0 && !result.timedOut) return undefined;
     const stderr = result.stderr.trim();
-    this.logger.error(
-      `mail to ${to} not sent: ${this.#sendmail[0]} ` +
-        describeCommandResult(result, this.#timeoutMs) + (stderr ? `: ${stderr}` : ""),
-      fields,
-    );
+    return `${this.#sendmail[0]} ` +
+      describeCommandResult(result, this.#timeoutMs) + (stderr ? `: ${stderr}` : "");
   }
 
   async #post(url: string, report: RestartReport, fields: LogFields): Promise<void> {
@@ -377,12 +411,9 @@ function stringList(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).map(String);
 }
 
-/** Something like `user@example.com`: no blanks, no header or list syntax. */
-const ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
-
 /**
  * Raw values keyed email / sendmail_program / webhook / webhook_env /
- * webhook_file (strings or lists, from parseFlags or a config file) →
+ * webhook_file / smtp_* (strings or lists, from parseFlags or a config file) →
  * NotifyOptions; the env and file forms are read here, at start-up.
  * Throws UsageError naming the flag, as `specs` spell it (or the config
  * file's key); a URL in a message has its secrets masked.
@@ -398,7 +429,7 @@ export function parseNotifyOptions(
   };
   const email = stringList(values.email).map((a) => a.trim());
   for (const address of email) {
-    if (!ADDRESS.test(address)) {
+    if (!MAIL_ADDRESS.test(address)) {
       throw new UsageError(
         `${label("email")}: '${address}' is not a mail address like ops@example.com ` +
           "(give one address per flag)",
@@ -443,5 +474,6 @@ export function parseNotifyOptions(
   } catch (e) {
     throw new UsageError(`${label("sendmail_program")}: ${(e as Error).message}`);
   }
-  return { email, sendmail, webhook };
+  const smtp = parseSmtpOptions(values, label);
+  return { email, sendmail, webhook, ...(smtp ? { smtp } : {}) };
 }

@@ -149,6 +149,28 @@ const BAD: [string[], RegExp][] = [
     /-N\/--process-name: 'a:b:c' is not a process name/,
   ],
   [["tcp", "-n", "c", "-g", "w", "-p", "80", "--bogus"], /Unknown option '--bogus'/],
+  [
+    ["tcp", "-n", "c", "-g", "w", "-p", "80", "--smtp-host", "m:0"],
+    /--smtp-host: '0' is not a port/,
+  ],
+  [
+    ["tcp", "-n", "c", "-g", "w", "-p", "80", "--smtp-host", "m", "--smtp-user", "u"],
+    /--smtp-user: needs a password/,
+  ],
+  [
+    [
+      "httpok",
+      "--smtp-host=m",
+      "--smtp-user=u",
+      "--smtp-password-file=/nonexistent/pw",
+      "http://x/",
+    ],
+    /--smtp-password-file: cannot read \/nonexistent\/pw/,
+  ],
+  [
+    ["tcp", "-n", "c", "-g", "w", "-p", "80", "--smtp-ca-file", "/dev/null"],
+    /--smtp-ca-file: needs/,
+  ],
   [["nosuch"], /unknown subcommand 'nosuch'/],
 ];
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { httpCheck } from "../../checks/http.ts";
 import type { ProcessInfo, Verdict } from "../../lib/check.ts";
 import { configureCheck } from "../../lib/cli.ts";
+import { makeCertificates } from "../support/certs.ts";
 
 function proc(name: string): ProcessInfo {
   return { name, group: "web", pid: 1, state: 20, statename: "RUNNING", start: 0 };
@@ -159,73 +160,16 @@ Deno.test("http: connection refused is unhealthy", async () => {
 Deno.test("http: https with a self-signed certificate trusted through --ca-file", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    // a CA, and a server certificate it signs (rustls refuses a CA as the server's own)
-    const steps = [
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=test-ca",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-      ],
-      [
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "key.pem",
-        "-out",
-        "server.csr",
-      ],
-      [
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        "san.cnf",
-        "-out",
-        "cert.pem",
-      ],
-    ];
-    await Deno.writeTextFile(`${dir}/san.cnf`, "subjectAltName=IP:127.0.0.1\n");
-    for (const args of steps) {
-      const r = await new Deno.Command("openssl", {
-        args,
-        cwd: dir,
-        stdout: "null",
-        stderr: "piped",
-      })
-        .output();
-      assert.ok(r.success, `openssl ${args[0]}: ${new TextDecoder().decode(r.stderr)}`);
-    }
-    const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-    const key = await Deno.readTextFile(`${dir}/key.pem`);
+    const files = await makeCertificates(dir);
+    const cert = await Deno.readTextFile(files.cert);
+    const key = await Deno.readTextFile(files.key);
     const server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, cert, key, onListen() {} },
       () => new Response("secure pong"),
     );
     try {
       const url = `https://127.0.0.1:${server.addr.port}/ping`;
-      const trusted = await check({ url, ca_file: `${dir}/ca.pem`, expect_body: "pong" });
+      const trusted = await check({ url, ca_file: files.ca, expect_body: "pong" });
       assert.equal(trusted.status, "healthy", trusted.message);
       assert.match(trusted.message, /GET https:\/\/127\.0\.0\.1:\d+\/ping: HTTP 200/);
       const untrusted = await check({ url });
