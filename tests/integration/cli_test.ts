@@ -241,6 +241,8 @@ Deno.test("the password from --password-env never shows in ps", async () => {
 });
 
 Deno.test("--config files that are not regular files or exceed 1 MiB are refused at start-up", async () => {
+  // guarantee: Limits
+  // guarantee: Start-up errors
   const dir = await Deno.makeTempDir();
   try {
     const fifo = `${dir}/fifo.yaml`;
@@ -300,6 +302,7 @@ async function expectUsageErrors(cases: [string[], RegExp][]) {
 }
 
 Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in every subcommand", async () => {
+  // guarantee: Start-up errors
   const dir = await Deno.makeTempDir();
   try {
     const junk = `${dir}/junk.pem`;

@@ -143,6 +143,7 @@ async function readmeSnippet(lang: string): Promise<{ setup: string; beat: strin
 const NOBODY = 65534;
 
 Deno.test("file: other users' heartbeats do not count, exited pids' files go, the README's snippets keep their workers", async () => {
+  // guarantee: Heartbeat files
   const py = await readmeSnippet("python");
   const js = await readmeSnippet("js");
   const sh = await readmeSnippet("sh");

@@ -52,6 +52,7 @@ async function restartUnderWay(sv: Supervisord, spec: string): Promise<number> {
 }
 
 Deno.test("finisher: the listener stopped by supervisord mid-restart (its stopwaitsecs 2 < the service's 6): the service is started again", async () => {
+  // guarantee: A restart once begun is always finished
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("slow", 6) + guardListener(dir, "slow"),
   });
@@ -69,6 +70,7 @@ Deno.test("finisher: the listener stopped by supervisord mid-restart (its stopwa
 });
 
 Deno.test("finisher: the listener SIGKILLed mid-restart: the service is started again", async () => {
+  // guarantee: A restart once begun is always finished
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("slow", 4) + guardListener(dir, "slow"),
   });
@@ -82,6 +84,7 @@ Deno.test("finisher: the listener SIGKILLed mid-restart: the service is started 
 });
 
 Deno.test("finisher: httpok stopped by supervisord mid-restart: the service is started again", async () => {
+  // guarantee: A restart once begun is always finished
   const [closed] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -113,6 +116,7 @@ Deno.test("finisher: httpok stopped by supervisord mid-restart: the service is s
 });
 
 Deno.test("finisher: a restart the listener completes leaves the finisher nothing to do", async () => {
+  // guarantee: A restart once begun is always finished
   await using sv = await Supervisord.start({
     sections: (dir) => stubborn("quick", 1) + guardListener(dir, "quick"),
   });
@@ -127,6 +131,7 @@ Deno.test("finisher: a restart the listener completes leaves the finisher nothin
 });
 
 Deno.test("run --config: two entries judging the same process unhealthy restart it once, no false failure", async () => {
+  // guarantee: One restart per process
   const [hook] = freePorts(1);
   const reports: Record<string, unknown>[] = [];
   const receiver = Deno.serve({ hostname: "127.0.0.1", port: hook, onListen() {} }, async (req) => {

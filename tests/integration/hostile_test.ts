@@ -36,6 +36,7 @@ async function assertPeakBounded(sv: Supervisord, name: string) {
 }
 
 Deno.test("http and httpok: huge, endless and stalled bodies keep the listener under 150 MB; the timeout runs to the last byte", async () => {
+  // guarantee: Limits
   const [port] = freePorts(1);
   const name = `web_${port}`;
   const spec = `web:${name}`;
@@ -106,6 +107,7 @@ Deno.test("http and httpok: huge, endless and stalled bodies keep the listener u
 });
 
 Deno.test("serve: /health/ready relays at most 64 KiB; a huge or endless answer is 422 and serve stays under 150 MB", async () => {
+  // guarantee: Limits
   const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
   const body = (chunks: number) => {
     let sent = 0;
@@ -159,6 +161,7 @@ Deno.test("serve: /health/ready relays at most 64 KiB; a huge or endless answer 
 });
 
 Deno.test("xmlrpc: a giant or deeply nested answer is not judged, nothing is restarted, the listener stays under 150 MB", async () => {
+  // guarantee: Limits
   const [port] = freePorts(1);
   const name = `rpc_${port}`;
   const spec = `rpcsvc:${name}`;
@@ -210,6 +213,7 @@ Deno.test("xmlrpc: a giant or deeply nested answer is not judged, nothing is res
 });
 
 Deno.test("supervisord's API sending a giant answer: that round is skipped like an unreachable API, nothing restarted, under 150 MB", async () => {
+  // guarantee: Limits
   const proxyDir = await Deno.makeTempDir({ prefix: "hostile-proxy-" });
   let upstream: string | undefined;
   try {

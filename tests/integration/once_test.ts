@@ -20,6 +20,7 @@ const PERF = (h: number, u: number, k: number, n: number, total: number) =>
   `not_running=${n};;;0;${total} time=\\d+\\.\\d\\ds`;
 
 Deno.test("--once: OK, CRITICAL (nothing restarted), UNKNOWN, WARNING, JSON, run --config and httpok, with Nagios exit codes", async () => {
+  // guarantee: Trying out
   const [a, b, spare] = freePorts(3);
   const cfg = { path: "" };
   await using sv = await Supervisord.start({
@@ -167,6 +168,7 @@ Deno.test("--once: OK, CRITICAL (nothing restarted), UNKNOWN, WARNING, JSON, run
 });
 
 Deno.test("--once: supervisord unreachable is UNKNOWN (3), for listeners and httpok", async () => {
+  // guarantee: Trying out
   const r = await run(undefined, ["tcp", "-n", "t", "-g", "g", "-p", "1", "--once"]);
   assert.equal(r.code, 3, r.stdout + r.stderr);
   assert.match(

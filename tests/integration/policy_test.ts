@@ -100,6 +100,7 @@ Deno.test("--failure-threshold: a short hang is tolerated, a lasting one is not"
 });
 
 Deno.test("--max-restarts 3 --restart-window 60: a service that never passes is restarted exactly 3 times", async () => {
+  // guarantee: Said once
   const [port, hook] = freePorts(2);
   const reports: Record<string, unknown>[] = [];
   const receiver = Deno.serve({ hostname: "127.0.0.1", port: hook, onListen() {} }, async (req) => {

@@ -26,6 +26,7 @@ async function jsonLog(sv: Supervisord, name: string): Promise<Line[]> {
 }
 
 Deno.test("quiet logs: a hung process's overrun is WARNed once and its end INFOed once; TICKs during rounds stay at debug", async () => {
+  // guarantee: Said once
   const [slow, ok] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -80,6 +81,7 @@ Deno.test("quiet logs: a hung process's overrun is WARNed once and its end INFOe
 });
 
 Deno.test("quiet logs: after --max-restarts the suppression is said once at ERROR, the failures of later rounds at debug", async () => {
+  // guarantee: Said once
   const [port, other] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) => {

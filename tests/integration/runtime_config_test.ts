@@ -21,6 +21,7 @@ function freeBlockedPort(): number {
 }
 
 Deno.test("http: a port from -p's regex that fetch refuses is unknown, and the service is not restarted", async () => {
+  // guarantee: Verdicts
   const port = freeBlockedPort();
   const spec = `web:web_${port}`;
   await using sv = await Supervisord.start({

@@ -41,6 +41,7 @@ async function readMail(dir: string): Promise<string> {
 }
 
 Deno.test("http -u with a password: in no log line, mail or webhook; --webhook-env keeps the hook's token out of ps", async () => {
+  // guarantee: Secrets
   const [port, hook] = freePorts(2);
   const password = "hunter2-in-url";
   const hookToken = "hook-token-in-env";
@@ -106,6 +107,7 @@ Deno.test("http -u with a password: in no log line, mail or webhook; --webhook-e
 });
 
 Deno.test("xmlrpc: a hostile fault string forges no log line, sends no escape code, floods nothing", async () => {
+  // guarantee: Outside text
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -157,6 +159,7 @@ stopwaitsecs=2
 });
 
 Deno.test("start-up errors quoting a flag's value mask the secrets in it", async () => {
+  // guarantee: Secrets
   const { code, stderr } = await new Deno.Command(DENO, {
     args: [
       "run",

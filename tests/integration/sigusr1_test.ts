@@ -48,6 +48,7 @@ autorestart=false
 }
 
 Deno.test("SIGUSR1: listeners, httpok, serve and heartbeat --every ignore it and open no port", async () => {
+  // guarantee: SIGUSR1 is ignored
   const [servePort, deadPort] = freePorts(2);
   await using sv = await Supervisord.start({
     sections: (dir) =>

@@ -128,6 +128,7 @@ checks:
 });
 
 Deno.test("--validate on run, complex and serve: no supervisord needed; exit 0 or 2 naming the key", async () => {
+  // guarantee: Trying out
   const runFile = tempFile(
     "run.yaml",
     "checks:\n  - name: web\n    group: web\n    tcp: { port: 80 }\n    max_parallel_restarts: 1\n",

@@ -398,6 +398,7 @@ Deno.test("heartbeat subcommand: --every keeps beating and ends when its parent 
 const NOBODY = 65534;
 
 Deno.test("touch: never through a symlink, a FIFO or another user's file", async () => {
+  // guarantee: Heartbeat files
   await withDir(async (dir) => {
     // a link planted at the heartbeat path, to a file and to a directory it would create in
     await Deno.mkdir(`${dir}/private`);
@@ -438,6 +439,7 @@ Deno.test("touch: never through a symlink, a FIFO or another user's file", async
 });
 
 Deno.test("file check: files and links of another uid are ignored, and named", async () => {
+  // guarantee: Heartbeat files
   await withDir(async (dir) => {
     const longRunning = proc(Deno.pid, Math.floor(now()) - 60);
     const raw = { timeout: "3", root_dir: dir };
@@ -483,6 +485,7 @@ async function deadPid(): Promise<number> {
 }
 
 Deno.test("file check: removes default-named files of exited pids that the process's user owns", async () => {
+  // guarantee: Heartbeat files
   await withDir(async (dir) => {
     const process = proc(Deno.pid, Math.floor(now()));
     const dead = await deadPid();
@@ -516,6 +519,7 @@ Deno.test("file check: removes default-named files of exited pids that the proce
 });
 
 Deno.test("heartbeat subcommand: a symlink planted at its path is refused, nothing is created", async () => {
+  // guarantee: Heartbeat files
   await withDir(async (dir) => {
     await Deno.mkdir(`${dir}/root-only`, { mode: 0o700 });
     await Deno.symlink(`${dir}/root-only/created`, `${dir}/workers-hb-77`);

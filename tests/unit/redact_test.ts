@@ -77,6 +77,7 @@ const SHAPES: [string, string][] = [
 ];
 
 Deno.test("redact: every shape of an attacker's list is masked", () => {
+  // guarantee: Secrets
   for (const [text, secret] of SHAPES) {
     const masked = maskSecrets(text);
     assert.ok(!masked.includes(secret), `${JSON.stringify(text)} → ${JSON.stringify(masked)}`);
@@ -86,6 +87,7 @@ Deno.test("redact: every shape of an attacker's list is masked", () => {
 });
 
 Deno.test("redact: ordinary values survive, so /environment and logs stay useful", () => {
+  // guarantee: Secrets
   const ordinary = [
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "/srv/App2/Releases/Build2024/current",
@@ -163,6 +165,7 @@ Deno.test("redact: maskDeep hides secret-named keys and the value after a secret
 });
 
 Deno.test("redact: outside text shows control characters and is cut with a marker", () => {
+  // guarantee: Outside text
   assert.equal(
     outside("a\nb\r\tc\x1b[31md\x00\x7f\u2028\u202e", 100),
     "a\\nb\\r\\tc\\x1b[31md\\x00\\x7f\\u{2028}\\u{202e}",
