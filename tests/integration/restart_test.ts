@@ -4,14 +4,36 @@
  */
 import assert from "node:assert/strict";
 import type { ProcessInfo } from "../../lib/check.ts";
+import { readStat, readUid } from "../../lib/proc.ts";
 import { restartProcess } from "../../lib/restart.ts";
 import { SupervisorFault } from "../../lib/supervisor.ts";
-import { DENO, REPO, Supervisord } from "../support/supervisord.ts";
+import { DENO, REPO, Supervisord, waitFor } from "../support/supervisord.ts";
 
 const RESTART_ONCE = `${REPO}tests/fixtures/restart_once.ts`;
 
 const SLEEPER = (name: string, extra = "stopwaitsecs=1") =>
   `[program:${name}]\ncommand=sleep 600\nstartsecs=0\n${extra}\n`;
+
+/**
+ * Freezes a SLEEPER with SIGSTOP and returns once it is stopped (state T).
+ * startsecs=0: supervisord says RUNNING as soon as it has forked, while its
+ * child may still be supervisord itself, as root, before it drops to user=
+ * and execs; frozen there, it is not the process the test means. So first
+ * wait until the child runs sleep. SIGSTOP itself is delivered asynchronously.
+ */
+async function freeze(sv: Supervisord, spec: string): Promise<number> {
+  const { pid } = await sv.process(spec);
+  await waitFor(
+    `${spec} (pid ${pid}) to run sleep`,
+    async () => (await Deno.readTextFile(`/proc/${pid}/comm`)).trim() === "sleep",
+  );
+  await sv.kill(spec, "SIGSTOP");
+  await waitFor(
+    `${spec} (pid ${pid}) to be stopped`,
+    async () => (await readStat(pid))?.state === "T",
+  );
+  return pid;
+}
 
 Deno.test("restart: same pid and RUNNING → stopped and started with a new pid", async () => {
   // guarantee: Restarts
@@ -110,7 +132,7 @@ Deno.test("restart: a process stopped by SIGSTOP is resumed to act on SIGTERM, n
     sections: () => SLEEPER("frozen", "stopwaitsecs=30") + SLEEPER("running"),
   });
   await sv.waitRunning(["frozen:frozen", "running:running"]);
-  await sv.kill("frozen:frozen", "SIGSTOP");
+  await freeze(sv, "frozen:frozen");
   const r = await restartProcess(sv.client, await sv.process("frozen:frozen"));
   assert.equal(r.outcome, "restarted", r.detail);
   assert.equal(r.resumed, true);
@@ -125,7 +147,7 @@ Deno.test("restart: without /proc a frozen process is not resumed; supervisord's
   // guarantee: Restarts (the SIGCONT fallback)
   await using sv = await Supervisord.start({ sections: () => SLEEPER("frozen") });
   await sv.waitRunning(["frozen:frozen"]);
-  await sv.kill("frozen:frozen", "SIGSTOP");
+  await freeze(sv, "frozen:frozen");
   const r = await restartProcess(sv.client, await sv.process("frozen:frozen"), {
     procRoot: "/nonexistent-proc",
   });
@@ -143,9 +165,28 @@ Deno.test("restart: without permission to signal it, a frozen process is not res
     sections: () => SLEEPER("frozen", "user=nobody\nstopwaitsecs=1"),
   });
   await sv.waitRunning(["frozen:frozen"]);
-  await sv.kill("frozen:frozen", "SIGSTOP");
+  const pid = await freeze(sv, "frozen:frozen");
+  const nobody = await new Deno.Command("id", { args: ["-u", "nobody"] }).output();
+  assert.equal(
+    await readUid(pid),
+    Number(new TextDecoder().decode(nobody.stdout)),
+    "runs as nobody",
+  );
+  // --fork: a new session whether or not the caller leads its process group;
+  // --wait: the exit status is the fixture's, not that of a setsid that forked
   const { code, stdout, stderr } = await new Deno.Command("setsid", {
-    args: ["unshare", "--user", DENO, "run", "-A", RESTART_ONCE, sv.url, "frozen:frozen"],
+    args: [
+      "--fork",
+      "--wait",
+      "unshare",
+      "--user",
+      DENO,
+      "run",
+      "-A",
+      RESTART_ONCE,
+      sv.url,
+      "frozen:frozen",
+    ],
   }).output();
   assert.equal(code, 0, new TextDecoder().decode(stderr));
   const r = JSON.parse(new TextDecoder().decode(stdout));
