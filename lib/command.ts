@@ -43,7 +43,8 @@ export const PROGRAM = "supervisor-checks";
  */
 export function reportUsageError(command: string, e: unknown): number {
   if (e instanceof UsageError || e instanceof SupervisorConfigError) {
-    console.error(`${command}: error: ${redact(e.message)}`);
+    // line by line: a YAML error quotes the offending line under its message
+    console.error(`${command}: error: ${e.message.split("\n").map((l) => redact(l)).join("\n")}`);
     // a config file's keys are documented in the README, not in --help
     console.error(
       e instanceof ConfigFileError

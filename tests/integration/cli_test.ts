@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { listenerOptionsFor } from "../../lib/cli.ts";
 import { flagLabel } from "../../lib/options.ts";
+import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
 import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
 import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
@@ -166,6 +167,61 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
   for (const definition of Object.values(CHECKS)) {
     const own = keys(definition.name);
     for (const o of definition.options) assert.ok(own.has(o.key), `${definition.name}.${o.key}`);
+  }
+});
+
+Deno.test("config file errors point to the config reference; a YAML error quotes its line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const badYaml = `${dir}/syntax.yaml`;
+    await Deno.writeTextFile(badYaml, "checks:\n  - name: web\n    group: web: web\n");
+    const unknown = `${dir}/unknown.yaml`;
+    await Deno.writeTextFile(unknown, "checks:\n  - name: web\n    group: web\n    htp: {}\n");
+    const complex = `${dir}/complex.yaml`;
+    await Deno.writeTextFile(complex, "htp: {port: 80}\n");
+    const serve = `${dir}/serve.yaml`;
+    await Deno.writeTextFile(serve, "healthcheck: {success_ttl: -1}\n");
+    const cases: [string[], RegExp, string][] = [
+      [
+        ["run", "--config", badYaml],
+        /not valid YAML: .* at line 3, column 12:/,
+        CONFIG_REFERENCE.run,
+      ],
+      [["run", "--config", unknown], /unknown key 'htp'/, CONFIG_REFERENCE.run],
+      [["complex", "-n", "c", "-g", "w", "--config", complex], /'htp'/, CONFIG_REFERENCE.complex],
+      [["serve", "--config", serve], /success_ttl/, CONFIG_REFERENCE.serve],
+      [["validate", badYaml], /not valid YAML/, CONFIG_REFERENCE.any],
+      [["validate", "--kind", "run", unknown], /unknown key 'htp'/, CONFIG_REFERENCE.run],
+    ];
+    for (const [args, message, reference] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.match(r.stderr, message, args.join(" "));
+      assert.ok(r.stderr.includes(`See ${reference} for the config keys.`), r.stderr);
+      assert.doesNotMatch(r.stderr, /--help/, args.join(" "));
+    }
+    // the offending line itself, with a caret under the column
+    const r = await run(["run", "--config", badYaml]);
+    assert.match(r.stderr, /^ {8}group: web: web\n {4} {11}\^$/m, r.stderr);
+    // a flag's error still points to --help
+    assert.match((await run(["run"])).stderr, /Try 'supervisor-checks run --help'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every config reference pointer names a heading of README.md", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  // GitHub's anchors: lower case, punctuation but - and _ dropped, spaces to -
+  const anchors = new Set(
+    [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/ /g, "-")
+    ),
+  );
+  for (const pointer of Object.values(CONFIG_REFERENCE)) {
+    const [file, anchor] = pointer.split("#");
+    assert.equal(file, "README.md");
+    assert.ok(anchors.has(anchor), `README.md has no heading for #${anchor}`);
   }
 });
 
