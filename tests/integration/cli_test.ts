@@ -118,6 +118,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
 });
 
 Deno.test("--help fits 80 columns and has Examples (and Environment where supervisord is called)", async () => {
+  // guarantee: Help and config errors
   const talksToSupervisord = [...Object.keys(CHECKS), "complex", "run", "httpok", "serve"];
   for (const command of [...SUBCOMMANDS, undefined]) {
     const r = await run(command ? [command, "--help"] : ["--help"]);
@@ -149,6 +150,7 @@ Deno.test("--help fits 80 columns and has Examples (and Environment where superv
 });
 
 Deno.test("run --help lists the config keys: top level, per entry and per check kind", async () => {
+  // guarantee: Help and config errors
   const help = (await run(["run", "--help"])).stdout;
   const keys = (label: string) => {
     const text = helpEntry(help.split(/^Config file keys.*$/m)[1], label);
@@ -171,6 +173,7 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
 });
 
 Deno.test("config file errors point to the config reference; a YAML error quotes its line", async () => {
+  // guarantee: Help and config errors
   const dir = await Deno.makeTempDir();
   try {
     const badYaml = `${dir}/syntax.yaml`;
@@ -211,6 +214,7 @@ Deno.test("config file errors point to the config reference; a YAML error quotes
 });
 
 Deno.test("every config reference pointer names a heading of README.md", async () => {
+  // guarantee: Help and config errors
   const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
   // GitHub's anchors: lower case, punctuation but - and _ dropped, spaces to -
   const anchors = new Set(

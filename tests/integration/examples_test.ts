@@ -30,6 +30,7 @@ function filesOf(dir: string, suffix: string): string[] {
 }
 
 Deno.test("examples: every YAML/JSON config is valid for `validate`", async () => {
+  // guarantee: Examples stay true
   const files = [...filesOf(EXAMPLES, ".yaml"), ...filesOf(EXAMPLES, ".json")];
   assert.ok(files.length >= 3, "examples/ has run.yaml, serve.yaml, complex.yaml");
   const expected: Record<string, string> = {
@@ -80,6 +81,7 @@ interface Program {
 }
 
 Deno.test("examples: supervisord sections parse in supervisord and their command lines validate", async () => {
+  // guarantee: Examples stay true
   const confs = filesOf(`${EXAMPLES}supervisord/`, ".conf");
   const subcommands = new Set<string>();
   const dir = await Deno.makeTempDir({ prefix: "examples-" });
@@ -181,6 +183,7 @@ print(json.dumps(sent))
 `;
 
 Deno.test("examples: the gunicorn hook repeats the workers gauge and never sends 0", async () => {
+  // guarantee: Examples stay true
   const r = await output(PYTHON, ["-c", HOOK, `${EXAMPLES}gunicorn_conf.py`]);
   assert.equal(r.code, 0, r.stderr);
   // two beats before the workers exist (nothing sent), two after
