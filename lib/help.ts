@@ -22,7 +22,11 @@ export const SUPERVISOR_ENVIRONMENT: [string, string][] = [
   ["SUPERVISOR_PASSWORD", "Password for that user."],
 ];
 
-/** `text` in lines of at most `width` characters; a longer word is cut. */
+/**
+ * `text` in lines of at most `width` characters; a longer word (JSON, a
+ * path template) is cut after a `,` `/` `-` or `}` in its second half, else
+ * at the width.
+ */
 export function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = "";
@@ -30,8 +34,10 @@ export function wrap(text: string, width: number): string[] {
     while (word.length > width) {
       if (line) lines.push(line);
       line = "";
-      lines.push(word.slice(0, width));
-      word = word.slice(width);
+      const after = Math.max(...[",", "/", "-", "}"].map((c) => word.lastIndexOf(c, width - 1)));
+      const at = after >= width / 2 ? after + 1 : width;
+      lines.push(word.slice(0, at));
+      word = word.slice(at);
     }
     if (!line) line = word;
     else if (line.length + 1 + word.length <= width) line += ` ${word}`;
