@@ -41,7 +41,7 @@ export const HELP_EXAMPLES: Record<string, string[]> = {
   complex: [
     `${P} complex -n web -g web -c '{"http":{"port":8080,"url":"/ping"},` +
     `"memory":{"max_rss":"512MB"}}'`,
-    `${P} complex -n web -g web --config /etc/supervisor-checks/web.yaml`,
+    `${P} complex -n web -g web --config /etc/supervisor-checks/complex.yaml`,
   ],
   run: [
     `${P} run --config /etc/supervisor-checks/run.yaml`,

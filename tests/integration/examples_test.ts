@@ -2,12 +2,14 @@
  * examples/ never rots: every config file loads with `validate`; every
  * supervisord section parses with supervisord's own parser, and each of its
  * supervisor-checks command lines passes `--validate` of the real entry point
- * (httpok, which has no --validate, passes its own argument parser); the
- * gunicorn hook never sends a workers count of 0.
+ * (httpok, which has no --validate, passes its own argument parser), and so
+ * does each example of --help; the gunicorn hook never sends a workers count
+ * of 0.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parseHttpokArgs } from "../../lib/httpok.ts";
+import { HELP_EXAMPLES } from "../../lib/help_examples.ts";
 import { DENO, MAIN } from "../support/supervisord.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
@@ -60,6 +62,50 @@ Deno.test("examples: every YAML/JSON config is valid for `validate`", async () =
   );
 });
 
+/** Command lines → argv, split as supervisord splits `command=` (Python's shlex). */
+async function shellSplit(lines: string[]): Promise<string[][]> {
+  const child = new Deno.Command(PYTHON, {
+    args: [
+      "-c",
+      "import json, shlex, sys; print(json.dumps([shlex.split(l) for l in json.load(sys.stdin)]))",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(JSON.stringify(lines)));
+  await writer.close();
+  const out = await child.output();
+  assert.equal(out.code, 0);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+/**
+ * Checks one `supervisor-checks …` argv (without the program) as it would
+ * start: `--validate` of the real entry point, or httpok's parser; paths
+ * under /etc/supervisor-checks/ are the files of examples/.
+ */
+async function validateArgv(argv: string[], env: Record<string, string>, what: string) {
+  // --once and --validate are what --validate replaces
+  const args = argv.filter((a) => a !== "--once" && a !== "--validate").map((a) =>
+    a.startsWith(INSTALLED) ? `${EXAMPLES}${a.slice(INSTALLED.length)}` : a
+  );
+  if (args[0] === "httpok") {
+    for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
+    try {
+      assert.notEqual(parseHttpokArgs(args.slice(1)), "help", what);
+    } finally {
+      for (const k of Object.keys(env)) Deno.env.delete(k);
+    }
+    return;
+  }
+  const r = await output(DENO, ["run", "-A", "--no-prompt", MAIN, ...args, "--validate"], {
+    SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock",
+    ...env,
+  });
+  assert.equal(r.code, 0, `${what}: ${args.join(" ")}: ${r.stderr}`);
+}
+
 /** What supervisord makes of a conf file: its programs and their argv (shlex, as it spawns). */
 const PARSE = `
 import json, shlex, sys
@@ -107,25 +153,8 @@ Deno.test("examples: supervisord sections parse in supervisord and their command
         assert.equal(p.argv[0], BINARY, `${conf}: ${p.name}`);
       }
       for (const { name, argv, environment } of ours) {
-        const args = argv.slice(1).map((a) =>
-          a.startsWith(INSTALLED) ? `${EXAMPLES}${a.slice(INSTALLED.length)}` : a
-        );
-        subcommands.add(args[0]);
-        if (args[0] === "httpok") {
-          for (const [k, v] of Object.entries(environment)) Deno.env.set(k, v);
-          try {
-            assert.notEqual(parseHttpokArgs(args.slice(1)), "help");
-          } finally {
-            for (const k of Object.keys(environment)) Deno.env.delete(k);
-          }
-          continue;
-        }
-        const r = await output(
-          DENO,
-          ["run", "-A", "--no-prompt", MAIN, ...args, "--validate"],
-          { SUPERVISOR_SERVER_URL: `unix://${dir}/supervisor.sock`, ...environment },
-        );
-        assert.equal(r.code, 0, `${conf}: ${name}: ${args.join(" ")}: ${r.stderr}`);
+        subcommands.add(argv[1]);
+        await validateArgv(argv.slice(1), environment, `${conf}: ${name}`);
       }
     }
   } finally {
@@ -147,6 +176,22 @@ Deno.test("examples: supervisord sections parse in supervisord and their command
     ]
   ) {
     assert.ok(subcommands.has(sub), `no example runs supervisor-checks ${sub}`);
+  }
+});
+
+Deno.test("examples: the command lines of every listener's and serve's --help validate", async () => {
+  // guarantee: Examples stay true
+  const commands = Object.entries(HELP_EXAMPLES)
+    .filter(([sub]) => !["heartbeat", "install-compat", "validate"].includes(sub))
+    .flatMap(([, lines]) => lines.filter((l) => !l.startsWith("#")));
+  assert.ok(commands.length >= 20);
+  for (const argv of await shellSplit(commands)) {
+    assert.equal(argv[0], "supervisor-checks");
+    // the variables the examples name with *-env flags
+    await validateArgv(argv.slice(1), {
+      WEB_URL: "http://127.0.0.1:8080/",
+      ADMIN_PASS: "secret",
+    }, argv.join(" "));
   }
 });
 
