@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { parseHttpokArgs } from "../../lib/httpok.ts";
 import { HELP_EXAMPLES } from "../../lib/help_examples.ts";
-import { DENO, MAIN } from "../support/supervisord.ts";
+import { DENO, listenerCommand, MAIN, Supervisord, waitFor } from "../support/supervisord.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));
 /** Where the examples' command lines expect the files of examples/. */
@@ -193,6 +193,35 @@ Deno.test("examples: the command lines of every listener's and serve's --help va
       ADMIN_PASS: "secret",
     }, argv.join(" "));
   }
+});
+
+Deno.test("examples: run.conf and file.conf run under the real supervisord: the workers beat, the listeners listen", async () => {
+  // guarantee: Examples stay true
+  const sections = (dir: string) =>
+    ["run.conf", "file.conf"]
+      .map((f) => Deno.readTextFileSync(`${EXAMPLES}supervisord/${f}`))
+      .join("\n")
+      .replaceAll(BINARY, listenerCommand([]))
+      .replaceAll(INSTALLED, EXAMPLES)
+      // logs where the harness reads them; heartbeat files in the test's directory
+      .replace(/^stderr_logfile=.*\n/gm, "")
+      .replace(
+        /^\[(eventlistener|program):(\w+)\]$/gm,
+        (header, kind, name) =>
+          `${header}\nenvironment=TMPDIR="${dir}"` +
+          (kind === "eventlistener" ? `\nstderr_logfile=${dir}/${name}.err.log` : ""),
+      );
+  await using sv = await Supervisord.start({ sections });
+  const pids = await sv.waitRunning(["worker:worker_0", "worker:worker_1"]);
+  await sv.waitLog("worker_heartbeat", /listening: file check of group 'worker'/);
+  const log = await sv.waitLog("checks", /listening: .*file check of group 'workers'/);
+  assert.match(log, /listening: http\+memory check of group 'web'/);
+  assert.match(log, /listening: tcp check of process 'cache:redis'/);
+  // each worker touches the file the file check reads
+  await waitFor("both heartbeat files", () => {
+    const names = [...Deno.readDirSync(sv.dir)].map((e) => e.name);
+    return Object.values(pids).every((pid) => names.some((n) => n.endsWith(`-${pid}`)));
+  });
 });
 
 /**
