@@ -15,29 +15,44 @@ import { runHeartbeatCommand } from "./lib/heartbeat.ts";
 import { runInstallCompat } from "./lib/install_compat.ts";
 import { runServeCommand } from "./lib/serve.ts";
 import { VERSION } from "./lib/version.ts";
+import { entry } from "./lib/help.ts";
 import { runValidateCommand } from "./lib/validate.ts";
 
 function usage(): string {
-  // the first sentence of each check's description keeps the list to one line each
-  const names = Object.values(CHECKS)
-    .map((c) => `  ${c.name.padEnd(10)} ${c.description.split(". ")[0].replace(/\.$/, "")}`)
-    .join("\n");
+  // the first sentence of each check's description, wrapped to 80 columns
+  const list = (entries: [string, string][]) =>
+    entries.flatMap(([name, text]) => entry(name, text, 23)).join("\n");
+  const listeners = list([
+    ...Object.values(CHECKS).map((c): [string, string] => [
+      c.name,
+      `${c.description.split(". ")[0].replace(/\.$/, "")}.`,
+    ]),
+    ["complex", "Several of these checks at once, from JSON (-c) or a YAML/JSON file (--config)."],
+    ["run", "Many check sets for many groups in one listener (--config FILE)."],
+    ["httpok", "superlance's httpok: restart programs when a URL answers badly."],
+  ]);
+  const others = list([
+    ["serve", "HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics."],
+    ["heartbeat", "Touch the heartbeat file the file check watches (for shell scripts)."],
+    ["install-compat DIR", "The Python package's program names (supervisor_http_check, …)."],
+    ["validate FILE…", "Check complex/run/serve config files without supervisord."],
+  ]);
   return `Usage: ${PROGRAM} <subcommand> [options]
 
 Event-listener subcommands (run them from a supervisord [eventlistener:x]):
-${names}
-  complex    Several of these checks at once, from JSON (-c) or a YAML/JSON file (--config).
-  run        Many check sets for many groups in one listener (--config FILE).
-  httpok     superlance's httpok: restart programs when a URL answers badly.
+${listeners}
 
 Other subcommands:
-  serve                HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics
-  heartbeat            touch the heartbeat file the file check watches (for shell-script services)
-  install-compat DIR   the Python package's program names (supervisor_http_check, …) as wrappers
-  validate FILE…       check complex/run/serve config files without supervisord; say what they do
+${others}
 
-  ${PROGRAM} <subcommand> --help   flags of a subcommand, with defaults
-  ${PROGRAM} --version             print the version
+${
+    list([["<subcommand> --help", "Flags of a subcommand, with defaults, examples."], [
+      "--version",
+      "Print the version.",
+    ]])
+  }
+
+Ready-to-copy configs: examples/ (supervisord sections, run, serve, gunicorn).
 `;
 }
 

@@ -8,7 +8,7 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
-import { UsageError } from "./errors.ts";
+import { ConfigFileError, UsageError } from "./errors.ts";
 import { formatBytes } from "./bounded_read.ts";
 
 /**
@@ -120,6 +120,37 @@ export function readConfigFile(path: string, source = `--config ${path}`): unkno
   try {
     return parseYaml(text);
   } catch (e) {
-    throw new UsageError(`${source}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
+    // the yaml package says where (`at line 3, column 7:`) and quotes the line
+    // under it with a caret: keep all of it, the quote indented
+    const [first, ...frame] = (e as Error).message.trimEnd().split("\n");
+    const quoted = frame.filter((l, i) => l.trim() !== "" || i > 0 && frame[i - 1].trim() !== "");
+    throw new UsageError(
+      [`${source}: not valid YAML: ${first}`, ...quoted.map((l) => `    ${l}`)].join("\n"),
+    );
+  }
+}
+
+/**
+ * The README section that documents each kind of config file, named by
+ * every error in such a file (see ConfigFileError). Pointers are GitHub's
+ * heading anchors; tests/integration/examples_test.ts checks they exist.
+ */
+export const CONFIG_REFERENCE = {
+  complex: "README.md#complex-several-checks-at-once",
+  run: "README.md#run---config-many-check-sets-in-one-listener",
+  serve: "README.md#serve-the-health-sidecar",
+  /** A file whose kind is not known yet (validate, before parsing). */
+  any: "README.md#try-before-you-deploy---once-and-validate",
+} as const;
+
+/** Runs `load`; a UsageError it throws becomes a ConfigFileError pointing to `kind`'s reference. */
+export function withConfigReference<T>(kind: keyof typeof CONFIG_REFERENCE, load: () => T): T {
+  try {
+    return load();
+  } catch (e) {
+    if (e instanceof UsageError && !(e instanceof ConfigFileError)) {
+      throw new ConfigFileError(e.message, CONFIG_REFERENCE[kind]);
+    }
+    throw e;
   }
 }

@@ -7,7 +7,7 @@ import { parseArgs } from "node:util";
 import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
 import { NOTIFY_OPTIONS, type NotifyOptions, parseNotifyOptions } from "./notify.ts";
-import { describeIssues, flagLabel } from "./options.ts";
+import { describeIssues } from "./options.ts";
 import type { RunnerSettings } from "./runner.ts";
 import {
   LOG_OPTIONS,
@@ -218,24 +218,4 @@ export function parseListenerArgs(
   };
 }
 
-/** --help text: every flag with its default. */
-export function renderHelp(
-  command: string,
-  description: string,
-  sections: { title: string; options: OptionSpec[] }[],
-): string {
-  const lines = [`Usage: ${command} [options]`, "", description, ""];
-  for (const section of sections) {
-    lines.push(`${section.title}:`);
-    for (const spec of section.options) {
-      const names = [flagLabel(spec), ...(spec.aliases ?? []).map((a) => `--${a}`)].join(", ");
-      const left = spec.type === "string" ? `${names} ${spec.metavar ?? "VALUE"}` : names;
-      const help = spec.defaultText !== undefined
-        ? `${spec.help} Default: ${spec.defaultText}`
-        : spec.help;
-      lines.push(`  ${left.padEnd(34)} ${help}`);
-    }
-    lines.push("");
-  }
-  return lines.join("\n");
-}
+export { renderHelp } from "./help.ts";

@@ -4,7 +4,12 @@
  * the entry point for custom checks written in TypeScript.
  */
 import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
-import { checksFromConfig, parseJsonConfig, readConfigFile } from "./check_config.ts";
+import {
+  checksFromConfig,
+  parseJsonConfig,
+  readConfigFile,
+  withConfigReference,
+} from "./check_config.ts";
 import {
   behaviourFrom,
   configureCheck,
@@ -14,7 +19,9 @@ import {
   parseListenerArgs,
   renderHelp,
 } from "./cli.ts";
-import { UsageError } from "./errors.ts";
+import { ConfigFileError, UsageError } from "./errors.ts";
+import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
+import { examplesFor } from "./help_examples.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
@@ -22,7 +29,7 @@ import { describeJobs, runOnce } from "./try_out.ts";
 import { MODE_OPTIONS, modeOf } from "./modes.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
-import { jobsFromRunConfig } from "./run_config.ts";
+import { jobsFromRunConfig, runConfigHelp } from "./run_config.ts";
 import { Runner } from "./runner.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
@@ -36,8 +43,14 @@ export const PROGRAM = "supervisor-checks";
  */
 export function reportUsageError(command: string, e: unknown): number {
   if (e instanceof UsageError || e instanceof SupervisorConfigError) {
-    console.error(`${command}: error: ${redact(e.message)}`);
-    console.error(`Try '${command} --help'.`);
+    // line by line: a YAML error quotes the offending line under its message
+    console.error(`${command}: error: ${e.message.split("\n").map((l) => redact(l)).join("\n")}`);
+    // a config file's keys are documented in the README, not in --help
+    console.error(
+      e instanceof ConfigFileError
+        ? `See ${e.reference} for the config keys.`
+        : `Try '${command} --help'.`,
+    );
     return 2;
   }
   throw e;
@@ -49,11 +62,17 @@ export function warnUnlessSigusr1Ignored(logger: Logger): void {
   if (warning) logger.warn(warning);
 }
 
-function listenerHelp(command: string, description: string, title: string, options: OptionSpec[]) {
+function listenerHelp(
+  name: string,
+  command: string,
+  description: string,
+  title: string,
+  options: OptionSpec[],
+) {
   return renderHelp(command, description, [
     { title: "Listener options", options: listenerOptionsFor(options) },
     { title, options },
-  ]);
+  ], { examples: examplesFor(name, command), environment: SUPERVISOR_ENVIRONMENT });
 }
 
 /** One independent check set of a listener: its settings and checks. */
@@ -150,6 +169,7 @@ export function runCheckListener(
     const parsed = parseListenerArgs(definition.options, argv);
     if (parsed === "help") {
       return listenerHelp(
+        definition.name,
         command,
         definition.description,
         `${definition.name} check options`,
@@ -189,6 +209,7 @@ export function runComplexListener(
     const parsed = parseListenerArgs(COMPLEX_OPTIONS, argv);
     if (parsed === "help") {
       return listenerHelp(
+        "complex",
         command,
         "Run several checks on every selected process; a failure of any restarts it. " +
           `Check kinds: ${kinds.map((k) => k.name).join(", ")}, each with its options ` +
@@ -203,7 +224,10 @@ export function runComplexListener(
     }
     const config = inline !== undefined
       ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
-      : checksFromConfig(readConfigFile(file), kinds, `--config ${file}`);
+      : withConfigReference(
+        "complex",
+        () => checksFromConfig(readConfigFile(file), kinds, `--config ${file}`),
+      );
     return [{ settings: parsed.settings, checks: config }];
   });
 }
@@ -275,13 +299,17 @@ export function runConfigListener(
         command,
         "Run many independent check sets (each: a group or process, check kinds with their " +
           "options, timing, thresholds, notifications) in one event listener.",
-        [{ title: "Options", options: RUN_OPTIONS }],
+        [{ title: "Options", options: RUN_OPTIONS }, ...runConfigHelp(kinds)],
+        { examples: examplesFor("run", command), environment: SUPERVISOR_ENVIRONMENT },
       );
     }
     if (values.config === undefined) throw new UsageError("--config FILE is required");
     const file = String(values.config);
     const mode = modeOf(values);
-    return jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`)
+    return withConfigReference(
+      "run",
+      () => jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`),
+    )
       .map((job) => ({ ...job, settings: { ...job.settings, mode } }));
   });
 }

@@ -5,3 +5,14 @@
 export class UsageError extends Error {
   override name = "UsageError";
 }
+
+/**
+ * A UsageError in a config file: the entry point points to the config
+ * reference (`reference`, a README section) instead of to --help.
+ */
+export class ConfigFileError extends UsageError {
+  override name = "ConfigFileError";
+  constructor(message: string, readonly reference: string) {
+    super(message);
+  }
+}

@@ -45,6 +45,8 @@ import { isAbsolute, resolve } from "node:path";
 import { geteuid, kill } from "node:process";
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { renderHelp } from "./help.ts";
+import { HELP_EXAMPLES } from "./help_examples.ts";
 import { MAX_SECONDS, MIN_SECONDS } from "./limits.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
 
@@ -366,19 +368,27 @@ const COMMAND_FLAGS: CommandFlag[] = [
 ];
 
 function commandHelp(command: string): string {
-  const lines = [
-    `Usage: ${command} [options]`,
-    "",
-    "Touches the heartbeat file the `file` check watches, for the supervisord process this",
-    "runs under (group and name from SUPERVISOR_GROUP_NAME and SUPERVISOR_PROCESS_NAME).",
-    "",
-    "Options:",
-  ];
-  for (const f of COMMAND_FLAGS) {
-    const names = f.short ? `-${f.short}/--${f.long}` : `--${f.long}`;
-    lines.push(`  ${(f.metavar ? `${names} ${f.metavar}` : names).padEnd(34)} ${f.help}`);
-  }
-  return lines.join("\n") + "\n";
+  return renderHelp(
+    command,
+    "Touches the heartbeat file the `file` check watches, for the supervisord process this " +
+      "runs under.",
+    [{
+      title: "Options",
+      options: COMMAND_FLAGS.map((f) => ({
+        ...f,
+        key: f.long,
+        type: f.metavar ? "string" : "boolean",
+      })),
+    }],
+    {
+      examples: HELP_EXAMPLES.heartbeat,
+      environment: [
+        ["SUPERVISOR_GROUP_NAME", "Group of the process (supervisord sets it)."],
+        ["SUPERVISOR_PROCESS_NAME", "Name of the process (supervisord sets it)."],
+        ["TMPDIR", "The default root dir, else /tmp."],
+      ],
+    },
+  );
 }
 
 /** Where and how often the subcommand beats. */

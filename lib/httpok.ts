@@ -27,6 +27,8 @@ import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
 import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
+import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
+import { HELP_EXAMPLES } from "./help_examples.ts";
 import { DeadlineError, scanFor } from "./bounded_read.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { UsageError } from "./errors.ts";
@@ -1139,7 +1141,12 @@ function httpokHelp(command: string): string {
         options: HTTPOK_POLICY_OPTIONS,
       },
     ],
-  ).replace(/^(Usage: .*)$/m, "$1 URL");
+    {
+      usage: "[options] URL",
+      examples: HELP_EXAMPLES.httpok,
+      environment: SUPERVISOR_ENVIRONMENT,
+    },
+  );
 }
 
 /** `supervisor-checks httpok …`: runs until supervisord stops it; resolves to the exit code. */

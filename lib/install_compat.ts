@@ -6,6 +6,7 @@
  * /usr/local/bin where pip put them).
  */
 import { parseFlags, renderHelp } from "./cli.ts";
+import { HELP_EXAMPLES } from "./help_examples.ts";
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import { fileURLToPath } from "node:url";
@@ -73,9 +74,12 @@ export function runInstallCompat(argv: string[], command: string): number {
   const { values, positionals } = parseFlags(OPTIONS, argv, true);
   if (values.help) {
     console.log(
-      renderHelp(`${command} DIR`, "Install the original program names as wrappers in DIR.", [
-        { title: "Options", options: OPTIONS },
-      ]),
+      renderHelp(
+        command,
+        "Install the original program names as wrappers in DIR.",
+        [{ title: "Options", options: OPTIONS }],
+        { usage: "[options] DIR", examples: HELP_EXAMPLES["install-compat"] },
+      ),
     );
     return 0;
   }

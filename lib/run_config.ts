@@ -23,6 +23,7 @@ import { checksFromConfig, describeConfigIssue } from "./check_config.ts";
 import { behaviourFrom } from "./cli.ts";
 import type { ListenerJob } from "./command.ts";
 import { UsageError } from "./errors.ts";
+import type { HelpSection } from "./help.ts";
 import { NOTIFY_OPTIONS } from "./notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
 import { ProcessSelector } from "./select.ts";
@@ -30,6 +31,33 @@ import { ProcessSelector } from "./select.ts";
 const POLICY_KEYS = POLICY_OPTIONS.map((o) => o.key);
 const NOTIFY_KEYS = NOTIFY_OPTIONS.map((o) => o.key);
 const LOG_KEYS = LOG_OPTIONS.map((o) => o.key);
+/** Keys of the top level: `checks`, and defaults for every entry (logging: here only). */
+const TOP_KEYS = ["checks", ...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS];
+/** Keys of an entry besides its check kinds. */
+const ENTRY_KEYS = ["name", "group", "process", "any", ...POLICY_KEYS, ...NOTIFY_KEYS];
+
+/** The keys of a `run --config` file, for `run --help` (from the same lists as the loader). */
+export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
+  return [{
+    title: "Config file keys (README.md#run---config-many-check-sets-in-one-listener)",
+    entries: [
+      ["top level", `${TOP_KEYS.join(", ")}. All but checks are defaults for every entry.`],
+      [
+        "each entry of checks",
+        `${ENTRY_KEYS.join(", ")}, and one or more check kinds: ${
+          kinds.map((k) => k.name).join(", ")
+        }.`,
+      ],
+      ...kinds.map((
+        k,
+      ): [string, string] => [`  ${k.name}`, k.options.map((o) => o.key).join(", ")]),
+    ],
+    paragraphs: [
+      "Each key means what the same option means in the subcommand's --help (its long " +
+      "flag, mostly, with _ for -).",
+    ],
+  }];
+}
 
 /** Turns a `run --config` document into one job per entry; UsageError names the culprit. */
 export function jobsFromRunConfig(
@@ -40,16 +68,14 @@ export function jobsFromRunConfig(
   const kindNames = kinds.map((k) => k.name);
   const anyValue = z.unknown().optional();
   const top = z.strictObject({
-    ...Object.fromEntries([...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].map((k) => [k, anyValue])),
+    ...Object.fromEntries(TOP_KEYS.map((k) => [k, anyValue])),
     checks: z.array(z.record(z.string(), z.unknown())).min(1, "must list at least one entry"),
   }).safeParse(config);
   if (!top.success) {
     // an unknown key (a typo of `checks`?) explains more than what follows from it
     const issue = top.error.issues.find((i) => i.code === "unrecognized_keys") ??
       top.error.issues[0];
-    const hint = issue.code === "unrecognized_keys"
-      ? ` (top level: checks, ${[...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS].join(", ")})`
-      : "";
+    const hint = issue.code === "unrecognized_keys" ? ` (top level: ${TOP_KEYS.join(", ")})` : "";
     throw new UsageError(`${source}: ${describeConfigIssue(issue, config)}${hint}`);
   }
   const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
@@ -58,15 +84,7 @@ export function jobsFromRunConfig(
   const names = new Set<string>();
   return entries.map((entry, i) => {
     const at = `${source}: checks[${i}]${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
-    const allowed = new Set([
-      "name",
-      "group",
-      "process",
-      "any",
-      ...kindNames,
-      ...POLICY_KEYS,
-      ...NOTIFY_KEYS,
-    ]);
+    const allowed = new Set([...ENTRY_KEYS, ...kindNames]);
     const unknownKeys = Object.keys(entry).filter((k) => !allowed.has(k));
     if (unknownKeys.length > 0) {
       const logOnly = unknownKeys.filter((k) => LOG_KEYS.includes(k));

@@ -21,8 +21,10 @@ import { VALIDATE_OPTION } from "./modes.ts";
 import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
 import type { CheckDefinition, OptionSpec } from "./check.ts";
-import { readConfigFile } from "./check_config.ts";
+import { readConfigFile, withConfigReference } from "./check_config.ts";
 import { parseFlags, renderHelp } from "./cli.ts";
+import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
+import { HELP_EXAMPLES } from "./help_examples.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
 import { environmentDump } from "./environment.ts";
 import { UsageError } from "./errors.ts";
@@ -277,8 +279,14 @@ export function parseServeArgs(
       }
     }),
   ];
-  const rawConfig = f.config === undefined ? {} : readConfigFile(f.config);
-  const config = serveConfigFrom(rawConfig, kinds, `--config ${f.config}`);
+  const file = f.config;
+  const rawConfig = file === undefined
+    ? {}
+    : withConfigReference("serve", () => readConfigFile(file));
+  const config = withConfigReference(
+    "serve",
+    () => serveConfigFrom(rawConfig, kinds, `--config ${file}`),
+  );
   const needers = [
     ...(f.group.length ? ["--group"] : []),
     ...(f.process.length ? ["--process"] : []),
@@ -635,7 +643,15 @@ export async function runServeCommand(
     }
     if (settings === "help") {
       console.log(
-        renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }]),
+        renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }], {
+          examples: HELP_EXAMPLES.serve,
+          environment: [
+            ...SUPERVISOR_ENVIRONMENT.map(([name, text]): [string, string] => [
+              name,
+              `${text} Needed with --group, --process or supervisord checks in --config.`,
+            ]),
+          ],
+        }),
       );
       return 0;
     }

@@ -8,8 +8,9 @@
  * `checks:` alone a run config; anything else a complex config.
  */
 import type { CheckDefinition } from "./check.ts";
-import { checksFromConfig, readConfigFile } from "./check_config.ts";
+import { checksFromConfig, CONFIG_REFERENCE, readConfigFile } from "./check_config.ts";
 import { parseFlags, renderHelp } from "./cli.ts";
+import { HELP_EXAMPLES } from "./help_examples.ts";
 import { UsageError } from "./errors.ts";
 import { Logger } from "./log.ts";
 import { NOTIFY_OPTIONS } from "./notify.ts";
@@ -113,7 +114,8 @@ export function runValidateCommand(
           "those commands load them, without supervisord; print what each entry will do. " +
           "Exit 0 when every file is valid, else 2.",
         [{ title: "Options", options: OPTIONS }],
-      ).replace(/^(Usage: .*)$/m, "$1 FILE…"),
+        { usage: "[options] FILE…", examples: HELP_EXAMPLES.validate },
+      ),
     );
     return 0;
   }
@@ -124,9 +126,10 @@ export function runValidateCommand(
   if (positionals.length === 0) throw new UsageError("give one or more config FILEs");
   let failed = 0;
   for (const file of positionals) {
+    let kind = forced as ConfigKind | undefined;
     try {
       const config = readConfigFile(file, file);
-      const kind = (forced as ConfigKind | undefined) ?? detectKind(config);
+      kind ??= detectKind(config);
       const lines = describeConfig(config, kind, kinds, file);
       console.log(`${file}: valid ${kind} config`);
       for (const line of lines) console.log(`  ${line}`);
@@ -134,6 +137,7 @@ export function runValidateCommand(
       if (!(e instanceof UsageError)) throw e;
       failed++;
       console.error(`${command}: error: ${e.message}`);
+      console.error(`See ${CONFIG_REFERENCE[kind ?? "any"]} for the config keys.`);
     }
   }
   return failed === 0 ? 0 : 2;

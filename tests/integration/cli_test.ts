@@ -6,6 +6,9 @@ import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { listenerOptionsFor } from "../../lib/cli.ts";
 import { flagLabel } from "../../lib/options.ts";
+import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
+import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
+import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
 import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
 
@@ -26,13 +29,39 @@ Deno.test("--version prints the version from deno.json", async () => {
   assert.equal(r.stdout.trim(), `supervisor-checks ${config.version}`);
 });
 
+/**
+ * The --help entry of the flag `label`: its line and the description lines
+ * under it (wrapped, or all of it below a long flag), joined by spaces.
+ */
+function helpEntry(help: string, label: string): string | undefined {
+  const lines = help.split("\n");
+  const start = lines.findIndex((l) => /^ {2,4}\S/.test(l) && l.trimStart().startsWith(label));
+  if (start < 0) return undefined;
+  const rest = lines.slice(start + 1);
+  // descriptions start at column 30
+  const end = rest.findIndex((l) => !/^ {30}\S/.test(l));
+  return [lines[start], ...rest.slice(0, end < 0 ? rest.length : end)]
+    .map((l) => l.trim()).join(" ");
+}
+
+const SUBCOMMANDS = [
+  ...Object.keys(CHECKS),
+  "complex",
+  "run",
+  "httpok",
+  "serve",
+  "heartbeat",
+  "install-compat",
+  "validate",
+];
+
 Deno.test("--help of every listener subcommand lists every flag with its default", async () => {
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
     assert.equal(r.code, 0, definition.name);
     for (const spec of [...listenerOptionsFor(definition.options), ...definition.options]) {
       const label = flagLabel(spec);
-      const line = r.stdout.split("\n").find((l) => l.trimStart().startsWith(label));
+      const line = helpEntry(r.stdout, label);
       assert.ok(line, `${definition.name} --help lacks ${label}`);
       if (spec.defaultText !== undefined) {
         assert.ok(
@@ -42,9 +71,12 @@ Deno.test("--help of every listener subcommand lists every flag with its default
       }
     }
   }
-  const http = await run(["http", "--help"]);
-  assert.match(http.stdout, /-t\/--timeout SECONDS .*Default: 15/);
-  assert.match(http.stdout, /--interval, --check-interval SECONDS .*Default: off/);
+  const http = (await run(["http", "--help"])).stdout;
+  assert.match(helpEntry(http, "-t/--timeout") ?? "", /^-t\/--timeout SECONDS .*Default: 15/);
+  assert.match(
+    helpEntry(http, "--interval") ?? "",
+    /^--interval, --check-interval SECONDS .*Default: off/,
+  );
   for (
     const command of [
       "complex",
@@ -82,6 +114,118 @@ Deno.test("--help of every listener subcommand lists every flag with its default
     ]
   ) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"), `top-level --help lacks ${name}`);
+  }
+});
+
+Deno.test("--help fits 80 columns and has Examples (and Environment where supervisord is called)", async () => {
+  // guarantee: Help and config errors
+  const talksToSupervisord = [...Object.keys(CHECKS), "complex", "run", "httpok", "serve"];
+  for (const command of [...SUBCOMMANDS, undefined]) {
+    const r = await run(command ? [command, "--help"] : ["--help"]);
+    assert.equal(r.code, 0, `${command} --help`);
+    for (const line of r.stdout.split("\n")) {
+      assert.ok([...line].length <= 80, `${command ?? "top-level"} --help: too wide: '${line}'`);
+    }
+    if (command === undefined) continue;
+    const examples = r.stdout.split(/^Examples:$/m)[1];
+    assert.ok(examples, `${command} --help has no Examples section`);
+    assert.match(examples, new RegExp(`^ {2}supervisor-checks ${command}\\b`, "m"), command);
+    if (talksToSupervisord.includes(command)) {
+      const environment = r.stdout.split(/^Environment:$/m)[1] ?? "";
+      for (const name of ["SUPERVISOR_SERVER_URL", "SUPERVISOR_USERNAME", "SUPERVISOR_PASSWORD"]) {
+        assert.match(environment, new RegExp(`^ {2}${name} `, "m"), `${command}: ${name}`);
+      }
+    }
+  }
+  // every *-env flag names its variable in Environment
+  const http = (await run(["http", "--help"])).stdout.split(/^Environment:$/m)[1];
+  for (const flag of ["--password-env", "--headers-env", "--webhook-env"]) {
+    assert.match(http, new RegExp(`the variable you name with ${flag}$`, "m"), flag);
+  }
+  const serve = (await run(["serve", "--help"])).stdout.split(/^Environment:$/m)[1];
+  assert.match(serve, /the variable you name with --application-health-ready-url-env$/m);
+  assert.match((await run(["httpok", "--help"])).stdout, /the variable you name with --url-env$/m);
+  // a flag too long for the column: its description starts on the next line, aligned
+  assert.match(http, /^ {2}the variable you name with --headers-env\n {30}\S/m);
+});
+
+Deno.test("run --help lists the config keys: top level, per entry and per check kind", async () => {
+  // guarantee: Help and config errors
+  const help = (await run(["run", "--help"])).stdout;
+  const keys = (label: string) => {
+    const text = helpEntry(help.split(/^Config file keys.*$/m)[1], label);
+    assert.ok(text, `run --help: no '${label}' keys`);
+    return new Set(text.slice(label.length).split(/[\s,.:]+/).filter(Boolean));
+  };
+  const behaviour = [...POLICY_OPTIONS, ...NOTIFY_OPTIONS].map((o) => o.key);
+  const top = keys("top level");
+  for (const key of ["checks", ...behaviour, ...LOG_OPTIONS.map((o) => o.key)]) {
+    assert.ok(top.has(key), `top level lacks ${key}`);
+  }
+  const entry = keys("each entry of checks");
+  for (const key of ["name", "group", "process", "any", ...behaviour, ...Object.keys(CHECKS)]) {
+    assert.ok(entry.has(key), `entry lacks ${key}`);
+  }
+  for (const definition of Object.values(CHECKS)) {
+    const own = keys(definition.name);
+    for (const o of definition.options) assert.ok(own.has(o.key), `${definition.name}.${o.key}`);
+  }
+});
+
+Deno.test("config file errors point to the config reference; a YAML error quotes its line", async () => {
+  // guarantee: Help and config errors
+  const dir = await Deno.makeTempDir();
+  try {
+    const badYaml = `${dir}/syntax.yaml`;
+    await Deno.writeTextFile(badYaml, "checks:\n  - name: web\n    group: web: web\n");
+    const unknown = `${dir}/unknown.yaml`;
+    await Deno.writeTextFile(unknown, "checks:\n  - name: web\n    group: web\n    htp: {}\n");
+    const complex = `${dir}/complex.yaml`;
+    await Deno.writeTextFile(complex, "htp: {port: 80}\n");
+    const serve = `${dir}/serve.yaml`;
+    await Deno.writeTextFile(serve, "healthcheck: {success_ttl: -1}\n");
+    const cases: [string[], RegExp, string][] = [
+      [
+        ["run", "--config", badYaml],
+        /not valid YAML: .* at line 3, column 12:/,
+        CONFIG_REFERENCE.run,
+      ],
+      [["run", "--config", unknown], /unknown key 'htp'/, CONFIG_REFERENCE.run],
+      [["complex", "-n", "c", "-g", "w", "--config", complex], /'htp'/, CONFIG_REFERENCE.complex],
+      [["serve", "--config", serve], /success_ttl/, CONFIG_REFERENCE.serve],
+      [["validate", badYaml], /not valid YAML/, CONFIG_REFERENCE.any],
+      [["validate", "--kind", "run", unknown], /unknown key 'htp'/, CONFIG_REFERENCE.run],
+    ];
+    for (const [args, message, reference] of cases) {
+      const r = await run(args);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.match(r.stderr, message, args.join(" "));
+      assert.ok(r.stderr.includes(`See ${reference} for the config keys.`), r.stderr);
+      assert.doesNotMatch(r.stderr, /--help/, args.join(" "));
+    }
+    // the offending line itself, with a caret under the column
+    const r = await run(["run", "--config", badYaml]);
+    assert.match(r.stderr, /^ {8}group: web: web\n {4} {11}\^$/m, r.stderr);
+    // a flag's error still points to --help
+    assert.match((await run(["run"])).stderr, /Try 'supervisor-checks run --help'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("every config reference pointer names a heading of README.md", async () => {
+  // guarantee: Help and config errors
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  // GitHub's anchors: lower case, punctuation but - and _ dropped, spaces to -
+  const anchors = new Set(
+    [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
+      m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/ /g, "-")
+    ),
+  );
+  for (const pointer of Object.values(CONFIG_REFERENCE)) {
+    const [file, anchor] = pointer.split("#");
+    assert.equal(file, "README.md");
+    assert.ok(anchors.has(anchor), `README.md has no heading for #${anchor}`);
   }
 });
 

@@ -2,7 +2,7 @@
  * `serve` fed by a real gunicorn (Debian's package) whose --statsd-host
  * points at the sidecar: gunicorn's own `gunicorn.workers` gauge makes it
  * live, and stopping gunicorn makes it not live again (with --workers-ttl
- * and tests/fixtures/serve_gunicorn_conf.py, see there why).
+ * and examples/gunicorn_conf.py, see there why).
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ import { ask, Sidecar, waitStatus } from "../fixtures/serve_sidecar.ts";
 import { freePorts, waitFor } from "../support/supervisord.ts";
 
 const HEARTBEAT_CONF = fileURLToPath(
-  new URL("../fixtures/serve_gunicorn_conf.py", import.meta.url),
+  new URL("../../examples/gunicorn_conf.py", import.meta.url),
 );
 
 /** The WSGI application: JSON on every path, which /health/ready passes through. */

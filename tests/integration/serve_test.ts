@@ -173,7 +173,13 @@ Deno.test("serve: start-up errors name the flag or config key and exit 2", async
         const r = await runServe(args, env);
         assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
         assert.match(r.stderr, message);
-        assert.match(r.stderr, /Try 'supervisor-checks serve --help'/);
+        // a config file's error points to the config reference, a flag's to --help
+        assert.match(
+          r.stderr,
+          args[0] === "--config"
+            ? /^See README\.md#serve-the-health-sidecar for the config keys\.$/m
+            : /Try 'supervisor-checks serve --help'/,
+        );
       }
     } finally {
       busy.close();
