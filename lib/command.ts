@@ -20,6 +20,7 @@ import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { describeJobs, runOnce } from "./try_out.ts";
 import { MODE_OPTIONS, modeOf } from "./modes.ts";
+import { serveListenerMetrics } from "./metrics_server.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
 import { jobsFromRunConfig } from "./run_config.ts";
@@ -75,6 +76,7 @@ async function listen(
   if (finished !== undefined) return finished;
   let runners: Runner[];
   let notifiers: Notifier[];
+  const stopMetrics = new AbortController();
   let logger: Logger;
   /** --once: the output format */
   let once: LogFormat | undefined;
@@ -113,6 +115,8 @@ async function listen(
       );
       return new Runner(settings, checks, client, jobLogger, notifier);
     });
+    const { metrics } = prepared[0].settings;
+    if (metrics && mode !== "once") serveListenerMetrics(metrics, logger, stopMetrics.signal);
   } catch (e) {
     return reportUsageError(command, e);
   }
@@ -137,6 +141,7 @@ async function listen(
     }, logger);
   } finally {
     Deno.removeSignalListener("SIGUSR2", dumpState);
+    stopMetrics.abort();
   }
 }
 

@@ -26,10 +26,12 @@ import { UsageError } from "./errors.ts";
 import { NOTIFY_OPTIONS } from "./notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
 import { ProcessSelector } from "./select.ts";
+import { METRICS_OPTIONS, parseMetricsListen } from "./metrics_server.ts";
 
 const POLICY_KEYS = POLICY_OPTIONS.map((o) => o.key);
 const NOTIFY_KEYS = NOTIFY_OPTIONS.map((o) => o.key);
-const LOG_KEYS = LOG_OPTIONS.map((o) => o.key);
+/** Top level only, like the log keys: one endpoint per listener process. */
+const LOG_KEYS = [...LOG_OPTIONS, ...METRICS_OPTIONS].map((o) => o.key);
 
 /** Turns a `run --config` document into one job per entry; UsageError names the culprit. */
 export function jobsFromRunConfig(
@@ -55,6 +57,12 @@ export function jobsFromRunConfig(
   const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
     checks: Record<string, unknown>[];
   };
+  const metrics = parseMetricsListen(
+    defaults.metrics_listen,
+    defaults.metrics_allow_remote,
+    `${source}: metrics_listen`,
+    "metrics_allow_remote: true",
+  );
   const names = new Set<string>();
   return entries.map((entry, i) => {
     const at = `${source}: checks[${i}]${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
@@ -101,7 +109,15 @@ export function jobsFromRunConfig(
         kindNames.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
       );
       return {
-        settings: { checkName: entry.name, selector, naming: "key", ...policy, log, notify },
+        settings: {
+          checkName: entry.name,
+          selector,
+          naming: "key",
+          ...policy,
+          log,
+          notify,
+          metrics,
+        },
         checks: checksFromConfig(kindsConfig, kinds, at),
       };
     } catch (e) {
