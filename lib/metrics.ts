@@ -219,6 +219,16 @@ export function processFamilies(processes: ProcessSample[]): MetricFamily[] {
   ];
 }
 
+/** Whether supervisord answered the last process list query; no sample before the first. */
+export function supervisordUpFamily(up: boolean | undefined): MetricFamily {
+  return {
+    name: "supervisor_checks_supervisord_up",
+    help: "Whether supervisord answered the last process list query (1) or not (0).",
+    type: "gauge",
+    samples: up === undefined ? [] : [{ value: up ? 1 : 0 }],
+  };
+}
+
 /** How a restart asked of supervisord (or decided against) ended. */
 export type RestartCount =
   | "restarted"
@@ -281,12 +291,7 @@ export class ListenerMetrics {
         type: "gauge",
         samples: [{ value: this.startTime }],
       },
-      {
-        name: "supervisor_checks_supervisord_up",
-        help: "Whether supervisord answered the listener's last process list query (1) or not (0).",
-        type: "gauge",
-        samples: this.supervisordUp === undefined ? [] : [{ value: this.supervisordUp ? 1 : 0 }],
-      },
+      supervisordUpFamily(this.supervisordUp),
       this.rounds.family(),
       this.roundsSkipped.family(),
       this.roundDuration.family(),
