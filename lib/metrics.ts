@@ -54,6 +54,9 @@ export function renderMetrics(families: MetricFamily[]): string {
   return lines.length ? `${lines.join("\n")}\n` : "";
 }
 
+/** Bumped by every change to a registry's value: a scrape between changes reuses its text. */
+let generation = 0;
+
 /** Label values by label name; the same names, in the same order, for every sample. */
 type Labels = Record<string, string>;
 
@@ -64,6 +67,7 @@ export class Counter {
   constructor(readonly name: string, readonly help: string) {}
 
   inc(labels: Labels = {}, by = 1) {
+    generation++;
     const key = JSON.stringify(labels);
     const entry = this.#values.get(key);
     if (entry) entry.value += by;
@@ -117,6 +121,7 @@ export class Histogram {
   ) {}
 
   observe(value: number, labels: Labels = {}) {
+    generation++;
     const key = JSON.stringify(labels);
     let s = this.#series.get(key);
     if (!s) {
@@ -279,8 +284,19 @@ export class ListenerMetrics {
 
   /** supervisord answered a process list query (or, with undefined, did not). */
   sawProcesses(processes: ProcessSample[] | undefined) {
+    generation++;
     this.supervisordUp = processes !== undefined;
     this.processes = processes ?? [];
+  }
+
+  #rendered?: { generation: number; text: string };
+
+  /** The exposition text; rendered again only when something changed since the last scrape. */
+  render(): string {
+    if (this.#rendered?.generation !== generation) {
+      this.#rendered = { generation, text: renderMetrics(this.families()) };
+    }
+    return this.#rendered.text;
   }
 
   families(): MetricFamily[] {

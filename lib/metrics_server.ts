@@ -12,7 +12,7 @@
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { listenerMetrics, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import { listenerMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
 
 export const METRICS_OPTIONS: OptionSpec[] = [
   {
@@ -118,7 +118,7 @@ export function serveListenerMetrics(at: MetricsListen, logger: Logger, signal: 
         logger.error(`metrics: ${(e as Error)?.message ?? e}`);
         return text(500, "internal error\n");
       },
-    }, (req) => metricsResponse(req, () => renderMetrics(listenerMetrics.families())));
+    }, (req) => metricsResponse(req, () => listenerMetrics.render()));
   } catch (e) {
     throw new UsageError(`${at.label}: cannot listen on ${url}: ${(e as Error).message}`);
   }
