@@ -20,7 +20,7 @@ import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { describeJobs, runOnce } from "./try_out.ts";
 import { MODE_OPTIONS, modeOf } from "./modes.ts";
-import { serveListenerMetrics } from "./metrics_server.ts";
+import { parseMetricsListen, serveListenerMetrics } from "./metrics_server.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
 import { jobsFromRunConfig } from "./run_config.ts";
@@ -224,7 +224,8 @@ export interface ListenerSpec {
   checks: [CheckDefinition, Record<string, unknown>][];
   /**
    * Behaviour under the config keys of `run --config`: interval,
-   * failure_threshold, max_restarts, dry_run, email, webhook, log_format, verbose, …
+   * failure_threshold, max_restarts, dry_run, email, webhook, log_format, verbose,
+   * metrics_listen, …
    */
   behaviour?: Record<string, unknown>;
 }
@@ -239,7 +240,8 @@ export interface ListenerSpec {
 export function runListener(spec: ListenerSpec): Promise<number> {
   return listen(`${PROGRAM} (${spec.checkName})`, () => {
     if (spec.checkName.trim() === "") throw new UsageError("checkName must not be empty");
-    const { policy, log, notify } = behaviourFrom(spec.behaviour ?? {}, "key");
+    const behaviour = spec.behaviour ?? {};
+    const { policy, log, notify } = behaviourFrom(behaviour, "key");
     return [{
       settings: {
         checkName: spec.checkName,
@@ -247,6 +249,12 @@ export function runListener(spec: ListenerSpec): Promise<number> {
         ...policy,
         log,
         notify,
+        metrics: parseMetricsListen(
+          behaviour.metrics_listen,
+          behaviour.metrics_allow_remote,
+          "metrics_listen",
+          "metrics_allow_remote: true",
+        ),
       },
       checks: spec.checks.map(([definition, options]) =>
         configureCheck(definition, options, "key")

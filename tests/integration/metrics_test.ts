@@ -59,6 +59,14 @@ checks:
     },
   });
   await sv.waitRunning(["slow:slow", "bad:bad", "dry:dry"]);
+  // scrapers that stall: one never finishes its request, one never reads the answer
+  await waitFor("the endpoint", () => scrape(url).then(() => true));
+  const stalled = await Promise.all(
+    [1, 2].map(() => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  const enc = new TextEncoder();
+  await stalled[0].write(enc.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+  await stalled[1].write(enc.encode("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
   const broken = { check: "broken", group: "bad", name: "bad" };
   const { text, samples } = await waitFor("a restart, a suppression and a dry run", async () => {
     const s = await scrape(url);
@@ -130,6 +138,7 @@ checks:
   );
   // the listener kept speaking the protocol: supervisord still has it RUNNING
   assert.equal((await sv.process("multi:multi")).statename, "RUNNING");
+  for (const conn of stalled) conn.close();
 });
 
 Deno.test("metrics: httpok counts its URL verdicts and serves the same endpoint", async () => {
