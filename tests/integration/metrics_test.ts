@@ -5,6 +5,8 @@
  * `serve`'s /metrics with supervisord access.
  */
 import assert from "node:assert/strict";
+import { listenerMetrics } from "../../lib/metrics.ts";
+import { restartProcess, reviveProcess } from "../../lib/restart.ts";
 import { assertPromtoolValid, parseSamples, sampleValue } from "../support/metrics.ts";
 import {
   DENO,
@@ -272,4 +274,37 @@ Deno.test("metrics: a non-loopback, malformed or busy --metrics-listen is refuse
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("metrics: restartProcess and reviveProcess count each outcome once, for whoever asked", async () => {
+  // guarantee: Metrics
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") + SLEEPER("b") });
+  await sv.waitRunning(["a:a", "b:b"]);
+  const count = (check: string, name: string, outcome: string) =>
+    listenerMetrics.restarts.get({ check, group: name, name, outcome });
+  const seen = await sv.process("a:a");
+  // two checks ask at once: one restarts it, the other joins and is told "skipped"
+  const [first, second] = await Promise.all([
+    restartProcess(sv.client, seen, { owner: "one" }),
+    restartProcess(sv.client, seen, { owner: "two" }),
+  ]);
+  assert.equal(first.outcome, "restarted", first.detail);
+  assert.equal(second.outcome, "skipped", second.detail);
+  assert.equal(count("one", "a", "restarted"), 1);
+  assert.equal(count("two", "a", "skipped"), 1);
+  assert.equal(count("two", "a", "restarted"), 0);
+  // the pid it was judged with is gone: skipped, counted as such
+  const stale = await restartProcess(sv.client, seen, { owner: "one" });
+  assert.equal(stale.outcome, "skipped", stale.detail);
+  assert.equal(count("one", "a", "skipped"), 1);
+  // supervisord does not know the process: skipped
+  const ghost = await reviveProcess(sv.client, { ...seen, group: "ghost", name: "ghost" }, "one");
+  assert.equal(ghost.outcome, "skipped", ghost.detail);
+  assert.equal(count("one", "ghost", "skipped"), 1);
+  await sv.client.stopProcess("b:b");
+  const b = await sv.process("b:b");
+  const notNeeded = await reviveProcess(sv.client, b, "one");
+  assert.equal(notNeeded.outcome, "skipped", "STOPPED is not revived");
+  assert.equal(count("one", "b", "skipped"), 1);
+  assert.equal(count("one", "b", "restarted"), 0);
 });
