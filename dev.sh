@@ -29,8 +29,9 @@ ensure_system() {
   local missing=()
   command -v supervisord >/dev/null 2>&1 || missing+=(supervisor)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
-  # the serve tests: promtool validates /metrics, gunicorn feeds StatsD
-  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # promtool validates every /metrics and the example rules; the end-to-end metrics test runs
+  # a real Prometheus server (Debian's package has both); gunicorn feeds serve's StatsD
+  { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
   command -v gunicorn >/dev/null 2>&1 || missing+=(gunicorn)
   # the SMTP tests: a real SMTP server (Debian's, under Debian's python3)
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)

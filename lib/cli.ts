@@ -22,6 +22,7 @@ import {
 import { UsageError } from "./errors.ts";
 import { ProcessSelector } from "./select.ts";
 import { MODE_OPTIONS, modeOf } from "./modes.ts";
+import { METRICS_OPTIONS, type MetricsListen, parseMetricsListen } from "./metrics_server.ts";
 
 /** Flags every listener subcommand takes besides its check's own. */
 export const LISTENER_OPTIONS: OptionSpec[] = [
@@ -60,6 +61,7 @@ export const LISTENER_OPTIONS: OptionSpec[] = [
   ...POLICY_OPTIONS,
   ...NOTIFY_OPTIONS,
   ...LOG_OPTIONS,
+  ...METRICS_OPTIONS,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
 ];
 
@@ -92,6 +94,8 @@ export interface ListenerSettings extends RunnerSettings {
   notify: NotifyOptions;
   /** --once: one round, printed, then exit; --validate: print what would run, then exit. */
   mode?: "once" | "validate";
+  /** --metrics-listen (run --config: the top-level metrics_listen) */
+  metrics?: MetricsListen;
 }
 
 /** Keys of a listener's behaviour (flags or config entries), validated as one object. */
@@ -213,7 +217,15 @@ export function parseListenerArgs(
     if (parsed[spec.key] !== undefined) own[spec.key] = parsed[spec.key];
   }
   return {
-    settings: { checkName, selector, ...policy, log, notify, mode: modeOf(values) },
+    settings: {
+      checkName,
+      selector,
+      ...policy,
+      log,
+      notify,
+      mode: modeOf(values),
+      metrics: parseMetricsListen(values.metrics_listen, values.metrics_allow_remote),
+    },
     values: own,
   };
 }

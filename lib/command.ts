@@ -27,6 +27,7 @@ import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { describeJobs, runOnce } from "./try_out.ts";
 import { MODE_OPTIONS, modeOf } from "./modes.ts";
+import { parseMetricsListen, serveListenerMetrics } from "./metrics_server.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
 import { jobsFromRunConfig, runConfigHelp } from "./run_config.ts";
@@ -94,6 +95,7 @@ async function listen(
   if (finished !== undefined) return finished;
   let runners: Runner[];
   let notifiers: Notifier[];
+  const stopMetrics = new AbortController();
   let logger: Logger;
   /** --once: the output format */
   let once: LogFormat | undefined;
@@ -132,6 +134,8 @@ async function listen(
       );
       return new Runner(settings, checks, client, jobLogger, notifier);
     });
+    const { metrics } = prepared[0].settings;
+    if (metrics && mode !== "once") serveListenerMetrics(metrics, logger, stopMetrics.signal);
   } catch (e) {
     return reportUsageError(command, e);
   }
@@ -156,6 +160,7 @@ async function listen(
     }, logger);
   } finally {
     Deno.removeSignalListener("SIGUSR2", dumpState);
+    stopMetrics.abort();
   }
 }
 
@@ -243,7 +248,8 @@ export interface ListenerSpec {
   checks: [CheckDefinition, Record<string, unknown>][];
   /**
    * Behaviour under the config keys of `run --config`: interval,
-   * failure_threshold, max_restarts, dry_run, email, webhook, log_format, verbose, …
+   * failure_threshold, max_restarts, dry_run, email, webhook, log_format, verbose,
+   * metrics_listen, …
    */
   behaviour?: Record<string, unknown>;
 }
@@ -258,7 +264,8 @@ export interface ListenerSpec {
 export function runListener(spec: ListenerSpec): Promise<number> {
   return listen(`${PROGRAM} (${spec.checkName})`, () => {
     if (spec.checkName.trim() === "") throw new UsageError("checkName must not be empty");
-    const { policy, log, notify } = behaviourFrom(spec.behaviour ?? {}, "key");
+    const behaviour = spec.behaviour ?? {};
+    const { policy, log, notify } = behaviourFrom(behaviour, "key");
     return [{
       settings: {
         checkName: spec.checkName,
@@ -266,6 +273,12 @@ export function runListener(spec: ListenerSpec): Promise<number> {
         ...policy,
         log,
         notify,
+        metrics: parseMetricsListen(
+          behaviour.metrics_listen,
+          behaviour.metrics_allow_remote,
+          "metrics_listen",
+          "metrics_allow_remote: true",
+        ),
       },
       checks: spec.checks.map(([definition, options]) =>
         configureCheck(definition, options, "key")

@@ -49,10 +49,23 @@ import {
 import { resolveSecret, seconds } from "./options.ts";
 import { redact } from "./redact.ts";
 import { ONCE_OPTION } from "./modes.ts";
+import { recordVerdict } from "./metrics.ts";
+import {
+  METRICS_OPTIONS,
+  type MetricsListen,
+  parseMetricsListen,
+  serveListenerMetrics,
+} from "./metrics_server.ts";
 import { type OnceProcess, type OnceRound, renderOnce } from "./once.ts";
 import { RoundScheduler } from "./schedule.ts";
 import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
-import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
+import {
+  countRestart,
+  needsRevival,
+  restartProcess,
+  type RestartResult,
+  reviveProcess,
+} from "./restart.ts";
 import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
 import { type CommandResult, describeCommandResult, runCommand } from "./subprocess.ts";
 import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "./supervisor.ts";
@@ -218,6 +231,7 @@ const OPTIONS: OptionSpec[] = [
 export const HTTPOK_POLICY_OPTIONS: OptionSpec[] = [
   ...POLICY_OPTIONS,
   ...LOG_OPTIONS.filter((o) => o.key !== "verbose"),
+  ...METRICS_OPTIONS,
 ];
 
 /** Validated httpok settings. */
@@ -244,6 +258,7 @@ export interface HttpokConfig {
   log: LogSettings;
   /** --once: one URL check now, printed; nothing restarted. */
   once: boolean;
+  metrics?: MetricsListen;
 }
 
 function strings(value: unknown): string[] {
@@ -368,6 +383,7 @@ export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
     policy: behaviour.policy,
     log: behaviour.log,
     once: Boolean(values.once),
+    metrics: parseMetricsListen(values.metrics_listen, values.metrics_allow_remote),
   };
 }
 
@@ -662,6 +678,11 @@ class Httpok {
     const result = await this.#get(signal);
     if (result === undefined) return;
     const durationMs = Math.round(performance.now() - started);
+    recordVerdict(
+      "url",
+      result.unknown ? "unknown" : result.ok ? "healthy" : "unhealthy",
+      durationMs,
+    );
     if (result.unknown) {
       this.logger.error(`${result.message}; nothing restarted`, { verdict: "unknown", durationMs });
       return;
@@ -798,6 +819,7 @@ class Httpok {
         const first = !tracker.suppressed;
         tracker.suppressed = true;
         const line = `${spec} is ${was}, NOT reviving: ${this.#budgetText(tracker)}`;
+        countRestart(this.#check, p, "suppressed");
         if (first) {
           write(line, "error", fields);
           report({ outcome: "suppressed", detail: line });
@@ -823,10 +845,11 @@ class Httpok {
           fields,
         );
         report({ outcome: "dry-run", detail: "would start it again" });
+        countRestart(this.#check, p, "dry-run");
         continue;
       }
       write(`${spec} is ${was}, starting it again (--revive)`, "warn", fields);
-      const r = await reviveProcess(this.client, p);
+      const r = await reviveProcess(this.client, p, this.#check);
       if (r.outcome === "restarted") {
         const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
         write(`${spec} revived (${r.detail}${pid})`, "warn", fields);
@@ -995,6 +1018,7 @@ class Httpok {
         const line = `${spec} (pid ${p.pid}) NOT restarting: ` +
           this.#budgetText(this.#tracker(spec));
         write(line, plan.first ? "error" : "debug", fields);
+        countRestart(this.#check, p, "suppressed");
         return plan.first ? { outcome: "suppressed", detail: line } : undefined;
       }
       case "deferred":
@@ -1027,6 +1051,7 @@ class Httpok {
         "warn",
         fields,
       );
+      countRestart(this.#check, p, "dry-run");
       return { outcome: "dry-run", detail: `would restart it${how}` };
     }
     if (this.#shutdown.signal.aborted) {
@@ -1046,6 +1071,8 @@ class Httpok {
         owner: this.#check,
         signal: this.#shutdown.signal,
       });
+    // restartProcess counts its own outcomes (lib/restart.ts)
+    if (this.config.restartCommand !== undefined) countRestart(this.#check, p, r.outcome);
     if (r.outcome === "restarted") {
       const pid = r.newPid !== undefined ? `; new pid ${r.newPid}` : "";
       write(`${spec} restarted (${r.detail}${pid})`, "warn", fields);
@@ -1136,7 +1163,7 @@ function httpokHelp(command: string): string {
     [
       { title: "httpok options", options: OPTIONS },
       {
-        title: "Timing, thresholds, restart budget and logging (as every listener's; " +
+        title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
           "long forms only, a 'round' being one URL check)",
         options: HTTPOK_POLICY_OPTIONS,
       },
@@ -1158,6 +1185,7 @@ export async function runHttpokCommand(
   if (finished !== undefined) return finished;
   let httpok: Httpok;
   let logger: Logger;
+  const stopMetrics = new AbortController();
   try {
     const config = parseHttpokArgs(argv);
     if (config === "help") {
@@ -1185,6 +1213,7 @@ export async function runHttpokCommand(
       return outcome.code;
     }
     logger.info(`listening to supervisord at ${client.display}: ${httpok.describe()}`);
+    if (config.metrics) serveListenerMetrics(config.metrics, logger, stopMetrics.signal);
   } catch (e) {
     return reportUsageError(command, e);
   }
@@ -1203,5 +1232,6 @@ export async function runHttpokCommand(
     }, logger);
   } finally {
     Deno.removeSignalListener("SIGUSR2", dumpState);
+    stopMetrics.abort();
   }
 }

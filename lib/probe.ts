@@ -10,6 +10,7 @@ import {
   unknown,
   type Verdict,
 } from "./check.ts";
+import { recordVerdict } from "./metrics.ts";
 
 export interface ProbeResult extends Verdict {
   check: string;
@@ -83,10 +84,7 @@ export async function probe(
     if (verdict.status !== "unhealthy" || attempt === attempts) break;
     await sleep(backoffMs(attempt), signal);
   }
-  return {
-    ...verdict,
-    check: check.definition.name,
-    attempts: attempt,
-    durationMs: Math.round(performance.now() - started),
-  };
+  const durationMs = Math.round(performance.now() - started);
+  recordVerdict(check.definition.name, verdict.status, durationMs);
+  return { ...verdict, check: check.definition.name, attempts: attempt, durationMs };
 }

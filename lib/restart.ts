@@ -10,9 +10,16 @@
  * once a listener has set a Finisher (lib/finisher.ts), every restart is
  * handed to it before its stop, so the start happens even if the listener
  * is stopped or killed meanwhile.
+ *
+ * Every outcome is counted here, once per request, for /metrics
+ * (supervisor_checks_restarts_total); the listeners count the restarts they
+ * decide against (dry run, budget spent) with countRestart. A restart handed
+ * to the finisher counts as handed-over: the finisher completes it, and no
+ * listener counts it again.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
 import type { Finisher } from "./finisher.ts";
+import { listenerMetrics, type RestartCount } from "./metrics.ts";
 import { PROC_ROOT, readStat } from "./proc.ts";
 import {
   STATE_RUNNING,
@@ -97,6 +104,27 @@ async function pidAfterStart(client: SupervisorClient, spec: string): Promise<nu
   }
 }
 
+/** Counts a restart's outcome for `owner` (the check entry, httpok's name). */
+export function countRestart(
+  owner: string,
+  process: Pick<ProcessInfo, "group" | "name">,
+  outcome: RestartCount,
+) {
+  listenerMetrics.restarts.inc({ check: owner, group: process.group, name: process.name, outcome });
+}
+
+/** Counts the result as it reaches the caller. */
+function counted(
+  owner: string,
+  process: ProcessInfo,
+  result: Promise<RestartResult>,
+): Promise<RestartResult> {
+  return result.then((r) => {
+    countRestart(owner, process, r.outcome);
+    return r;
+  });
+}
+
 /** The finisher that guards restarts in this OS process, once a listener has set one. */
 let finisher: Finisher | undefined;
 
@@ -140,10 +168,14 @@ export function restartProcess(
   const spec = namespec(failed);
   const running = inFlight.get(spec);
   if (running !== undefined) {
-    return untilHandedOver(running, signal).then((r) => ({
-      outcome: r.outcome === "handed-over" ? r.outcome : "skipped",
-      detail: `already being restarted by ${running.owner} (${r.outcome}: ${r.detail})`,
-    }));
+    return counted(
+      owner,
+      failed,
+      untilHandedOver(running, signal).then((r) => ({
+        outcome: r.outcome === "handed-over" ? r.outcome : "skipped",
+        detail: `already being restarted by ${running.owner} (${r.outcome}: ${r.detail})`,
+      })),
+    );
   }
   let markHeld!: (held: boolean) => void;
   const held = new Promise<boolean>((resolve) => markHeld = resolve);
@@ -153,7 +185,7 @@ export function restartProcess(
   });
   const entry = { owner, done, held };
   inFlight.set(spec, entry);
-  return untilHandedOver(entry, signal);
+  return counted(owner, failed, untilHandedOver(entry, signal));
 }
 
 /** The restart's result, or "handed-over" as soon as `signal` aborts while the finisher holds it. */
@@ -254,12 +286,17 @@ export function needsRevival(p: ProcessInfo): boolean {
 
 /**
  * Starts a process supervisord gave up on (--revive), if it is still in
- * that state when re-read.
+ * that state when re-read; `owner` (who asks) labels the count.
  */
-export async function reviveProcess(
+export function reviveProcess(
   client: SupervisorClient,
   seen: ProcessInfo,
+  owner = "revive",
 ): Promise<RestartResult> {
+  return counted(owner, seen, startAgain(client, seen));
+}
+
+async function startAgain(client: SupervisorClient, seen: ProcessInfo): Promise<RestartResult> {
   const spec = namespec(seen);
   const current = await reread(client, spec);
   if ("outcome" in current) return current;

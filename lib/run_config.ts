@@ -27,10 +27,12 @@ import type { HelpSection } from "./help.ts";
 import { NOTIFY_OPTIONS } from "./notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
 import { ProcessSelector } from "./select.ts";
+import { METRICS_OPTIONS, parseMetricsListen } from "./metrics_server.ts";
 
 const POLICY_KEYS = POLICY_OPTIONS.map((o) => o.key);
 const NOTIFY_KEYS = NOTIFY_OPTIONS.map((o) => o.key);
-const LOG_KEYS = LOG_OPTIONS.map((o) => o.key);
+/** Top level only, like the log keys: one endpoint per listener process. */
+const LOG_KEYS = [...LOG_OPTIONS, ...METRICS_OPTIONS].map((o) => o.key);
 /** Keys of the top level: `checks`, and defaults for every entry (logging: here only). */
 const TOP_KEYS = ["checks", ...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS];
 /** Keys of an entry besides its check kinds. */
@@ -41,7 +43,11 @@ export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
   return [{
     title: "Config file keys (README.md#run---config-many-check-sets-in-one-listener)",
     entries: [
-      ["top level", `${TOP_KEYS.join(", ")}. All but checks are defaults for every entry.`],
+      [
+        "top level",
+        `${TOP_KEYS.join(", ")}. The policy and notification keys are defaults for every ` +
+        "entry; the log and metrics keys are the listener's own.",
+      ],
       [
         "each entry of checks",
         `${ENTRY_KEYS.join(", ")}, and one or more check kinds: ${
@@ -81,6 +87,12 @@ export function jobsFromRunConfig(
   const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
     checks: Record<string, unknown>[];
   };
+  const metrics = parseMetricsListen(
+    defaults.metrics_listen,
+    defaults.metrics_allow_remote,
+    `${source}: metrics_listen`,
+    "metrics_allow_remote: true",
+  );
   const names = new Set<string>();
   return entries.map((entry, i) => {
     const at = `${source}: checks[${i}]${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
@@ -119,7 +131,15 @@ export function jobsFromRunConfig(
         kindNames.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
       );
       return {
-        settings: { checkName: entry.name, selector, naming: "key", ...policy, log, notify },
+        settings: {
+          checkName: entry.name,
+          selector,
+          naming: "key",
+          ...policy,
+          log,
+          notify,
+          metrics,
+        },
         checks: checksFromConfig(kindsConfig, kinds, at),
       };
     } catch (e) {

@@ -15,7 +15,13 @@ import type { Notifier } from "./notify.ts";
 import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
 import { EventListenerDetector } from "./event_listeners.ts";
 import { probe, type ProbeResult } from "./probe.ts";
-import { needsRevival, restartProcess, type RestartResult, reviveProcess } from "./restart.ts";
+import {
+  countRestart,
+  needsRevival,
+  restartProcess,
+  type RestartResult,
+  reviveProcess,
+} from "./restart.ts";
 import { RoundScheduler } from "./schedule.ts";
 import type { ProcessSelector } from "./select.ts";
 import type { PolicySettings } from "./settings.ts";
@@ -288,6 +294,7 @@ export class Runner {
   ) {
     const fields = { process: namespec(process), pid: process.pid || undefined, reason };
     const { maxRestarts, restartWindow } = this.settings.policy;
+    countRestart(this.settings.checkName, process, "suppressed");
     const text = `NOT restarting: already restarted ${tracker.restarts.length} times within ` +
       `${restartWindow}s (${this.#setting("max_restarts", maxRestarts)}); resuming when it ` +
       `passes again or the window moves on (said once; repeats are logged with ${this.#verbose()})`;
@@ -329,7 +336,7 @@ export class Runner {
       "revive",
       `was ${process.statename}`,
       process.statename,
-      () => reviveProcess(this.client, process),
+      () => reviveProcess(this.client, process, this.settings.checkName),
     );
   }
 
@@ -355,6 +362,7 @@ export class Runner {
     }
     tracker.recordRestart(nowSeconds());
     if (this.settings.dryRun) {
+      countRestart(this.settings.checkName, process, "dry-run");
       this.logger.warn(`dry run: would ${verb}; nothing done`, fields);
       this.#notify(process, reason, "dry-run", message);
       return;

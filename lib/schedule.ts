@@ -8,6 +8,7 @@
  * is said once, at INFO.
  */
 import type { Logger } from "./log.ts";
+import { listenerMetrics } from "./metrics.ts";
 
 export class RoundScheduler<T> {
   #current: Promise<T> | undefined;
@@ -43,7 +44,9 @@ export class RoundScheduler<T> {
   trigger(reason: string): Promise<T> | undefined {
     if (this.#stopped) return undefined;
     const sinceLast = (performance.now() - this.#lastStarted) / 1000;
+    const check = { check: this.logger.checkName };
     if (this.#current) {
+      listenerMetrics.roundsSkipped.inc(check);
       this.logger.debug(
         `skipping ${reason}: the previous round is still running (${sinceLast.toFixed(1)}s)`,
       );
@@ -67,10 +70,12 @@ export class RoundScheduler<T> {
       return undefined;
     }
     const started = this.#lastStarted = performance.now();
+    listenerMetrics.rounds.inc(check);
     const period = this.#period(reason);
     const round = this.runRound().finally(() => {
       this.#current = undefined;
       const took = (performance.now() - started) / 1000;
+      listenerMetrics.roundDuration.observe(took, check);
       if (this.#overrunning && (period === undefined || took < period)) {
         this.#overrunning = false;
         this.logger.info(`rounds fit their period again: the last took ${took.toFixed(1)}s`);

@@ -11,7 +11,8 @@
  *   --application-health-ready-url (lib/serve_ready.ts).
  * - GET /healthcheck: the --config checks (lib/serve_checks.ts).
  * - GET /environment: with --environment only (lib/environment.ts).
- * - GET /metrics: Prometheus text.
+ * - GET /metrics: Prometheus text (with supervisord access: its processes, as a
+ *   listener's --metrics-listen exports them).
  *
  * The flags and answers of /health/* are those of approck's `healthcheck`
  * sidecar; the rest follows Runscope's `healthcheck` for Flask.
@@ -29,7 +30,13 @@ import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.t
 import { environmentDump } from "./environment.ts";
 import { UsageError } from "./errors.ts";
 import { Logger } from "./log.ts";
-import { type MetricFamily, METRICS_CONTENT_TYPE, renderMetrics } from "./metrics.ts";
+import {
+  type MetricFamily,
+  METRICS_CONTENT_TYPE,
+  processFamilies,
+  renderMetrics,
+  supervisordUpFamily,
+} from "./metrics.ts";
 import { describeIssues, resolveSecret, seconds } from "./options.ts";
 import { ProcessSelector } from "./select.ts";
 import { CheckSuite } from "./serve_checks.ts";
@@ -419,7 +426,9 @@ class ServeApp {
       case "/healthcheck":
         return this.#healthcheck();
       case "/metrics":
-        return new Response(this.#metrics(), { headers: { "content-type": METRICS_CONTENT_TYPE } });
+        return this.#metrics().then((text) =>
+          new Response(text, { headers: { "content-type": METRICS_CONTENT_TYPE } })
+        );
       default:
         return json(200, environmentDump(this.settings.config.environment, this.settings.shown));
     }
@@ -501,8 +510,14 @@ class ServeApp {
     );
   }
 
-  #metrics(): string {
+  async #metrics(): Promise<string> {
     const families: MetricFamily[] = [];
+    // with supervisord access (--group, --process, a supervisord check): its processes too
+    const outcome = await this.#processes?.get();
+    if (outcome) {
+      const processes = "processes" in outcome ? outcome.processes : [];
+      families.push(supervisordUpFamily("processes" in outcome), ...processFamilies(processes));
+    }
     const gauge = this.#gauge;
     if (gauge && this.statsd) {
       families.push(

@@ -4,6 +4,7 @@
  * SUPERVISOR_PASSWORD which the user sets in the listener's `environment=`.
  */
 import type { ProcessInfo } from "./check.ts";
+import { listenerMetrics } from "./metrics.ts";
 import { xmlrpcCall, type XmlRpcEndpoint, XmlRpcFault, XmlRpcTransportError } from "./xmlrpc.ts";
 
 /** supervisord's fault codes (supervisor/xmlrpc.py, class Faults). */
@@ -183,6 +184,14 @@ export class SupervisorClient {
   getAllProcessInfo(): Promise<ProcessInfo[]> {
     this.#allInFlight ??= this.call("supervisor.getAllProcessInfo", [])
       .then((list) => (list as Record<string, unknown>[]).map(toProcessInfo))
+      // whether supervisord answered, and what it said, for /metrics (lib/metrics.ts)
+      .then((all) => {
+        listenerMetrics.sawProcesses(all);
+        return all;
+      }, (e) => {
+        listenerMetrics.sawProcesses(undefined);
+        throw e;
+      })
       .finally(() => {
         this.#allInFlight = undefined;
       });

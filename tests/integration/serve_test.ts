@@ -12,6 +12,7 @@ import { CheckSuite } from "../../lib/serve_checks.ts";
 import { serveConfigFrom } from "../../lib/serve_config.ts";
 import { z } from "zod";
 import { ask, runServe, Sidecar, waitStatus } from "../fixtures/serve_sidecar.ts";
+import { promtool } from "../support/metrics.ts";
 import {
   freePorts,
   listenerCommand,
@@ -48,22 +49,6 @@ async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-}
-
-/** `promtool check metrics` on a text; returns its complaints ("" when clean). */
-async function promtool(text: string): Promise<{ success: boolean; output: string }> {
-  const child = new Deno.Command("promtool", {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { success: out.success, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }
 
 /** A tiny application on 127.0.0.1 whose readiness answer the test switches. */
