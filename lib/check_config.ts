@@ -5,7 +5,6 @@
  * original's key names. Every check's own schema validates its part, so an
  * error names the culprit as `http.port` or `memory.max_rss`.
  */
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { UsageError } from "./errors.ts";
@@ -74,8 +73,12 @@ export function parseJsonConfig(text: string, source: string): unknown {
   }
 }
 
-/** Reads a --config file: JSON when it ends in .json, YAML otherwise. */
-export function readConfigFile(path: string, source = `--config ${path}`): unknown {
+/**
+ * Reads a --config file: JSON when it ends in .json, YAML otherwise. The YAML
+ * parser is loaded here, on first use: listeners without a config file never
+ * pay for it.
+ */
+export async function readConfigFile(path: string, source = `--config ${path}`): Promise<unknown> {
   let text: string;
   try {
     text = Deno.readTextFileSync(path);
@@ -83,6 +86,7 @@ export function readConfigFile(path: string, source = `--config ${path}`): unkno
     throw new UsageError(`${source}: cannot read: ${(e as Error).message}`);
   }
   if (path.endsWith(".json")) return parseJsonConfig(text, source);
+  const { parse: parseYaml } = await import("yaml");
   try {
     return parseYaml(text);
   } catch (e) {

@@ -25,7 +25,8 @@ import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
 
-export const PROGRAM = "supervisor-checks";
+import { PROGRAM } from "./version.ts";
+export { PROGRAM };
 
 /**
  * Prints a start-up error naming the command, redacted (it may quote a
@@ -66,13 +67,13 @@ export interface ListenerJob {
  */
 async function listen(
   command: string,
-  prepare: () => ListenerJob[] | string,
+  prepare: () => Promise<ListenerJob[] | string> | ListenerJob[] | string,
 ): Promise<number> {
   let runners: Runner[];
   let notifiers: Notifier[];
   let logger: Logger;
   try {
-    const prepared = prepare();
+    const prepared = await prepare();
     if (typeof prepared === "string") {
       console.log(prepared);
       return 0;
@@ -167,7 +168,7 @@ export function runComplexListener(
   argv: string[],
   command = `${PROGRAM} complex`,
 ): Promise<number> {
-  return listen(command, () => {
+  return listen(command, async () => {
     const parsed = parseListenerArgs(COMPLEX_OPTIONS, argv);
     if (parsed === "help") {
       return listenerHelp(
@@ -185,7 +186,7 @@ export function runComplexListener(
     }
     const config = inline !== undefined
       ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
-      : checksFromConfig(readConfigFile(file), kinds, `--config ${file}`);
+      : checksFromConfig(await readConfigFile(file), kinds, `--config ${file}`);
     return [{ settings: parsed.settings, checks: config }];
   });
 }
@@ -249,7 +250,7 @@ export function runConfigListener(
   argv: string[],
   command = `${PROGRAM} run`,
 ): Promise<number> {
-  return listen(command, () => {
+  return listen(command, async () => {
     const { values } = parseFlags(RUN_OPTIONS, argv);
     if (values.help) {
       return renderHelp(
@@ -261,6 +262,6 @@ export function runConfigListener(
     }
     if (values.config === undefined) throw new UsageError("--config FILE is required");
     const file = String(values.config);
-    return jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`);
+    return jobsFromRunConfig(await readConfigFile(file), kinds, `--config ${file}`);
   });
 }

@@ -213,11 +213,11 @@ export interface ServeSettings {
 }
 
 /** Parses and validates `serve`'s argv (and its config file); "help" for --help. */
-export function parseServeArgs(
+export async function parseServeArgs(
   argv: string[],
   kinds: CheckDefinition[] = Object.values(CHECKS),
   env: { get(name: string): string | undefined } = Deno.env,
-): ServeSettings | "help" {
+): Promise<ServeSettings | "help"> {
   const { values } = parseFlags(SERVE_OPTIONS, argv);
   if (values.help) return "help";
   const parsed = flagSchema.safeParse(values);
@@ -274,7 +274,7 @@ export function parseServeArgs(
       }
     }),
   ];
-  const rawConfig = f.config === undefined ? {} : readConfigFile(f.config);
+  const rawConfig = f.config === undefined ? {} : await readConfigFile(f.config);
   const config = serveConfigFrom(rawConfig, kinds, `--config ${f.config}`);
   const needers = [
     ...(f.group.length ? ["--group"] : []),
@@ -602,7 +602,7 @@ export async function runServeCommand(
   let handle: ServeHandle;
   let logger: Logger;
   try {
-    const settings = parseServeArgs(argv, kinds);
+    const settings = await parseServeArgs(argv, kinds);
     if (settings === "help") {
       console.log(
         renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }]),
