@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { listenerOptionsFor } from "../../lib/cli.ts";
 import { flagLabel } from "../../lib/options.ts";
-import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
+import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, ...args],
+    args: [...RUN_MAIN, ...args],
     env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock", ...env },
     stdin: "null",
   }).output();
