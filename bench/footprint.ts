@@ -146,8 +146,9 @@ async function kinds(): Promise<void> {
   const subjects: Subject[] = [
     {
       kind: "http",
-      args: (_, w) => ["http", "-n", "h", "-g", "web", "-p", PORT_REGEX, "-t", "1", "-r", "0"]
-        .concat(working(w)),
+      args: (_, w) =>
+        ["http", "-n", "h", "-g", "web", "-p", PORT_REGEX, "-t", "1", "-r", "0"]
+          .concat(working(w)),
     },
     {
       kind: "memory",
@@ -377,7 +378,10 @@ async function breakdown(): Promise<void> {
     const flags = ["run", "-A", "--no-prompt", ...RUNTIME_FLAGS];
     const scripts = steps.map(([, source], i) => {
       const file = `${dir}/step${i}.ts`;
-      Deno.writeTextFileSync(file, `${source}\nawait new Promise((r) => setTimeout(r, 600_000));\n`);
+      Deno.writeTextFileSync(
+        file,
+        `${source}\nawait new Promise((r) => setTimeout(r, 600_000));\n`,
+      );
       return spawn([...flags, file]);
     });
     const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"]);
@@ -392,7 +396,9 @@ async function breakdown(): Promise<void> {
         `private = not shared with any other process`,
     );
     console.log(
-      `  ${"step".padEnd(42)}${"RSS".padStart(9)}${"private".padStart(10)}${"+private".padStart(10)}`,
+      `  ${"step".padEnd(42)}${"RSS".padStart(9)}${"private".padStart(10)}${
+        "+private".padStart(10)
+      }`,
     );
     rows.forEach(([label, m], i) => {
       const delta = i === 0 ? "" : `+${mb(m.privateKb - rows[i - 1][1].privateKb)}`;
