@@ -33,6 +33,7 @@
  *
  * Run:  deno run -A bench/footprint.ts            (about 3 minutes)
  *       deno run -A bench/footprint.ts --quick    (shorter windows, about 1 minute)
+ *       deno run -A bench/footprint.ts ten        (some parts only: kinds, ten, breakdown)
  *
  * Prints the figures with the issue's targets; asserts nothing. Exits 1 only
  * when the benchmark itself broke. KEEP_SUPERVISORD_DIR=1 keeps the temp dirs.
@@ -420,8 +421,15 @@ async function breakdown(): Promise<void> {
   }
 }
 
+const PARTS: Record<string, () => Promise<void>> = { kinds, ten: tenVersusOne, breakdown };
+const chosen = Deno.args.filter((a) => a !== "--quick");
+const unknown = chosen.filter((a) => !(a in PARTS));
+if (unknown.length) {
+  console.error(`unknown part(s) ${unknown.join(", ")}: give ${Object.keys(PARTS).join(", ")}`);
+  Deno.exit(2);
+}
 let broke = false;
-for (const part of [kinds, tenVersusOne, breakdown]) {
+for (const part of chosen.length ? chosen.map((a) => PARTS[a]) : Object.values(PARTS)) {
   try {
     await part();
   } catch (e) {
