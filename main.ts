@@ -6,6 +6,7 @@
  * (a listener does not pay for the sidecar, StatsD or httpok), with static
  * specifiers so that `deno compile` still bundles them all.
  */
+import { loadCheck } from "./checks/load.ts";
 import type { CheckDefinition } from "./lib/check.ts";
 import { PROGRAM, VERSION } from "./lib/version.ts";
 
@@ -54,13 +55,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (command === "httpok") return await (await import("./lib/httpok.ts")).runHttpokCommand(rest);
+  const check = await loadCheck(command ?? "");
+  if (check) return await (await import("./lib/command.ts")).runCheckListener(check, rest);
   const { CHECKS } = await import("./checks/mod.ts");
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
     console.log(usage(CHECKS));
     return command === undefined ? 2 : 0;
   }
-  const check = CHECKS[command];
-  if (check) return await (await import("./lib/command.ts")).runCheckListener(check, rest);
   if (command === "complex") {
     const { runComplexListener } = await import("./lib/command.ts");
     return await runComplexListener(Object.values(CHECKS), rest);

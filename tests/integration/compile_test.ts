@@ -19,6 +19,7 @@ const LAZY_MODULES: Record<string, string> = {
   "lib/heartbeat.ts": "export async function runHeartbeatCommand(",
   "lib/install_compat.ts": "export function runInstallCompat(",
   "checks/mod.ts": "export const CHECKS",
+  "checks/http.ts": "export const httpCheck:",
   "npm:yaml": "class YAMLParseError",
   "npm:pidusage": "function pidusage (",
 };
