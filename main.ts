@@ -1,24 +1,18 @@
 /**
  * supervisor-checks: health checks for supervisord-managed services.
  * Parses the subcommand and hands off.
+ *
+ * Each subcommand loads only its own modules: the imports below are dynamic
+ * (a listener does not pay for the sidecar, StatsD or httpok), with static
+ * specifiers so that `deno compile` still bundles them all.
  */
-import { CHECKS } from "./checks/mod.ts";
-import {
-  PROGRAM,
-  reportUsageError,
-  runCheckListener,
-  runComplexListener,
-  runConfigListener,
-} from "./lib/command.ts";
-import { runHttpokCommand } from "./lib/httpok.ts";
-import { runHeartbeatCommand } from "./lib/heartbeat.ts";
-import { runInstallCompat } from "./lib/install_compat.ts";
-import { runServeCommand } from "./lib/serve.ts";
-import { VERSION } from "./lib/version.ts";
+import { loadCheck } from "./checks/load.ts";
+import type { CheckDefinition } from "./lib/check.ts";
 import { entry } from "./lib/help.ts";
-import { runValidateCommand } from "./lib/validate.ts";
+import { PROGRAM, VERSION } from "./lib/version.ts";
 
-function usage(): string {
+// deno-lint-ignore no-explicit-any
+function usage(CHECKS: Record<string, CheckDefinition<any>>): string {
   // the first sentence of each check's description, wrapped to 80 columns
   const list = (entries: [string, string][]) =>
     entries.flatMap(([name, text]) => entry(name, text, 23)).join("\n");
@@ -62,26 +56,13 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`${PROGRAM} ${VERSION}`);
     return 0;
   }
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    console.log(usage());
-    return command === undefined ? 2 : 0;
-  }
-  if (command === "heartbeat") return await runHeartbeatCommand(rest, `${PROGRAM} heartbeat`);
-  const check = CHECKS[command];
-  if (check) return await runCheckListener(check, rest);
-  if (command === "complex") return await runComplexListener(Object.values(CHECKS), rest);
-  if (command === "run") return await runConfigListener(Object.values(CHECKS), rest);
-  if (command === "serve") return await runServeCommand(rest);
-  if (command === "httpok") return await runHttpokCommand(rest);
-  if (command === "validate") {
-    const name = `${PROGRAM} validate`;
-    try {
-      return runValidateCommand(rest, Object.values(CHECKS), name);
-    } catch (e) {
-      return reportUsageError(name, e);
-    }
+  if (command === "heartbeat") {
+    const { runHeartbeatCommand } = await import("./lib/heartbeat.ts");
+    return await runHeartbeatCommand(rest, `${PROGRAM} heartbeat`);
   }
   if (command === "install-compat") {
+    const { runInstallCompat } = await import("./lib/install_compat.ts");
+    const { reportUsageError } = await import("./lib/command.ts");
     const name = `${PROGRAM} install-compat`;
     try {
       return runInstallCompat(rest, name);
@@ -89,7 +70,34 @@ export async function main(argv: string[]): Promise<number> {
       return reportUsageError(name, e);
     }
   }
-  console.error(`${PROGRAM}: unknown subcommand '${command}'\n\n${usage()}`);
+  if (command === "httpok") return await (await import("./lib/httpok.ts")).runHttpokCommand(rest);
+  const check = await loadCheck(command ?? "");
+  if (check) return await (await import("./lib/command.ts")).runCheckListener(check, rest);
+  const { CHECKS } = await import("./checks/mod.ts");
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    console.log(usage(CHECKS));
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "complex") {
+    const { runComplexListener } = await import("./lib/command.ts");
+    return await runComplexListener(Object.values(CHECKS), rest);
+  }
+  if (command === "run") {
+    const { runConfigListener } = await import("./lib/command.ts");
+    return await runConfigListener(Object.values(CHECKS), rest);
+  }
+  if (command === "serve") return await (await import("./lib/serve.ts")).runServeCommand(rest);
+  if (command === "validate") {
+    const { runValidateCommand } = await import("./lib/validate.ts");
+    const { reportUsageError } = await import("./lib/command.ts");
+    const name = `${PROGRAM} validate`;
+    try {
+      return await runValidateCommand(rest, Object.values(CHECKS), name);
+    } catch (e) {
+      return reportUsageError(name, e);
+    }
+  }
+  console.error(`${PROGRAM}: unknown subcommand '${command}'\n\n${usage(CHECKS)}`);
   return 2;
 }
 

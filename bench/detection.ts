@@ -54,8 +54,8 @@ import {
   DENO,
   freePorts,
   listenerSection,
-  MAIN,
   REPO,
+  RUN_MAIN,
   Supervisord,
   webProgram,
 } from "../tests/support/supervisord.ts";
@@ -480,7 +480,7 @@ async function idleScriptKb(source: string): Promise<number | undefined> {
  */
 function idleListenerKb(): Promise<number | undefined> {
   return idleKb(
-    ["run", "-A", "--no-prompt", MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"],
+    [...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"],
     {
       cwd: REPO,
       env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },

@@ -5,7 +5,6 @@
  * original's key names. Every check's own schema validates its part, so an
  * error names the culprit as `http.port` or `memory.max_rss`.
  */
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { ConfigFileError, UsageError } from "./errors.ts";
@@ -112,11 +111,13 @@ function readBoundedText(path: string, source: string): string {
 
 /**
  * Reads a --config file: JSON when it ends in .json, YAML otherwise. Only a
- * regular file of at most CONFIG_FILE_LIMIT bytes is read.
+ * regular file of at most CONFIG_FILE_LIMIT bytes is read. The YAML parser is
+ * loaded here, on first use: listeners without a config file never pay for it.
  */
-export function readConfigFile(path: string, source = `--config ${path}`): unknown {
+export async function readConfigFile(path: string, source = `--config ${path}`): Promise<unknown> {
   const text = readBoundedText(path, source);
   if (path.endsWith(".json")) return parseJsonConfig(text, source);
+  const { parse: parseYaml } = await import("yaml");
   try {
     return parseYaml(text);
   } catch (e) {
@@ -144,9 +145,12 @@ export const CONFIG_REFERENCE = {
 } as const;
 
 /** Runs `load`; a UsageError it throws becomes a ConfigFileError pointing to `kind`'s reference. */
-export function withConfigReference<T>(kind: keyof typeof CONFIG_REFERENCE, load: () => T): T {
+export async function withConfigReference<T>(
+  kind: keyof typeof CONFIG_REFERENCE,
+  load: () => T | Promise<T>,
+): Promise<T> {
   try {
-    return load();
+    return await load();
   } catch (e) {
     if (e instanceof UsageError && !(e instanceof ConfigFileError)) {
       throw new ConfigFileError(e.message, CONFIG_REFERENCE[kind]);

@@ -36,7 +36,8 @@ import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
 
-export const PROGRAM = "supervisor-checks";
+import { PROGRAM } from "./version.ts";
+export { PROGRAM };
 
 /**
  * Prints a start-up error naming the command, redacted (it may quote a
@@ -89,7 +90,7 @@ export interface ListenerJob {
  */
 async function listen(
   command: string,
-  prepare: () => ListenerJob[] | string,
+  prepare: () => Promise<ListenerJob[] | string> | ListenerJob[] | string,
 ): Promise<number> {
   const finished = await finisherIfAsked();
   if (finished !== undefined) return finished;
@@ -100,7 +101,7 @@ async function listen(
   /** --once: the output format */
   let once: LogFormat | undefined;
   try {
-    const prepared = prepare();
+    const prepared = await prepare();
     if (typeof prepared === "string") {
       console.log(prepared);
       return 0;
@@ -210,7 +211,7 @@ export function runComplexListener(
   argv: string[],
   command = `${PROGRAM} complex`,
 ): Promise<number> {
-  return listen(command, () => {
+  return listen(command, async () => {
     const parsed = parseListenerArgs(COMPLEX_OPTIONS, argv);
     if (parsed === "help") {
       return listenerHelp(
@@ -229,9 +230,9 @@ export function runComplexListener(
     }
     const config = inline !== undefined
       ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
-      : withConfigReference(
+      : await withConfigReference(
         "complex",
-        () => checksFromConfig(readConfigFile(file), kinds, `--config ${file}`),
+        async () => checksFromConfig(await readConfigFile(file), kinds, `--config ${file}`),
       );
     return [{ settings: parsed.settings, checks: config }];
   });
@@ -305,7 +306,7 @@ export function runConfigListener(
   argv: string[],
   command = `${PROGRAM} run`,
 ): Promise<number> {
-  return listen(command, () => {
+  return listen(command, async () => {
     const { values } = parseFlags(RUN_OPTIONS, argv);
     if (values.help) {
       return renderHelp(
@@ -319,10 +320,10 @@ export function runConfigListener(
     if (values.config === undefined) throw new UsageError("--config FILE is required");
     const file = String(values.config);
     const mode = modeOf(values);
-    return withConfigReference(
+    const jobs = await withConfigReference(
       "run",
-      () => jobsFromRunConfig(readConfigFile(file), kinds, `--config ${file}`),
-    )
-      .map((job) => ({ ...job, settings: { ...job.settings, mode } }));
+      async () => jobsFromRunConfig(await readConfigFile(file), kinds, `--config ${file}`),
+    );
+    return jobs.map((job) => ({ ...job, settings: { ...job.settings, mode } }));
   });
 }

@@ -12,7 +12,6 @@
  * does not exist at all (not Linux) do the CPU and RSS readers fall back to
  * the pidusage package (which asks `ps`).
  */
-import pidusage from "pidusage";
 
 export const PROC_ROOT = "/proc";
 
@@ -121,6 +120,8 @@ interface PidUsage {
  * reader would loop without one). undefined: no such process.
  */
 async function pidusageOf(pid: number): Promise<PidUsage | undefined> {
+  // loaded on first use: on Linux (with /proc) it never is
+  const { default: pidusage } = await import("pidusage");
   try {
     return await pidusage(pid, { usePs: true, maxage: 0 }) as PidUsage;
   } catch (e) {

@@ -225,11 +225,11 @@ export interface ServeSettings {
 }
 
 /** Parses and validates `serve`'s argv (and its config file); "help" for --help. */
-export function parseServeArgs(
+export async function parseServeArgs(
   argv: string[],
   kinds: CheckDefinition[] = Object.values(CHECKS),
   env: { get(name: string): string | undefined } = Deno.env,
-): ServeSettings | "help" {
+): Promise<ServeSettings | "help"> {
   const { values } = parseFlags(SERVE_OPTIONS, argv);
   if (values.help) return "help";
   const parsed = flagSchema.safeParse(values);
@@ -289,8 +289,8 @@ export function parseServeArgs(
   const file = f.config;
   const rawConfig = file === undefined
     ? {}
-    : withConfigReference("serve", () => readConfigFile(file));
-  const config = withConfigReference(
+    : await withConfigReference("serve", () => readConfigFile(file));
+  const config = await withConfigReference(
     "serve",
     () => serveConfigFrom(rawConfig, kinds, `--config ${file}`),
   );
@@ -651,7 +651,7 @@ export async function runServeCommand(
     // --validate: no supervisord needed, so SUPERVISOR_SERVER_URL may be unset
     const validate = argv.includes("--validate");
     const env = validate ? { get: (n: string) => Deno.env.get(n) || "unix:///unused" } : Deno.env;
-    const settings = parseServeArgs(argv, kinds, env);
+    const settings = await parseServeArgs(argv, kinds, env);
     if (validate && settings !== "help") {
       console.log(describeServeSettings(settings, kinds));
       return 0;

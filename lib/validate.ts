@@ -100,11 +100,11 @@ export function describeConfig(
 }
 
 /** `validate [--kind K] FILE…`: 0 when every file is valid, else 2. */
-export function runValidateCommand(
+export async function runValidateCommand(
   argv: string[],
   kinds: CheckDefinition[],
   command: string,
-): number {
+): Promise<number> {
   const { values, positionals } = parseFlags(OPTIONS, argv, true);
   if (values.help) {
     console.log(
@@ -128,7 +128,7 @@ export function runValidateCommand(
   for (const file of positionals) {
     let kind = forced as ConfigKind | undefined;
     try {
-      const config = readConfigFile(file, file);
+      const config = await readConfigFile(file, file);
       kind ??= detectKind(config);
       const lines = describeConfig(config, kind, kinds, file);
       console.log(`${file}: valid ${kind} config`);

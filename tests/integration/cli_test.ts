@@ -9,12 +9,12 @@ import { flagLabel } from "../../lib/options.ts";
 import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
 import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
-import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
+import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
 
 async function run(args: string[], env: Record<string, string> = {}, signal?: AbortSignal) {
   const out = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, ...args],
+    args: [...RUN_MAIN, ...args],
     env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock", ...env },
     stdin: "null",
     signal,

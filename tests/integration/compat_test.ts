@@ -3,11 +3,11 @@
  * package works unchanged with the wrappers.
  */
 import assert from "node:assert/strict";
-import { DENO, freePorts, MAIN, Supervisord, webProgram } from "../support/supervisord.ts";
+import { DENO, freePorts, RUN_MAIN, Supervisord, webProgram } from "../support/supervisord.ts";
 
 async function install(dir: string, ...extra: string[]) {
   return await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, "install-compat", dir, ...extra],
+    args: [...RUN_MAIN, "install-compat", dir, ...extra],
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -9,8 +9,8 @@ import type { Verdict } from "../../lib/check.ts";
 import {
   DENO,
   listenerSection,
-  MAIN,
   REPO,
+  RUN_MAIN,
   shq,
   Supervisord,
   waitFor,
@@ -195,7 +195,7 @@ Deno.test("cpu: flags from the command line and JSON; bad ones name the flag", a
   ];
   for (const [args, expected] of cases) {
     const { code, stderr } = await new Deno.Command(DENO, {
-      args: ["run", "-A", "--no-prompt", MAIN, "cpu", "-n", "c", "-g", "g", ...args],
+      args: [...RUN_MAIN, "cpu", "-n", "c", "-g", "g", ...args],
       env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },
       stdin: "null",
       stdout: "null",

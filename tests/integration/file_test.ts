@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import {
   DENO,
   listenerSection,
-  MAIN,
   REPO,
+  RUN_MAIN,
   shq,
   Supervisord,
   waitFor,
@@ -17,7 +17,7 @@ import {
 
 const FIXTURES = `${REPO}tests/fixtures`;
 /** The heartbeat subcommand through the real entry point. */
-const HEARTBEAT = [DENO, "run", "-A", "--no-prompt", MAIN, "heartbeat"];
+const HEARTBEAT = [DENO, ...RUN_MAIN, "heartbeat"];
 
 /** A [program:x] with TMPDIR pointing into the test's directory. */
 function program(name: string, command: string[], dir: string): string {

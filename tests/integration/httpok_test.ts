@@ -12,7 +12,7 @@ import {
   DENO,
   freePorts,
   listenerSection,
-  MAIN,
+  RUN_MAIN,
   Supervisord,
   waitFor,
   webProgram,
@@ -451,7 +451,7 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
   }
 
   const run = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, "httpok", "-c", "abc", "http://127.0.0.1:8/"],
+    args: [...RUN_MAIN, "httpok", "-c", "abc", "http://127.0.0.1:8/"],
     stdout: "piped",
     stderr: "piped",
   }).output();

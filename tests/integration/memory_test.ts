@@ -9,8 +9,8 @@ import type { CheckContext } from "../../lib/check.ts";
 import {
   DENO,
   listenerSection,
-  MAIN,
   REPO,
+  RUN_MAIN,
   shq,
   Supervisord,
   waitFor,
@@ -182,7 +182,7 @@ Deno.test("memory: sizes in KB or with a unit, from flags and from JSON", () => 
 
 async function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
   const { code, stderr } = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, ...args],
+    args: [...RUN_MAIN, ...args],
     env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },
     stdin: "null",
     stdout: "null",

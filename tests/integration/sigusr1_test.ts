@@ -8,7 +8,7 @@ import {
   DENO,
   freePorts,
   listenerSection,
-  MAIN,
+  RUN_MAIN,
   shq,
   Supervisord,
   waitFor,
@@ -40,7 +40,7 @@ async function inspectorSockets(pid: number): Promise<string[]> {
 
 function program(name: string, args: string[], dir: string): string {
   return `[program:${name}]
-command=${[DENO, "run", "-A", "--no-prompt", MAIN, ...args].map(shq).join(" ")}
+command=${[DENO, ...RUN_MAIN, ...args].map(shq).join(" ")}
 stderr_logfile=${dir}/${name}.err.log
 startsecs=0
 autorestart=false

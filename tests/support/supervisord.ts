@@ -3,6 +3,7 @@
  * and benchmarks. Nothing is mocked: supervisord is Debian's.
  */
 import { fileURLToPath } from "node:url";
+import denoConfig from "../../deno.json" with { type: "json" };
 import type { ProcessInfo } from "../../lib/check.ts";
 import { STATE_RUNNING, SupervisorClient } from "../../lib/supervisor.ts";
 
@@ -10,6 +11,15 @@ export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const MAIN = `${REPO}main.ts`;
 export const WEB_SERVICE = `${REPO}tests/fixtures/web_service.ts`;
 export const DENO = Deno.execPath();
+/**
+ * The runtime flags `deno task compile` embeds in the binary (deno.json's
+ * compile task is their one definition). Tests, the demo and the benchmarks
+ * run the entry point with them, so every figure is the one users get.
+ */
+export const RUNTIME_FLAGS: string[] = denoConfig.tasks.compile.split(/\s+/)
+  .filter((arg) => arg === "--no-code-cache" || arg.startsWith("--v8-flags="));
+/** `deno run` arguments that start the entry point as the compiled binary would. */
+export const RUN_MAIN: string[] = ["run", "-A", "--no-prompt", ...RUNTIME_FLAGS, MAIN];
 
 export interface SupervisordOptions {
   /** Extra config sections ([program:x], [group:x], [eventlistener:x]), given the temp dir. */
@@ -27,7 +37,7 @@ export function shq(arg: string): string {
 
 /** `command=` value that runs this project's entry point. */
 export function listenerCommand(args: string[]): string {
-  return [DENO, "run", "-A", "--no-prompt", MAIN, ...args].map(shq).join(" ");
+  return [DENO, ...RUN_MAIN, ...args].map(shq).join(" ");
 }
 
 /** A [program:x] running the fixture web service on `port`. */

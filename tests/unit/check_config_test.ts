@@ -43,16 +43,22 @@ Deno.test("complex: --config reads YAML, and JSON by extension", async () => {
       `${dir}/checks.yaml`,
       "# checks for the web group\nhttp:\n  port: '.+_(\\d+)'\n  url: /ping\n  timeout: 2\ntcp:\n  port: 8080\n",
     );
-    const yaml = checksFromConfig(readConfigFile(`${dir}/checks.yaml`), KINDS, "--config");
+    const yaml = checksFromConfig(await readConfigFile(`${dir}/checks.yaml`), KINDS, "--config");
     assert.deepEqual(yaml.map((c) => c.definition.name), ["http", "tcp"]);
     await Deno.writeTextFile(`${dir}/checks.json`, '{"tcp": {"port": 80}}');
     assert.equal(
-      checksFromConfig(readConfigFile(`${dir}/checks.json`), KINDS, "--config").length,
+      checksFromConfig(await readConfigFile(`${dir}/checks.json`), KINDS, "--config").length,
       1,
     );
     await Deno.writeTextFile(`${dir}/bad.yaml`, "http: [unclosed\n");
-    assert.throws(() => readConfigFile(`${dir}/bad.yaml`), /--config .*bad\.yaml: not valid YAML/);
-    assert.throws(() => readConfigFile(`${dir}/none.yaml`), /--config .*none\.yaml: cannot read/);
+    await assert.rejects(
+      () => readConfigFile(`${dir}/bad.yaml`),
+      /--config .*bad\.yaml: not valid YAML/,
+    );
+    await assert.rejects(
+      () => readConfigFile(`${dir}/none.yaml`),
+      /--config .*none\.yaml: cannot read/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -16,7 +16,7 @@ import {
   type PlaceholderValues,
   touch,
 } from "../../lib/heartbeat.ts";
-import { DENO, MAIN, waitFor } from "../support/supervisord.ts";
+import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
 
 function values(root: string, pid = 42): PlaceholderValues {
   return {
@@ -361,7 +361,7 @@ Deno.test("heartbeat subcommand: bad flags and environment exit 2 naming the fla
     assert.match(r.stderr, /Try 'supervisor-checks heartbeat --help'/);
   }
   const noEnv = await new Deno.Command(DENO, {
-    args: ["run", "-A", "--no-prompt", MAIN, "heartbeat"],
+    args: [...RUN_MAIN, "heartbeat"],
     env: { SUPERVISOR_GROUP_NAME: "", SUPERVISOR_PROCESS_NAME: "" },
     stdin: "null",
   }).output();
