@@ -33,6 +33,8 @@ ensure_system() {
   # a real Prometheus server (Debian's package has both); gunicorn feeds serve's StatsD
   { command -v promtool && command -v prometheus; } >/dev/null 2>&1 || missing+=(prometheus)
   command -v gunicorn >/dev/null 2>&1 || missing+=(gunicorn)
+  # the Alertmanager example is checked by amtool
+  command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   # the SMTP tests: a real SMTP server (Debian's, under Debian's python3)
   /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || missing+=(python3-aiosmtpd)
   [ ${#missing[@]} -eq 0 ] && return

@@ -4,7 +4,7 @@
  * A check is a definition (name, flags, schema, run) whose `run` judges one
  * supervisord process and returns healthy, unhealthy or unknown. Run it as
  * a supervisord event listener with `runCheckListener(def, Deno.args)`
- * (flags -n/-g/-N plus its own) or `runListener({...})` (all in code), then
+ * (every shared listener flag plus its own) or `runListener({...})` (all in code), then
  * `deno run -A my_check.ts …` or `deno compile -A my_check.ts`.
  * See examples/not_frozen_check.ts.
  */

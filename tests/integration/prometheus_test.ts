@@ -29,6 +29,14 @@ Deno.test("examples/prometheus: the alerting rules are valid and pass their unit
   assert.match(await promtool("check", "rules", "alerts.yml"), /SUCCESS: 8 rules found/);
   assert.match(await promtool("test", "rules", "alerts_test.yml"), /SUCCESS/);
   assert.match(await promtool("check", "config", "prometheus.yml"), /is valid prometheus config/);
+  // Alertmanager's own checker reads the routing example as Alertmanager would
+  const am = await new Deno.Command("amtool", {
+    args: ["check-config", "alertmanager.yml"],
+    cwd: EXAMPLES,
+  }).output();
+  const amText = new TextDecoder().decode(am.stdout) + new TextDecoder().decode(am.stderr);
+  assert.equal(am.code, 0, `amtool check-config alertmanager.yml:\n${amText}`);
+  assert.match(amText, /SUCCESS/);
 });
 
 /** A Prometheus server in `dir`, scraping `targets` every second with the example rules. */
