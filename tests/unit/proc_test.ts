@@ -153,19 +153,21 @@ Deno.test("descendants: children and grandchildren, the same from children files
     'sh -c "sleep 30 & wait" & sleep 30 & wait',
   ]);
   const top = tree.child.pid;
-  const found = await waitFor(
-    "three descendants",
+  // a forked child is named sh until it has exec'd sleep: wait for both execs too
+  const { found, stats } = await waitFor(
+    "three descendants, the sleeps exec'd",
     async () => {
       const d = await descendantsOf(top);
-      return d.length === 3 ? d : undefined;
+      if (d.length !== 3) return undefined;
+      const stats = await Promise.all(d.map((pid) => readStat(pid)));
+      const comms = stats.map((s) => s?.comm).sort().join(",");
+      return comms === "sh,sleep,sleep" ? { found: d, stats } : undefined;
     },
     10_000,
     20,
   );
   const children = await childrenOf(top);
   assert.equal(children.length, 2);
-  const stats = await Promise.all(found.map((pid) => readStat(pid)));
-  assert.deepEqual(stats.map((s) => s?.comm).sort(), ["sh", "sleep", "sleep"]);
   const middle = stats.find((s) => s?.comm === "sh")!.pid;
   assert.equal((await descendantsOf(middle)).length, 1);
   assert.deepEqual(sortNum(await descendantsByChildren(top)), sortNum(found));
