@@ -19,6 +19,7 @@ export type {
 export { CheckConfigError, healthy, namespec, unhealthy, unknown } from "./lib/check.ts";
 export { count, host, portSpec, seconds } from "./lib/options.ts";
 export { type PortSpec, resolvePort } from "./lib/ports.ts";
-export { type ListenerSpec, runCheckListener, runListener } from "./lib/command.ts";
+export { runCheckListener } from "./commands/listener.ts";
+export { type ListenerSpec, runListener } from "./lib/listen.ts";
 /** The schema library the definitions use, re-exported so versions match. */
 export { z } from "zod";

@@ -2,7 +2,7 @@
  * --help text for every subcommand, fitted to an 80-column terminal: prose
  * wrapped, flags in an aligned column (a flag too long for the column gets
  * its description on the next line), then Examples and Environment. No npm
- * imports: lib/heartbeat.ts uses it and must stay light.
+ * imports: commands/heartbeat.ts uses it and must stay light.
  */
 import type { OptionSpec } from "./check.ts";
 

@@ -18,7 +18,6 @@
  * listener counts it again.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
-import type { Finisher } from "./finisher.ts";
 import { listenerMetrics, type RestartCount } from "./metrics.ts";
 import { PROC_ROOT, readStat } from "./proc.ts";
 import {
@@ -123,6 +122,17 @@ function counted(
     countRestart(owner, process, r.outcome);
     return r;
   });
+}
+
+/**
+ * What restarts need of the finisher (lib/finisher.ts): told before a stop,
+ * told after the start. Declared here so that this module does not import it.
+ */
+export interface Finisher {
+  readonly pid?: number;
+  /** false: it could not take the restart (the stop must not go ahead). */
+  begin(spec: string, pid: number, check: string): Promise<boolean>;
+  end(spec: string): Promise<void>;
 }
 
 /** The finisher that guards restarts in this OS process, once a listener has set one. */

@@ -21,7 +21,7 @@ import { z } from "zod";
 import type { CheckDefinition } from "./check.ts";
 import { checksFromConfig, describeConfigIssue } from "./check_config.ts";
 import { behaviourFrom } from "./cli.ts";
-import type { ListenerJob } from "./command.ts";
+import type { ListenerJob } from "./listen.ts";
 import { UsageError } from "./errors.ts";
 import type { HelpSection } from "./help.ts";
 import { NOTIFY_OPTIONS } from "./notify.ts";

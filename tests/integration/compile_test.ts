@@ -9,15 +9,15 @@ import assert from "node:assert/strict";
 import { DENO, MAIN, REPO } from "../support/supervisord.ts";
 
 /**
- * Text from each module main.ts and lib/ load on demand (by dynamic import):
+ * Text from each module main.ts and commands/ load on demand (by dynamic import):
  * the binary must carry them, or a subcommand would fail on a host.
  */
 const LAZY_MODULES: Record<string, string> = {
-  "lib/serve.ts": "export async function runServeCommand(",
+  "commands/serve.ts": "export async function runServeCommand(",
   "lib/statsd.ts": "export class StatsdListener",
-  "lib/httpok.ts": "export async function runHttpokCommand(",
-  "lib/heartbeat.ts": "export async function runHeartbeatCommand(",
-  "lib/install_compat.ts": "export function runInstallCompat(",
+  "commands/httpok.ts": "export async function runHttpokCommand(",
+  "commands/heartbeat.ts": "export async function runHeartbeatCommand(",
+  "commands/install_compat.ts": "export function runInstallCompat(",
   "checks/mod.ts": "export const CHECKS",
   "checks/http.ts": "export const httpCheck:",
   "npm:yaml": "class YAMLParseError",

@@ -8,8 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseHttpokArgs } from "../../lib/httpok.ts";
-import { HELP_EXAMPLES } from "../../lib/help_examples.ts";
+import { parseHttpokArgs } from "../../commands/httpok.ts";
+import { HELP_EXAMPLES } from "../../commands/examples.ts";
 import { DENO, listenerCommand, MAIN, Supervisord, waitFor } from "../support/supervisord.ts";
 
 const EXAMPLES = fileURLToPath(new URL("../../examples/", import.meta.url));

@@ -6,7 +6,7 @@
  * the original's behaviour: tests/integration/httpok_test.ts.
  */
 import assert from "node:assert/strict";
-import { HTTPOK_POLICY_OPTIONS, parseHttpokArgs } from "../../lib/httpok.ts";
+import { HTTPOK_POLICY_OPTIONS, parseHttpokArgs } from "../../commands/httpok.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_POLICY_SETTINGS } from "../../lib/settings.ts";
 import {

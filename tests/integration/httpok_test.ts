@@ -6,7 +6,7 @@
  * programs are shell scripts written into supervisord's temp dir.
  */
 import assert from "node:assert/strict";
-import { parseHttpokArgs } from "../../lib/httpok.ts";
+import { parseHttpokArgs } from "../../commands/httpok.ts";
 import { UsageError } from "../../lib/errors.ts";
 import {
   DENO,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { parseHttpokArgs } from "../../lib/httpok.ts";
+import { parseHttpokArgs } from "../../commands/httpok.ts";
 import { Logger } from "../../lib/log.ts";
 import { Notifier, parseNotifyOptions, type RestartReport } from "../../lib/notify.ts";
 import { jobsFromRunConfig } from "../../lib/run_config.ts";

@@ -25,17 +25,17 @@
  */
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
-import { namespec, type OptionSpec, type ProcessInfo } from "./check.ts";
-import { behaviourFrom, parseFlags, renderHelp } from "./cli.ts";
-import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
-import { HELP_EXAMPLES } from "./help_examples.ts";
-import { DeadlineError, scanFor } from "./bounded_read.ts";
-import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
-import { UsageError } from "./errors.ts";
-import { finisherIfAsked, guardRestarts } from "./finisher.ts";
-import { guardStdout, runEventListener } from "./listener.ts";
-import { type Level, type LogFields, Logger } from "./log.ts";
-import { describeFetchError, fetchUrlProblem, requestRefused } from "./net.ts";
+import { namespec, type OptionSpec, type ProcessInfo } from "../lib/check.ts";
+import { behaviourFrom, parseFlags, renderHelp } from "../lib/cli.ts";
+import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
+import { HELP_EXAMPLES } from "./examples.ts";
+import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
+import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
+import { UsageError } from "../lib/errors.ts";
+import { finisherIfAsked, guardRestarts } from "../lib/finisher.ts";
+import { guardStdout, runEventListener } from "../lib/listener.ts";
+import { type Level, type LogFields, Logger } from "../lib/log.ts";
+import { describeFetchError, fetchUrlProblem, requestRefused } from "../lib/net.ts";
 import {
   DEFAULT_SENDMAIL,
   displayUrl,
@@ -45,31 +45,36 @@ import {
   parseNotifyOptions,
   type RestartReport,
   splitCommandLine,
-} from "./notify.ts";
-import { resolveSecret, seconds } from "./options.ts";
-import { redact } from "./redact.ts";
-import { ONCE_OPTION } from "./modes.ts";
-import { recordVerdict } from "./metrics.ts";
+} from "../lib/notify.ts";
+import { resolveSecret, seconds } from "../lib/options.ts";
+import { redact } from "../lib/redact.ts";
+import { ONCE_OPTION } from "../lib/modes.ts";
+import { recordVerdict } from "../lib/metrics.ts";
 import {
   METRICS_OPTIONS,
   type MetricsListen,
   parseMetricsListen,
   serveListenerMetrics,
-} from "./metrics_server.ts";
-import { type OnceProcess, type OnceRound, renderOnce } from "./once.ts";
-import { RoundScheduler } from "./schedule.ts";
-import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
+} from "../lib/metrics_server.ts";
+import { type OnceProcess, type OnceRound, renderOnce } from "../lib/once.ts";
+import { RoundScheduler } from "../lib/schedule.ts";
+import { describeRestarts, describeStreak, ProcessTracker } from "../lib/policy.ts";
 import {
   countRestart,
   needsRevival,
   restartProcess,
   type RestartResult,
   reviveProcess,
-} from "./restart.ts";
-import { LOG_OPTIONS, type LogSettings, POLICY_OPTIONS, type PolicySettings } from "./settings.ts";
-import { type CommandResult, describeCommandResult, runCommand } from "./subprocess.ts";
-import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "./supervisor.ts";
-import { VERSION } from "./version.ts";
+} from "../lib/restart.ts";
+import {
+  LOG_OPTIONS,
+  type LogSettings,
+  POLICY_OPTIONS,
+  type PolicySettings,
+} from "../lib/settings.ts";
+import { type CommandResult, describeCommandResult, runCommand } from "../lib/subprocess.ts";
+import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "../lib/supervisor.ts";
+import { VERSION } from "../lib/version.ts";
 
 const DEFAULT_GCORE = "/usr/bin/gcore -o";
 const DEFAULT_TIMEOUT = 10;
@@ -403,7 +408,7 @@ interface Self {
   group?: string;
 }
 
-/** Signals that write the state to the log, as every listener's (lib/command.ts). */
+/** Signals that write the state to the log, as every listener's (lib/listen.ts). */
 
 const nowSeconds = () => Date.now() / 1000;
 

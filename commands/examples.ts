@@ -1,7 +1,7 @@
 /**
  * The Examples section of each subcommand's --help: command lines as they
  * go into a supervisord `command=` (examples/supervisord/ has them in whole
- * sections). No imports: lib/heartbeat.ts uses it.
+ * sections). No imports: commands/heartbeat.ts uses it.
  */
 const P = "supervisor-checks";
 

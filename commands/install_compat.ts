@@ -5,10 +5,10 @@
  * the Python package is removed (put DIR first in PATH, or use
  * /usr/local/bin where pip put them).
  */
-import { parseFlags, renderHelp } from "./cli.ts";
-import { HELP_EXAMPLES } from "./help_examples.ts";
-import type { OptionSpec } from "./check.ts";
-import { UsageError } from "./errors.ts";
+import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { HELP_EXAMPLES } from "./examples.ts";
+import type { OptionSpec } from "../lib/check.ts";
+import { UsageError } from "../lib/errors.ts";
 import { fileURLToPath } from "node:url";
 
 /** Original program name → subcommand. */

@@ -1,41 +1,23 @@
 /**
- * Listener subcommands from argv to exit code: parse and validate flags,
- * connect the pieces, run the event-listener loop. runCheckListener is also
- * the entry point for custom checks written in TypeScript.
+ * The event-listener loop every listener subcommand runs: validate before the
+ * first event, then wire runners, notifiers, metrics and signals to
+ * supervisord's events until it stops us. `runListener` is also the entry
+ * point for checks set up in code.
  */
-import type { CheckDefinition, ConfiguredCheck, OptionSpec } from "./check.ts";
-import {
-  checksFromConfig,
-  parseJsonConfig,
-  readConfigFile,
-  withConfigReference,
-} from "./check_config.ts";
-import {
-  behaviourFrom,
-  configureCheck,
-  listenerOptionsFor,
-  type ListenerSettings,
-  parseFlags,
-  parseListenerArgs,
-  renderHelp,
-} from "./cli.ts";
+import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
+import { behaviourFrom, configureCheck, type ListenerSettings } from "./cli.ts";
 import { ConfigFileError, UsageError } from "./errors.ts";
-import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
-import { examplesFor } from "./help_examples.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { describeJobs, runOnce } from "./try_out.ts";
-import { MODE_OPTIONS, modeOf } from "./modes.ts";
 import { parseMetricsListen, serveListenerMetrics } from "./metrics_server.ts";
 import { Notifier } from "./notify.ts";
 import { redact } from "./redact.ts";
-import { jobsFromRunConfig, runConfigHelp } from "./run_config.ts";
 import { Runner } from "./runner.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
-
 import { PROGRAM } from "./version.ts";
 export { PROGRAM };
 
@@ -64,19 +46,6 @@ export function warnUnlessSigusr1Ignored(logger: Logger): void {
   if (warning) logger.warn(warning);
 }
 
-function listenerHelp(
-  name: string,
-  command: string,
-  description: string,
-  title: string,
-  options: OptionSpec[],
-) {
-  return renderHelp(command, description, [
-    { title: "Listener options", options: listenerOptionsFor(options) },
-    { title, options },
-  ], { examples: examplesFor(name, command), environment: SUPERVISOR_ENVIRONMENT });
-}
-
 /** One independent check set of a listener: its settings and checks. */
 export interface ListenerJob {
   settings: ListenerSettings;
@@ -88,7 +57,7 @@ export interface ListenerJob {
  * runs the listener loop until supervisord stops it. `prepare` returns the
  * jobs (one per check set), or a help text to print.
  */
-async function listen(
+export async function listen(
   command: string,
   prepare: () => Promise<ListenerJob[] | string> | ListenerJob[] | string,
 ): Promise<number> {
@@ -165,79 +134,6 @@ async function listen(
   }
 }
 
-/** Runs `definition` as a supervisord event listener; resolves to the exit code. */
-export function runCheckListener(
-  definition: CheckDefinition,
-  argv: string[],
-  command = `${PROGRAM} ${definition.name}`,
-): Promise<number> {
-  return listen(command, () => {
-    const parsed = parseListenerArgs(definition.options, argv);
-    if (parsed === "help") {
-      return listenerHelp(
-        definition.name,
-        command,
-        definition.description,
-        `${definition.name} check options`,
-        definition.options,
-      );
-    }
-    return [{ settings: parsed.settings, checks: [configureCheck(definition, parsed.values)] }];
-  });
-}
-
-export const COMPLEX_OPTIONS: OptionSpec[] = [
-  {
-    key: "check_config",
-    long: "check-config",
-    short: "c",
-    type: "string",
-    metavar: "JSON",
-    help: 'Checks as JSON, the original\'s format: {"http":{"port":8090,"url":"/ping"},' +
-      '"memory":{"max_rss":4194304}}.',
-  },
-  {
-    key: "config",
-    long: "config",
-    type: "string",
-    metavar: "FILE",
-    help: "The same structure in a YAML or JSON (*.json) file.",
-  },
-];
-
-/** `complex`: several check kinds on every selected process. */
-export function runComplexListener(
-  kinds: CheckDefinition[],
-  argv: string[],
-  command = `${PROGRAM} complex`,
-): Promise<number> {
-  return listen(command, async () => {
-    const parsed = parseListenerArgs(COMPLEX_OPTIONS, argv);
-    if (parsed === "help") {
-      return listenerHelp(
-        "complex",
-        command,
-        "Run several checks on every selected process; a failure of any restarts it. " +
-          `Check kinds: ${kinds.map((k) => k.name).join(", ")}, each with its options ` +
-          "under the original's key names (url, port, timeout, num_retries, max_rss, …).",
-        "complex options (exactly one)",
-        COMPLEX_OPTIONS,
-      );
-    }
-    const { check_config: inline, config: file } = parsed.values as Record<string, string>;
-    if ((inline === undefined) === (file === undefined)) {
-      throw new UsageError("give exactly one of -c/--check-config and --config");
-    }
-    const config = inline !== undefined
-      ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
-      : await withConfigReference(
-        "complex",
-        async () => checksFromConfig(await readConfigFile(file), kinds, `--config ${file}`),
-      );
-    return [{ settings: parsed.settings, checks: config }];
-  });
-}
-
 export interface ListenerSpec {
   /** Name shown in every log line (the original's check name). */
   checkName: string;
@@ -285,45 +181,5 @@ export function runListener(spec: ListenerSpec): Promise<number> {
         configureCheck(definition, options, "key")
       ),
     }];
-  });
-}
-
-export const RUN_OPTIONS: OptionSpec[] = [
-  {
-    key: "config",
-    long: "config",
-    type: "string",
-    metavar: "FILE",
-    help: "YAML (or *.json) file listing the check sets; see README, 'run --config'.",
-  },
-  ...MODE_OPTIONS,
-  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
-];
-
-/** `run --config FILE`: every check set of the file in this one listener. */
-export function runConfigListener(
-  kinds: CheckDefinition[],
-  argv: string[],
-  command = `${PROGRAM} run`,
-): Promise<number> {
-  return listen(command, async () => {
-    const { values } = parseFlags(RUN_OPTIONS, argv);
-    if (values.help) {
-      return renderHelp(
-        command,
-        "Run many independent check sets (each: a group or process, check kinds with their " +
-          "options, timing, thresholds, notifications) in one event listener.",
-        [{ title: "Options", options: RUN_OPTIONS }, ...runConfigHelp(kinds)],
-        { examples: examplesFor("run", command), environment: SUPERVISOR_ENVIRONMENT },
-      );
-    }
-    if (values.config === undefined) throw new UsageError("--config FILE is required");
-    const file = String(values.config);
-    const mode = modeOf(values);
-    const jobs = await withConfigReference(
-      "run",
-      async () => jobsFromRunConfig(await readConfigFile(file), kinds, `--config ${file}`),
-    );
-    return jobs.map((job) => ({ ...job, settings: { ...job.settings, mode } }));
   });
 }

@@ -18,33 +18,33 @@
  * sidecar; the rest follows Runscope's `healthcheck` for Flask.
  */
 import { z } from "zod";
-import { VALIDATE_OPTION } from "./modes.ts";
+import { VALIDATE_OPTION } from "../lib/modes.ts";
 import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
-import type { CheckDefinition, OptionSpec } from "./check.ts";
-import { readConfigFile, withConfigReference } from "./check_config.ts";
-import { parseFlags, renderHelp } from "./cli.ts";
-import { SUPERVISOR_ENVIRONMENT } from "./help.ts";
-import { HELP_EXAMPLES } from "./help_examples.ts";
-import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "./command.ts";
-import { environmentDump } from "./environment.ts";
-import { UsageError } from "./errors.ts";
-import { Logger } from "./log.ts";
+import type { CheckDefinition, OptionSpec } from "../lib/check.ts";
+import { readConfigFile, withConfigReference } from "../lib/check_config.ts";
+import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
+import { HELP_EXAMPLES } from "./examples.ts";
+import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
+import { environmentDump } from "../lib/environment.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Logger } from "../lib/log.ts";
 import {
   type MetricFamily,
   METRICS_CONTENT_TYPE,
   processFamilies,
   renderMetrics,
   supervisordUpFamily,
-} from "./metrics.ts";
-import { describeIssues, resolveSecret, seconds } from "./options.ts";
-import { ProcessSelector } from "./select.ts";
-import { CheckSuite } from "./serve_checks.ts";
-import { type ServeConfig, serveConfigFrom } from "./serve_config.ts";
-import { notRunning, ProcessList } from "./serve_processes.ts";
-import { askApplication, type ReadyTarget, readyTarget } from "./serve_ready.ts";
-import { StatsdListener, WORKER_GAUGES, WorkersGauge } from "./statsd.ts";
-import { SupervisorClient } from "./supervisor.ts";
+} from "../lib/metrics.ts";
+import { describeIssues, resolveSecret, seconds } from "../lib/options.ts";
+import { ProcessSelector } from "../lib/select.ts";
+import { CheckSuite } from "../lib/serve_checks.ts";
+import { type ServeConfig, serveConfigFrom } from "../lib/serve_config.ts";
+import { notRunning, ProcessList } from "../lib/serve_processes.ts";
+import { askApplication, type ReadyTarget, readyTarget } from "../lib/serve_ready.ts";
+import { StatsdListener, WORKER_GAUGES, WorkersGauge } from "../lib/statsd.ts";
+import { SupervisorClient } from "../lib/supervisor.ts";
 
 export const SERVE_OPTIONS: OptionSpec[] = [
   {

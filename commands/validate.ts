@@ -7,18 +7,18 @@
  * healthcheck:/environment: or url/address/command targets a serve config,
  * `checks:` alone a run config; anything else a complex config.
  */
-import type { CheckDefinition } from "./check.ts";
-import { checksFromConfig, CONFIG_REFERENCE, readConfigFile } from "./check_config.ts";
-import { parseFlags, renderHelp } from "./cli.ts";
-import { HELP_EXAMPLES } from "./help_examples.ts";
-import { UsageError } from "./errors.ts";
-import { Logger } from "./log.ts";
-import { NOTIFY_OPTIONS } from "./notify.ts";
-import { jobsFromRunConfig } from "./run_config.ts";
-import { serveConfigFrom } from "./serve_config.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
-import { describeJob } from "./try_out.ts";
-import type { OptionSpec } from "./check.ts";
+import type { CheckDefinition } from "../lib/check.ts";
+import { checksFromConfig, CONFIG_REFERENCE, readConfigFile } from "../lib/check_config.ts";
+import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { HELP_EXAMPLES } from "./examples.ts";
+import { UsageError } from "../lib/errors.ts";
+import { Logger } from "../lib/log.ts";
+import { NOTIFY_OPTIONS } from "../lib/notify.ts";
+import { jobsFromRunConfig } from "../lib/run_config.ts";
+import { serveConfigFrom } from "../lib/serve_config.ts";
+import { LOG_OPTIONS, POLICY_OPTIONS } from "../lib/settings.ts";
+import { describeJob } from "../lib/try_out.ts";
+import type { OptionSpec } from "../lib/check.ts";
 
 export type ConfigKind = "complex" | "run" | "serve";
 const KINDS: ConfigKind[] = ["complex", "run", "serve"];
