@@ -2,7 +2,9 @@
  * Restarting a process through supervisord, safely: only a process that is
  * still RUNNING with the pid that failed its check is touched (re-read
  * right before acting), then stopProcess and startProcess, each step's
- * fault reported by name.
+ * fault reported by name. RestartHooks adapt it without a second path: a
+ * step before the stop (httpok's gcore), another way to restart (httpok's
+ * --restart-command), both after the re-read and under the finisher.
  *
  * Restarts are tracked for the whole OS process, whoever asks (each entry
  * of `run --config`, httpok): a second request for a process whose restart

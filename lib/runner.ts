@@ -118,7 +118,7 @@ export interface RoundReport {
   completed: boolean;
   /** why it was not completed */
   error?: string;
-  /** the selection matched no process */
+  /** the selection matched no process, or some name it gives matched none */
   nothingSelected?: boolean;
   processes: ProcessReport[];
 }
@@ -241,10 +241,10 @@ export class Runner {
     if (once) {
       const processes = await Promise.all(selected.map((p) => this.#judge(p, signal, shared)));
       // nothing selected: the shared verdict stands for itself
-      if (selected.length === 0 && shared) {
-        processes.push({ process: this.#sharedTarget(), results: [shared] });
+      if (selected.length === 0 && this.parts.shared) {
+        processes.push({ process: this.#sharedTarget(), results: shared ? [shared] : [] });
       }
-      return { completed: true, nothingSelected, processes };
+      return { completed: true, nothingSelected: nothingSelected || missing.length > 0, processes };
     }
     const round: Round = {
       record: {

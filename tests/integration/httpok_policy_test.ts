@@ -458,6 +458,7 @@ autorestart=false
 });
 
 Deno.test("httpok --max-parallel-restarts 1: never two programs of a group restarting at once, each in turn", async () => {
+  // guarantee: Restarts beside rounds
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>

@@ -287,6 +287,7 @@ Deno.test("httpok: a body without the -b text restarts through --restart-command
 });
 
 Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer does not stop the next round", async () => {
+  // guarantee: Restarts beside rounds
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>
