@@ -322,6 +322,7 @@ Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer 
   const again = await sv.waitRestarted("web:web", web, 40_000);
   const mail = await waitFor("the mail", () => Deno.readTextFile(`${sv.dir}/mail`).catch(() => ""));
   assert.match(mail, /^Restarting all running processes$/m);
+  await sv.waitLog("httpok", new RegExp(`web:web \\(pid ${web}\\): restarted .*new pid ${again}`));
   const log = await sv.waitLog(
     "httpok",
     /mail to ops@example.com not sent: .*hanging-sendmail timed out after 10s \(killed\)/,
@@ -476,4 +477,40 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
     new TextDecoder().decode(run.stderr),
     /^supervisor-checks httpok: error: -c\/--code: /,
   );
+});
+
+Deno.test("httpok: one GET per round, whatever the number of programs, logged once", async () => {
+  await using target = receiver(500);
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      SLEEPER("a") + SLEEPER("b") + SLEEPER("c") + listenerSection("httpok", [
+        "httpok",
+        "-p",
+        "a",
+        "-p",
+        "b",
+        "-p",
+        "c",
+        "-t",
+        "2",
+        "--interval",
+        "1",
+        "--dry-run",
+        `${target.url}/health`,
+      ], dir),
+  });
+  await sv.waitRunning(["a:a", "b:b", "c:c"]);
+  const log = await waitFor("three failed rounds", async () => {
+    const log = await sv.listenerLog("httpok");
+    return countMatches(log, /url unhealthy/) >= 3 && log;
+  });
+  const rounds = countMatches(log, /url unhealthy/);
+  // a GET may be in flight, not yet logged
+  assert.ok(
+    target.received.length <= rounds + 1,
+    `${target.received.length} GETs for ${rounds} rounds`,
+  );
+  for (const name of ["a", "b", "c"]) {
+    assert.match(log, new RegExp(`${name}:${name} \\(pid \\d+\\): dry run: would restart`));
+  }
 });
