@@ -94,7 +94,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     metavar: "SECONDS",
     help: "Count no workers once the workers gauge has not been updated for this long: " +
       "a dead gunicorn master sends nothing. gunicorn sends its gauge only when the count " +
-      "changes, so the sender must repeat it (see the README's gunicorn hook).",
+      "changes, so the sender must repeat it (see examples/gunicorn_conf.py).",
     defaultText: "never",
   },
   {
