@@ -4,7 +4,7 @@
  * the README passes.
  */
 import assert from "node:assert/strict";
-import { splitCommandLine } from "../../lib/notify.ts";
+import { splitCommandLine } from "../../lib/subprocess.ts";
 import { DENO, MAIN, REPO } from "../support/supervisord.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
