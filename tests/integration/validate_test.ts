@@ -4,7 +4,7 @@
  * README.md and docs/ passes.
  */
 import assert from "node:assert/strict";
-import { splitCommandLine } from "../../lib/notify.ts";
+import { splitCommandLine } from "../../lib/subprocess.ts";
 import { DENO, MAIN, REPO } from "../support/supervisord.ts";
 import { allDocs } from "../support/docs.ts";
 
