@@ -316,6 +316,11 @@ async function stopThenStart(
   };
 }
 
+/** A stopped process's state in words: `EXITED with status 3`, `FATAL`. */
+export function stateText(p: ProcessInfo): string {
+  return p.statename === "EXITED" ? `EXITED with status ${p.exitstatus}` : p.statename;
+}
+
 /** States `--revive` starts again: given up (FATAL) or exited with a failure status. */
 export function needsRevival(p: ProcessInfo): boolean {
   return p.statename === "FATAL" || (p.statename === "EXITED" && (p.exitstatus ?? 0) !== 0);

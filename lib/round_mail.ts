@@ -11,6 +11,7 @@
  */
 import { namespec, type ProcessInfo } from "./check.ts";
 import type { Notifier, RestartReport } from "./notify.ts";
+import { stateText } from "./restart.ts";
 import type { Reporter, RoundRecord, Step } from "./runner.ts";
 import { redact } from "./redact.ts";
 import type { PolicySettings } from "./settings.ts";
@@ -52,19 +53,21 @@ export class RoundMail implements Reporter {
     const failed = round.shared?.status === "unhealthy";
     const lines: string[] = failed ? [round.shared!.message] : [];
     const reports: RestartReport[] = [];
-    const report =
-      (p: Pick<ProcessInfo, "group" | "name" | "pid">, reason: string) =>
-      (r: Pick<RestartReport, "outcome" | "detail">): RestartReport => ({
-        check: o.check,
-        process: namespec(p),
-        group: p.group,
-        name: p.name,
-        pid: p.pid,
-        reason,
-        time: round.time,
-        host: this.#host,
-        ...r,
-      });
+    const report = (
+      p: Pick<ProcessInfo, "group" | "name" | "pid">,
+      reason: string,
+      r: Pick<RestartReport, "outcome" | "detail">,
+    ): RestartReport => ({
+      check: o.check,
+      process: namespec(p),
+      group: p.group,
+      name: p.name,
+      pid: p.pid,
+      reason,
+      time: round.time,
+      host: this.#host,
+      ...r,
+    });
     const steps = round.steps.filter(({ step }) =>
       this.#revival(step) || (failed && !(o.any && step.kind === "not-running"))
     );
@@ -80,20 +83,18 @@ export class RoundMail implements Reporter {
     for (const [i, s] of said.entries()) {
       lines.push(...s.lines);
       const { process, step } = steps[i];
-      const reason = this.#revival(step) ? this.#was(process) : round.shared?.message ?? "";
-      if (s.report) reports.push(report(process, reason)(s.report));
+      const reason = this.#revival(step) ? `was ${stateText(process)}` : round.shared!.message;
+      if (s.report) reports.push(report(process, reason, s.report));
     }
     const missing = failed ? round.missing : [];
     if (missing.length) {
       lines.push(`Programs not restarted because they did not exist: ${missing.join(", ")}`);
       for (const name of missing) {
         const [group, process] = name.includes(":") ? name.split(":") : ["", name];
-        reports.push({
-          ...report({ group, name: process, pid: 0 }, round.shared!.message)({
-            outcome: "not-found",
-          }),
-          process: name,
+        const r = report({ group, name: process, pid: 0 }, round.shared!.message, {
+          outcome: "not-found",
         });
+        reports.push({ ...r, process: name });
       }
     }
     const acted = said.some((s) => s.acted);
@@ -116,18 +117,12 @@ export class RoundMail implements Reporter {
     return step.kind === "revive" || ("revive" in step && step.revive);
   }
 
-  #was(p: ProcessInfo): string {
-    return p.statename === "EXITED"
-      ? `was EXITED with status ${p.exitstatus}`
-      : `was ${p.statename}`;
-  }
-
   /** One step in superlance's words. */
   #say(p: ProcessInfo, step: Step): Said {
     const o = this.options;
     const spec = namespec(p);
     const who = `${spec} (pid ${p.pid})`;
-    const is = this.#was(p).replace(/^was/, "is");
+    const is = `is ${stateText(p)}`;
     switch (step.kind) {
       case "not-running":
         return {

@@ -31,6 +31,7 @@ import {
   restartProcess,
   type RestartResult,
   reviveProcess,
+  stateText,
 } from "./restart.ts";
 import { RoundScheduler } from "./schedule.ts";
 import type { PolicySettings } from "./settings.ts";
@@ -548,9 +549,7 @@ export class Runner {
   }
 
   #revive(process: ProcessInfo, tracker: ProcessTracker, round: Round) {
-    const was = process.statename === "EXITED"
-      ? `was EXITED with status ${process.exitstatus}`
-      : `was ${process.statename}`;
+    const was = `was ${stateText(process)}`;
     if (!tracker.withinBudget(nowSeconds())) {
       const first = !tracker.suppressed;
       tracker.suppressed = true;
