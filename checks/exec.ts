@@ -28,17 +28,16 @@
  * still under it, even one that called setsid, and whatever the command
  * leaves running in its group when the shell exits is killed too.
  */
-import { z } from "zod";
 import {
   type CheckDefinition,
   healthy,
-  type OptionSpec,
   type ProcessInfo,
   unhealthy,
   unknown,
   type Verdict,
 } from "../lib/check.ts";
-import { count, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
+import { option, options, type Result } from "../lib/option.ts";
+import { portOption, retriesOption, timeoutOption } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { outside } from "../lib/redact.ts";
 import { runCommand } from "../lib/subprocess.ts";
@@ -48,29 +47,6 @@ const SHELL = "/bin/sh";
 export const OUTPUT_CHARS = 500;
 /** Set only with -p; never inherited from the listener. */
 const PORT_VARIABLE = "SUPERVISOR_CHECK_PORT";
-
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "command",
-    long: "command",
-    type: "string",
-    metavar: "CMD",
-    help: "Shell command run per process through /bin/sh -c; exit status 0 is healthy. " +
-      "It sees SUPERVISOR_CHECK_PROCESS_NAME, SUPERVISOR_CHECK_GROUP_NAME, " +
-      "SUPERVISOR_CHECK_PID and, with -p, SUPERVISOR_CHECK_PORT. Required.",
-  },
-  {
-    key: "port",
-    long: "port",
-    short: "p",
-    type: "string",
-    metavar: "PORT",
-    help: "Port for SUPERVISOR_CHECK_PORT: an integer, or a regex with one capture group " +
-      'applied to the process name (".+_(\\d+)").',
-  },
-  timeoutOption("Time allowed for each run; then the command and its children are killed.", 15),
-  retriesOption(0),
-];
 
 /** Start-up check of the command's shell syntax (`sh -n`), without running it. */
 function syntaxError(command: string): string | undefined {
@@ -89,26 +65,42 @@ function shellQuote(argv: string[]): string {
   return argv.map((arg) => `'${arg.replaceAll("'", `'"'"'`)}'`).join(" ");
 }
 
-const schema = z.object({
-  command: z.union([z.string(), z.array(z.string())], {
-    error: "must be a shell command, or (in a config file) an argv array of strings",
-  }).transform((given, ctx) => {
-    const problem = (message: string) => {
-      ctx.addIssue({ code: "custom", message });
-      return z.NEVER;
-    };
-    if (Array.isArray(given) && given.length === 0) return problem("must name a program");
-    const command = Array.isArray(given) ? shellQuote(given) : given;
-    if (command.trim() === "") return problem("must not be empty");
-    const error = syntaxError(command);
-    return error === undefined ? command : problem(`not valid /bin/sh syntax: ${error}`);
-  }),
-  port: portSpec.optional(),
-  timeout: seconds(15),
-  num_retries: count(0),
-}).strict();
+/** The command as given: shell text, or (in a config file) an argv array; its syntax checked. */
+function command(given: unknown): string {
+  const argv = Array.isArray(given) && given.every((a) => typeof a === "string");
+  if (typeof given !== "string" && !argv) {
+    throw new Error("must be a shell command, or (in a config file) an argv array of strings");
+  }
+  if (Array.isArray(given) && given.length === 0) throw new Error("must name a program");
+  const text = Array.isArray(given) ? shellQuote(given) : given as string;
+  if (text.trim() === "") throw new Error("must not be empty");
+  const error = syntaxError(text);
+  if (error !== undefined) throw new Error(`not valid /bin/sh syntax: ${error}`);
+  return text;
+}
 
-export type ExecOptions = z.output<typeof schema>;
+const OPTIONS = options({
+  command: option({
+    metavar: "CMD",
+    help: "Shell command run per process through /bin/sh -c; exit status 0 is healthy. " +
+      "It sees SUPERVISOR_CHECK_PROCESS_NAME, SUPERVISOR_CHECK_GROUP_NAME, " +
+      "SUPERVISOR_CHECK_PID and, with -p, SUPERVISOR_CHECK_PORT.",
+    required: true,
+    parse: command,
+  }),
+  port: {
+    ...portOption(""),
+    help: "Port for SUPERVISOR_CHECK_PORT: an integer, or a regex with one capture group " +
+      'applied to the process name (".+_(\\d+)").',
+  },
+  timeout: timeoutOption(
+    "Time allowed for each run; then the command and its children are killed.",
+    15,
+  ),
+  num_retries: retriesOption(0),
+});
+
+export type ExecOptions = Result<typeof OPTIONS>;
 
 /** The environment of the command run for `process`. */
 function commandEnv(process: ProcessInfo, port: PortSpec | undefined): Record<string, string> {
@@ -140,7 +132,6 @@ export const execCheck: CheckDefinition<ExecOptions> = {
   description: "Restart processes for which a shell command (run with the process's name, " +
     "group, pid and port in its environment) does not exit with status 0.",
   options: OPTIONS,
-  schema,
   retries: (o) => o.num_retries,
   async run(process, o, ctx): Promise<Verdict> {
     const started = performance.now();

@@ -18,12 +18,11 @@
  * sidecar; the rest follows Runscope's `healthcheck` for Flask.
  */
 import { z } from "zod";
-import { VALIDATE_OPTION } from "../lib/modes.ts";
 import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
-import type { CheckDefinition, OptionSpec } from "../lib/check.ts";
+import type { CheckDefinition } from "../lib/check.ts";
 import { readConfigFile, withConfigReference } from "../lib/check_config.ts";
-import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
@@ -37,7 +36,15 @@ import {
   renderMetrics,
   supervisordUpFamily,
 } from "../lib/metrics.ts";
-import { describeIssues, resolveSecret, seconds } from "../lib/options.ts";
+import {
+  describeIssues,
+  legacyRows,
+  type OptionSpec,
+  parseFlags,
+  seconds,
+  VALIDATE_OPTION,
+} from "../lib/legacy_options.ts";
+import { resolveSecret } from "../lib/options.ts";
 import { ProcessSelector } from "../lib/select.ts";
 import { CheckSuite } from "../lib/serve_checks.ts";
 import { type ServeConfig, serveConfigFrom } from "../lib/serve_config.ts";
@@ -658,7 +665,10 @@ export async function runServeCommand(
     }
     if (settings === "help") {
       console.log(
-        renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }], {
+        renderHelp(command, DESCRIPTION, [{
+          title: "serve options",
+          rows: legacyRows(SERVE_OPTIONS),
+        }], {
           examples: HELP_EXAMPLES.serve,
           environment: [
             ...SUPERVISOR_ENVIRONMENT.map(([name, text]): [string, string] => [

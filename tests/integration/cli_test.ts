@@ -4,11 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
-import { listenerOptionsFor } from "../../lib/cli.ts";
-import { flagLabel } from "../../lib/options.ts";
+import { BEHAVIOUR, LISTENER } from "../../lib/cli.ts";
+import { configKeys, helpRows } from "../../lib/option.ts";
 import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
-import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
+import { LOG } from "../../lib/settings.ts";
 import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
 import config from "../../deno.json" with { type: "json" };
 
@@ -59,14 +58,16 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
     assert.equal(r.code, 0, definition.name);
-    for (const spec of [...listenerOptionsFor(definition.options), ...definition.options]) {
-      const label = flagLabel(spec);
+    // every option of the check and of the listener, as the declarations spell them
+    for (const row of helpRows([definition.options.spec, LISTENER.spec]).flat()) {
+      const label = row.left.split(" ")[0].replace(/,$/, "");
       const line = helpEntry(r.stdout, label);
       assert.ok(line, `${definition.name} --help lacks ${label}`);
-      if (spec.defaultText !== undefined) {
+      const shown = /Default: (.*)$/.exec(row.text)?.[1];
+      if (shown !== undefined) {
         assert.ok(
-          line.includes(`Default: ${spec.defaultText}`),
-          `${definition.name} --help: ${label} without its default ${spec.defaultText}`,
+          line.includes(`Default: ${shown}`),
+          `${definition.name} --help: ${label} without its default ${shown}`,
         );
       }
     }
@@ -157,9 +158,9 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
     assert.ok(text, `run --help: no '${label}' keys`);
     return new Set(text.slice(label.length).split(/[\s,.:]+/).filter(Boolean));
   };
-  const behaviour = [...POLICY_OPTIONS, ...NOTIFY_OPTIONS].map((o) => o.key);
+  const behaviour = configKeys(BEHAVIOUR.spec);
   const top = keys("top level");
-  for (const key of ["checks", ...behaviour, ...LOG_OPTIONS.map((o) => o.key)]) {
+  for (const key of ["checks", ...behaviour, ...configKeys(LOG.spec)]) {
     assert.ok(top.has(key), `top level lacks ${key}`);
   }
   const entry = keys("each entry of checks");
@@ -168,7 +169,9 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
   }
   for (const definition of Object.values(CHECKS)) {
     const own = keys(definition.name);
-    for (const o of definition.options) assert.ok(own.has(o.key), `${definition.name}.${o.key}`);
+    for (const key of configKeys(definition.options.spec)) {
+      assert.ok(own.has(key), `${definition.name}.${key}`);
+    }
   }
 });
 

@@ -11,7 +11,7 @@ Deno.test("complex: the original README's example is accepted as written", () =>
   const checks = checksFromConfig(parseJsonConfig(README_EXAMPLE, "-c"), KINDS, "-c");
   assert.deepEqual(checks.map((c) => c.definition.name).sort(), ["http", "memory"]);
   const http = checks.find((c) => c.definition.name === "http")!;
-  assert.equal(http.definition.retries(http.options), 3);
+  assert.equal(http.definition.retries?.(http.options), 3);
 });
 
 function rejects(config: unknown, message: RegExp) {

@@ -260,7 +260,7 @@ Deno.test("file check options: -t required, errors name the flag", async () => {
   await withEnv({ TMPDIR: "/nonexistent-dir" }, () => {
     fails({ timeout: "3" }, /the OS temp dir \/nonexistent-dir \(TMPDIR\) does not exist/);
   });
-  assert.equal(fileCheck.retries(configureCheck(fileCheck, { timeout: 1 }).options as never), 0);
+  assert.equal(fileCheck.retries?.(configureCheck(fileCheck, { timeout: 1 }).options as never), 0);
 });
 
 Deno.test("Heartbeat: beat creates or touches the file, start beats until stopped", async () => {
