@@ -107,19 +107,17 @@ export function behaviourFrom(
 }
 
 /**
- * Validates raw option values of a check kind (strings from a command line,
- * JSON values from a file or code); UsageError names the flags, or the keys
- * (naming "key": unknown keys are refused too).
+ * Validates raw option values of a check kind, keyed by config key (strings
+ * from a command line, JSON values from a file or code); UsageError names
+ * the flags, or the keys. A key the check does not have is refused.
  */
 export function configureCheck(
   definition: CheckDefinition,
   raw: Record<string, unknown>,
   naming: "flag" | "key" = "flag",
 ): ConfiguredCheck {
-  const options = naming === "key"
-    ? parseConfig(definition.options, raw, "")
-    : parseValues(definition.options, raw);
-  return { definition, options };
+  const name = naming === "key" ? undefined : flagNames(definition.options.spec);
+  return { definition, options: parseConfig(definition.options, raw, "", [], name) };
 }
 
 /**

@@ -41,9 +41,7 @@ export interface OptionSpec {
 export function legacySpecs(spec: Spec): OptionSpec[] {
   return Object.entries(spec).filter(([, o]) => !o.keyOnly).map(([key, o]) => {
     const shown = o.defaultText ??
-      (o.default === undefined || (Array.isArray(o.default) && o.default.length === 0)
-        ? undefined
-        : String(o.default));
+      (o.default === undefined || o.takes !== "value" ? undefined : String(o.default));
     return {
       key,
       long: flagOf(key, o),

@@ -392,9 +392,7 @@ export function helpRows(specs: Spec[]): HelpRow[][] {
       .join(", ");
     const left = o.takes === "switch" ? names : `${names} ${o.metavar ?? "VALUE"}`;
     const shown = o.defaultText ??
-      (o.default === undefined || (Array.isArray(o.default) && o.default.length === 0)
-        ? undefined
-        : String(o.default));
+      (o.default === undefined || o.takes !== "value" ? undefined : String(o.default));
     const text = o.required ? `${o.help} Required.` : o.help;
     rows[w.spec].push({ left, text: shown ? `${text} Default: ${shown}` : text, long: first });
   }

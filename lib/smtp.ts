@@ -165,7 +165,7 @@ const SMTP_SPEC = {
 };
 
 function smtpSettings(v: Values<typeof SMTP_SPEC>, name: Namer): SmtpSettings | undefined {
-  const given = (Object.keys(v) as (keyof typeof v)[]).filter((k) => v[k] !== undefined);
+  const given = (Object.keys(SMTP_SPEC) as (keyof typeof v)[]).filter((k) => v[k] !== undefined);
   if (v.smtp_host === undefined) {
     if (given.length > 0) throw new OptionError(given[0], `needs ${name("smtp_host")}`);
     return undefined;

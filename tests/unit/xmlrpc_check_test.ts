@@ -335,7 +335,7 @@ Deno.test("xmlrpc: the original's JSON keys and JSON values configure it (comple
   assert.equal(xmlrpcCheck.retries?.(options as never), 3);
   assert.deepEqual(
     usageError({ sock_path: "/a.sock", sock_dir: "/run" }, "key"),
-    "'sock_dir': give only one of -s/--socket-path, -S/--socket-dir",
+    "sock_dir: give only one of sock_path, sock_dir",
   );
   const defaults = configureCheck(xmlrpcCheck, { sock_dir: "/run" }).options;
   assert.equal(xmlrpcCheck.retries?.(defaults as never), 2);
