@@ -71,8 +71,7 @@ function splitHostPort(raw: unknown): { host: string; port?: number } {
   return { host, port: port === undefined ? undefined : parsePort(port) };
 }
 
-function readCaFile(raw: unknown): string {
-  const path = nonEmpty(raw);
+function readCaFile(path: string): string {
   let pem: string;
   try {
     pem = Deno.readTextFileSync(path);
@@ -147,7 +146,7 @@ const SMTP_SPEC = {
   smtp_ca_file: option({
     metavar: "PATH",
     help: "PEM CA certificate(s) to trust for the SMTP server instead of the system's.",
-    parse: readCaFile,
+    parse: nonEmpty,
   }),
   smtp_timeout: option({
     metavar: "SECONDS",
@@ -205,6 +204,12 @@ function smtpSettings(v: Values<typeof SMTP_SPEC>, name: Namer): SmtpSettings | 
       `'${from}' (made from the host name: set it) is not a mail address like alerts@example.com`,
     );
   }
+  let ca: string | undefined;
+  try {
+    ca = v.smtp_ca_file === undefined ? undefined : readCaFile(v.smtp_ca_file);
+  } catch (e) {
+    throw new OptionError("smtp_ca_file", (e as Error).message);
+  }
   return {
     host: v.smtp_host.host,
     port,
@@ -212,7 +217,7 @@ function smtpSettings(v: Values<typeof SMTP_SPEC>, name: Namer): SmtpSettings | 
     from,
     timeoutMs: (v.smtp_timeout ?? SMTP_TIMEOUT_SECONDS) * 1000,
     ...(user === undefined ? {} : { user, password }),
-    ...(v.smtp_ca_file === undefined ? {} : { ca: v.smtp_ca_file }),
+    ...(ca === undefined ? {} : { ca }),
   };
 }
 
