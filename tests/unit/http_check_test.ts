@@ -247,26 +247,19 @@ Deno.test("http: a password in -u is sent as basic auth and masked in the verdic
 
 Deno.test("http: a rule across options names the flags on a command line, the keys in a file", () => {
   // guarantee: Help and config errors
-  const message = (f: () => unknown) => {
-    try {
-      f();
-    } catch (e) {
-      assert.ok(e instanceof UsageError, String(e));
-      return e.message;
-    }
-    assert.fail("no error");
-  };
-  assert.equal(
-    message(() => parse(httpCheck.options, ["-u", "/ping"])),
+  const fails = (f: () => unknown, message: string) =>
+    assert.throws(f, (e) => e instanceof UsageError && e.message === message, message);
+  fails(
+    () => parse(httpCheck.options, ["-u", "/ping"]),
     "-p/--port: is required when -u/--url is a path",
   );
-  assert.equal(
-    message(() => parse(httpCheck.options, ["-p", "80", "-b", "x"])),
+  fails(
+    () => parse(httpCheck.options, ["-p", "80", "-b", "x"]),
     "-m/--method: GET requests carry no body; give -m/--method POST (or PUT, …) with " +
       "-j/--json or -b/--body",
   );
-  assert.equal(
-    message(() => parseConfig(httpCheck.options, { port: 80, body: "x" }, "checks[2].http")),
+  fails(
+    () => parseConfig(httpCheck.options, { port: 80, body: "x" }, "checks[2].http"),
     "checks[2].http.method: GET requests carry no body; give checks[2].http.method POST " +
       "(or PUT, …) with checks[2].http.json or checks[2].http.body",
   );
