@@ -384,7 +384,7 @@ async function breakdown(): Promise<void> {
       );
       return spawn([...flags, file]);
     });
-    const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"]);
+    const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "8080"]);
     await sleep(IDLE_S * 1000);
     const rows: [string, Memory][] = [];
     for (let i = 0; i < steps.length; i++) {
