@@ -14,7 +14,7 @@ export const RUN_OPTIONS = combine({
   file: options({
     config: option({
       metavar: "FILE",
-      help: "YAML (or *.json) file listing the check sets; see README, 'run --config'.",
+      help: "YAML (or *.json) file listing the check sets; see docs/configuration.md#run-config.",
       required: true,
       parse: text,
     }),
