@@ -109,9 +109,11 @@ export function combine<G extends Record<string, Options<Spec, unknown>>>(
   groups: G,
 ): Options<Spec, { [K in keyof G]: Result<G[K]> }> {
   const spec: Spec = Object.assign({}, ...Object.values(groups).map((g) => g.spec));
+  const own = (g: Options<Spec, unknown>, values: Record<string, unknown>) =>
+    Object.fromEntries(Object.keys(g.spec).map((key) => [key, values[key]]));
   return options(spec, (values, name) =>
     Object.fromEntries(
-      Object.entries(groups).map(([k, g]) => [k, g.finish(values as never, name)]),
+      Object.entries(groups).map(([k, g]) => [k, g.finish(own(g, values) as never, name)]),
     ) as { [K in keyof G]: Result<G[K]> });
 }
 
