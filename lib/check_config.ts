@@ -2,7 +2,7 @@
  * Checks from a configuration object, the `complex` format of the original:
  * `{"memory": {"cumulative": true, "max_rss": 4194304}, "http": {"port": 8090, "url": "/ping"}}`
  * Each key names a check kind, its value that check's options under the
- * original's key names. Every check's own schema validates its part, so an
+ * original's key names. Every check's own option declarations validate its part, so an
  * error names the culprit as `http.port` or `memory.max_rss`.
  */
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
