@@ -15,8 +15,8 @@
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { checkUrl } from "../checks/url.ts";
-import { namespec, type OptionSpec } from "../lib/check.ts";
-import { behaviourFrom, parseFlags, renderHelp } from "../lib/cli.ts";
+import { namespec } from "../lib/check.ts";
+import { behaviourFrom, renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { listen, type ListenerJob, PROGRAM } from "../lib/listen.ts";
@@ -25,24 +25,28 @@ import { fetchUrlProblem } from "../lib/net.ts";
 import {
   DEFAULT_SENDMAIL,
   displayUrl,
-  NOTIFY_OPTIONS,
   type NotifyOptions,
-  parseNotifyOptions,
   splitCommandLine,
 } from "../lib/notify.ts";
-import { resolveSecret, seconds } from "../lib/options.ts";
-import { ONCE_OPTION } from "../lib/modes.ts";
-import { METRICS_OPTIONS, type MetricsListen, parseMetricsListen } from "../lib/metrics_server.ts";
+import { resolveSecret } from "../lib/options.ts";
+import { type MetricsListen, parseMetricsListen } from "../lib/metrics_server.ts";
 import type { RestartHooks } from "../lib/restart.ts";
 import { RoundMail } from "../lib/round_mail.ts";
 import { namedBy } from "../lib/select.ts";
 import type { Selection } from "../lib/runner.ts";
+import type { LogSettings, PolicySettings } from "../lib/settings.ts";
 import {
+  legacyRows,
   LOG_OPTIONS,
-  type LogSettings,
+  METRICS_OPTIONS,
+  NOTIFY_OPTIONS,
+  ONCE_OPTION,
+  type OptionSpec,
+  parseFlags,
+  parseNotifyOptions,
   POLICY_OPTIONS,
-  type PolicySettings,
-} from "../lib/settings.ts";
+  seconds,
+} from "../lib/legacy_options.ts";
 import { type CommandResult, describeCommandResult, runCommand } from "../lib/subprocess.ts";
 
 const DEFAULT_GCORE = "/usr/bin/gcore -o";
@@ -66,7 +70,7 @@ const OPTIONS: OptionSpec[] = [
     long: "any",
     short: "a",
     type: "boolean",
-    help: "Restart every RUNNING child of supervisord except this listener; overrides -p.",
+    help: "Restart every RUNNING child of supervisord except the event listeners; overrides -p.",
   },
   {
     key: "timeout",
@@ -474,11 +478,11 @@ function httpokHelp(command: string): string {
       "event, GET URL; on a timeout, a connection error, an unexpected status or body, " +
       "restart the selected programs that are RUNNING, and mail/POST a report.",
     [
-      { title: "httpok options", options: OPTIONS },
+      { title: "httpok options", rows: legacyRows(OPTIONS) },
       {
         title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
           "long forms only, a 'round' being one URL check)",
-        options: HTTPOK_POLICY_OPTIONS,
+        rows: legacyRows(HTTPOK_POLICY_OPTIONS),
       },
     ],
     {
