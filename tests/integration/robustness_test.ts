@@ -186,7 +186,7 @@ startsecs=0
  * connection.
  */
 Deno.test("robustness: rounds share one kept-open connection to supervisord; a server-side close loses and doubles nothing", async () => {
-  // guarantee: connection reuse
+  // guarantee: Connections to supervisord
   const proxyDir = await Deno.makeTempDir({ prefix: "robust-proxy-" });
   let upstream: string | undefined;
   try {

@@ -114,6 +114,7 @@ async function withRawServer(
 const answerAll: Policy = () => "answer";
 
 Deno.test("supervisord client: reads share one kept-open connection; stop and start get one each", async () => {
+  // guarantee: Connections to supervisord
   await withRawServer(answerAll, async (client, seen) => {
     for (let i = 0; i < 3; i++) {
       assert.equal(await client.call("supervisor.getState", []), `supervisor.getState 0.${i}`);
@@ -134,6 +135,7 @@ Deno.test("supervisord client: reads share one kept-open connection; stop and st
 });
 
 Deno.test("supervisord client: a read whose kept connection closes before its answer is sent once more, on a new connection", async () => {
+  // guarantee: Connections to supervisord
   // the second request on the first connection is read, then the connection closes unanswered;
   // Deno's node:http resends it (lib/xmlrpc.ts relies on this, and so keeps stop/start apart)
   await withRawServer((c, n) => c === 0 && n === 1 ? "close" : "answer", async (client, seen) => {
@@ -151,6 +153,7 @@ Deno.test("supervisord client: a read whose kept connection closes before its an
 });
 
 Deno.test("supervisord client: a stop whose connection closes unanswered fails once, never sent again", async () => {
+  // guarantee: Connections to supervisord
   await withRawServer(
     (_, __, method) => method === "supervisor.stopProcess" ? "close" : "answer",
     async (client, seen) => {
@@ -162,6 +165,7 @@ Deno.test("supervisord client: a stop whose connection closes unanswered fails o
 });
 
 Deno.test("supervisord client: the server closing the kept connection after each answer loses and doubles nothing", async () => {
+  // guarantee: Connections to supervisord
   await withRawServer(() => "answer, close", async (client, seen) => {
     for (let i = 0; i < 5; i++) {
       assert.equal(await client.call("supervisor.getState", [i]), `supervisor.getState ${i}.0`);
