@@ -515,6 +515,12 @@ async function breakdown(): Promise<void> {
     console.log(
       `  the rest of RSS is the runtime binary's file-backed pages, shared by every Deno process`,
     );
+    const npmRow = rows.find(([label]) => label.startsWith("+ first npm module"))![1];
+    console.log(
+      `  floor before any module of ours: ${mb(rows[0][1].rssKb)} RSS for the bare runtime, ` +
+        `${mb(npmRow.rssKb)} RSS (${mb(npmRow.privateKb)} private) once the Node-compatibility ` +
+        `layer and the first npm module are in (targets: <= 50 MB RSS idle, <= 55 MB peak)`,
+    );
   } finally {
     for (const c of children) {
       await c.stdin.close().catch(() => {});
