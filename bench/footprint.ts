@@ -422,9 +422,7 @@ async function breakdown(): Promise<void> {
   const httpStack = `${light} ${imports("node:stream", "node:http", "node:https")}`;
   const serializer = `${httpStack} ${imports(`${config.imports.xmlrpc}/lib/serializer.js`)}`;
   const xmlrpc = `${serializer} ${imports(`${config.imports.xmlrpc}/lib/deserializer.js`)}`;
-  // zod is measured while option validation still uses it
-  const npm = config.imports.zod ? `${xmlrpc} ${imports(config.imports.zod)}` : xmlrpc;
-  const ours = `${npm} ${
+  const ours = `${xmlrpc} ${
     imports(...["main.ts", "commands/listener.ts", "checks/http.ts"].map((f) => `${REPO}${f}`))
   }`;
   const listenerArgs = ["http", "-n", "idle", "-g", "none", "-p", "8080"];
@@ -434,7 +432,6 @@ async function breakdown(): Promise<void> {
     ["+ node:stream, http, https", httpStack],
     ["+ first npm module (xmlrpc serializer)", serializer],
     ["+ xmlrpc deserializer (sax)", xmlrpc],
-    ...config.imports.zod ? [["+ npm:zod (option validation)", npm] as [string, string]] : [],
     ["+ our modules (loaded, not run)", ours],
     [
       "the http listener, idle (same modules)",
