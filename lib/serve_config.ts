@@ -176,7 +176,7 @@ export function processName(raw: unknown): string {
 }
 
 /** The `healthcheck:` keys: how GET /healthcheck answers. */
-export const HEALTHCHECK = options({
+const HEALTHCHECK = options({
   success_ttl: option({
     nullable: true,
     help: "Seconds a passed result is reused; null: never.",
@@ -219,7 +219,7 @@ const include = (section: string) =>
   option({ help: `Show the ${section} section.`, parse: boolean, default: true });
 
 /** The `environment:` keys: what GET /environment shows (with --environment). */
-export const ENVIRONMENT = options({
+const ENVIRONMENT = options({
   include_os: include("os"),
   include_process: include("process"),
   include_runtime: include("runtime"),
