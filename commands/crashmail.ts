@@ -1,0 +1,222 @@
+/**
+ * `supervisor-checks crashmail`: superlance's crashmail, flag for flag. One
+ * mail per unexpected exit (PROCESS_STATE_EXITED with expected:0), subject
+ * and body as the original writes them:
+ *
+ *   Subject: [-o prefix:] web crashed at 2026-11-30 08:40:12,345
+ *
+ *   Process web in group web exited unexpectedly (pid 4242) from state RUNNING
+ *
+ * then what supervisord adds: how it exited and the end of its stderr log.
+ * Sent through -s (sendmail) or, with --smtp-host, over SMTP; at most
+ * --max-mails-per-minute, the others logged (and counted in the next mail).
+ */
+import {
+  alertHelp,
+  alertOptions,
+  alertSettings,
+  fromOptionSpecs,
+  helpSections,
+  type PreparedAlerts,
+  runAlertCommand,
+} from "../lib/alert_command.ts";
+import {
+  type Alert,
+  AlertDetails,
+  alertReport,
+  detailLines,
+  detailsOf,
+  RateLimiter,
+} from "../lib/alerts.ts";
+import {
+  count,
+  list,
+  nonEmpty,
+  option,
+  options,
+  parseGroups,
+  text,
+  toggle,
+} from "../lib/option.ts";
+import { DEFAULT_SENDMAIL, Notifier, parseNotifyOptions } from "../lib/notify.ts";
+import { asctime } from "../lib/process_events.ts";
+import { Logger } from "../lib/log.ts";
+import { SMTP_OPTIONS } from "../lib/smtp.ts";
+import { PROGRAM } from "../lib/version.ts";
+import { HELP_EXAMPLES } from "./examples.ts";
+
+/** --max-mails-per-minute's default. */
+const MAILS_PER_MINUTE = 10;
+
+const SMTP_KEYS = SMTP_OPTIONS.map((o) => o.key);
+
+const OPTIONS = options({
+  program: list({
+    short: "p",
+    metavar: "NAME",
+    help: "Mail when this process exits unexpectedly, `name` (in any group) or `group:name` " +
+      "(repeatable). Default: every process, as the original in fact does.",
+    parse: nonEmpty,
+  }),
+  any: toggle({
+    short: "a",
+    help: "Mail when any process exits unexpectedly; overrides -p.",
+  }),
+  optionalheader: option({
+    short: "o",
+    metavar: "PREFIX",
+    help: "Put PREFIX: before the subject.",
+    parse: text,
+  }),
+  email: list({
+    short: "m",
+    metavar: "ADDR",
+    help: "Mail the alerts to ADDR (repeatable); without it no mail is sent.",
+    parse: nonEmpty,
+  }),
+  sendmail_program: option({
+    flag: "sendmail_program",
+    short: "s",
+    metavar: "CMD",
+    help: "Command that reads the message (headers included) on stdin and sends it.",
+    parse: nonEmpty,
+    defaultText: `"${DEFAULT_SENDMAIL}"`,
+  }),
+  max_mails_per_minute: option({
+    metavar: "N",
+    help: "Mail at most N alerts in any 60 seconds; the others are logged, one line each, and " +
+      "counted in the next mail (0: no limit).",
+    parse: count(0),
+    default: MAILS_PER_MINUTE,
+  }),
+  ...fromOptionSpecs(SMTP_OPTIONS, SMTP_KEYS, "value"),
+});
+
+/** The original's subject: ` web crashed at …`, after `PREFIX:` with -o. */
+export function crashSubject(alert: Alert, prefix?: string): string {
+  const what = alert.kind === "backoff" ? "keeps failing to start" : "crashed";
+  const subject = ` ${alert.event.name} ${what} at ${asctime(alert.time)}`;
+  return prefix ? `${prefix}:${subject}` : subject;
+}
+
+/** The original's body line (a BACKOFF loop, an extension, in the same style). */
+export function crashLine(alert: Alert): string {
+  const e = alert.event;
+  return alert.kind === "backoff"
+    ? `Process ${e.name} in group ${e.group} failed to start ${e.tries} times in a row ` +
+      `(BACKOFF from state ${e.fromState})`
+    : `Process ${e.name} in group ${e.group} exited unexpectedly (pid ${e.pid}) ` +
+      `from state ${e.fromState}`;
+}
+
+function crashmailHelp(
+  command: string,
+  own: typeof OPTIONS,
+  shared: ReturnType<typeof alertOptions>,
+) {
+  return alertHelp(
+    command,
+    "superlance's crashmail as a supervisord event listener (events=PROCESS_STATE_EXITED): " +
+      "one mail per unexpected exit of a selected process, with its exit status and the end " +
+      "of its stderr log.",
+    helpSections([
+      ["crashmail options (superlance's, then SMTP and the rate limit)", own.spec],
+      ["More options (not in superlance)", shared.spec],
+    ]),
+    HELP_EXAMPLES.crashmail,
+    [["the variable you name with --smtp-password-env", "The SMTP password."]],
+  );
+}
+
+/** `supervisor-checks crashmail …`: runs until supervisord stops it; resolves to the exit code. */
+export function runCrashmailCommand(argv: string[]): Promise<number> {
+  const command = `${PROGRAM} crashmail`;
+  const shared = alertOptions(10);
+  return runAlertCommand(command, (): PreparedAlerts | string => {
+    const { results: [v, s] } = parseGroups([OPTIONS, shared], argv);
+    if (s.help) return crashmailHelp(command, OPTIONS, shared);
+    const settings = alertSettings(s, v.program, v.any);
+    const smtpValues = Object.fromEntries(SMTP_KEYS.map((k) => [k, v[k as keyof typeof v]]));
+    const notify = parseNotifyOptions(
+      { email: v.email, sendmail_program: v.sendmail_program, ...smtpValues },
+      [
+        { key: "email", long: "email", short: "m", type: "string", help: "" },
+        { key: "sendmail_program", long: "sendmail_program", short: "s", type: "string", help: "" },
+        ...SMTP_OPTIONS,
+      ],
+    );
+    const notifyOptions = { ...notify, webhook: settings.webhook };
+    const limit = v.max_mails_per_minute;
+    const describe = () =>
+      `mailing the unexpected exits${
+        settings.backoffTries !== undefined
+          ? ` and BACKOFF loops (${settings.backoffTries} tries)`
+          : ""
+      } of ${settings.selection.describe()} ` +
+      `(at most ${limit || "unlimited"} a minute), ` +
+      new Notifier(notifyOptions, new Logger("crashmail")).describe();
+    return {
+      settings,
+      rules: { crash: true, fatal: false, backoffTries: settings.backoffTries },
+      name: "crashmail",
+      describe,
+      start(logger, client) {
+        const notifier = new Notifier(notifyOptions, logger);
+        if (!notifier.enabled) {
+          logger.warn("no -m/--email and no --webhook: alerts are only logged");
+        }
+        const details = new AlertDetails(client, settings.stderrLines);
+        const limiter = limit > 0 ? new RateLimiter(limit) : undefined;
+        let dropped = 0;
+        const delivering = new Set<Promise<void>>();
+        const deliver = async (alert: Alert, droppedBefore: number) => {
+          await detailsOf(alert);
+          const subject = crashSubject(alert, v.optionalheader);
+          const line = crashLine(alert);
+          const details = detailLines(alert);
+          const body = [
+            line,
+            ...(details.length ? ["", ...details] : []),
+            ...(droppedBefore
+              ? [
+                "",
+                `(${droppedBefore} alerts before this one were not mailed: ` +
+                `--max-mails-per-minute ${limit}; the listener's log names them)`,
+              ]
+              : []),
+          ].join("\n");
+          await notifier.send(
+            { subject, body, reports: [alertReport("crashmail", alert, line)] },
+            { process: alert.event.process, pid: alert.event.pid },
+          );
+        };
+        return {
+          alert(alert) {
+            const fields = { process: alert.event.process, pid: alert.event.pid };
+            if (limiter && !limiter.take()) {
+              dropped++;
+              logger.warn(
+                `${crashLine(alert)}: NOT mailed (rate limit: ${limit} mails in the last 60s, ` +
+                  `--max-mails-per-minute; ${dropped} not mailed so far)`,
+                fields,
+              );
+              return;
+            }
+            logger.warn(`${crashLine(alert)}, mailing`, fields);
+            if (!notifier.enabled) return;
+            details.fetch(alert);
+            const droppedBefore = dropped;
+            dropped = 0;
+            const delivery = deliver(alert, droppedBefore);
+            delivering.add(delivery);
+            delivery.finally(() => delivering.delete(delivery));
+          },
+          async stop() {
+            await Promise.all([...delivering]);
+            await notifier.flush();
+          },
+        };
+      },
+    };
+  });
+}
