@@ -96,7 +96,7 @@ Deno.test("crashmail: an unexpected exit is mailed with the original's subject a
   assert.doesNotMatch(log, /ignored/);
 });
 
-Deno.test("crashmail: past --max-mails-per-minute each crash is logged as not mailed and counted in the next mail", async () => {
+Deno.test("crashmail: past --max-mails-per-minute each crash is logged as not mailed, one line each", async () => {
   await using sv = await Supervisord.start({
     sections: (dir) =>
       crasher("burst", 1, 2, "numprocs=4\nprocess_name=%(program_name)s_%(process_num)d") +
@@ -282,4 +282,58 @@ Deno.test("crashmailbatch: a batch the server did not take is logged and sent wi
   assert.match(mail.data, /^ {4}exit: exit status 4\r$/m);
   await sv.waitLogAfter("batch", log.length, /mailed "Crash alert from supervisord"/);
   assert.equal((await server.messages()).length, 1);
+});
+
+Deno.test("crashsms: a short message without a subject for the selected group, and the alert POSTed to a webhook", async () => {
+  const [smtpPort] = freePorts(1);
+  await using server = await SmtpServer.start({ port: smtpPort });
+  const posted: Record<string, unknown>[] = [];
+  await using hook = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (request) => {
+      posted.push(await request.json());
+      return new Response("ok");
+    },
+  );
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      crasher("other", 0.2, 1) + crasher("a", 1, 1) + "[group:jobs]\nprograms=a\n" +
+      listenerSection(
+        "sms",
+        [
+          "crashsms",
+          "-t",
+          "5551234567@sms.example.net",
+          "-f",
+          "alerts@example.com",
+          "-H",
+          `127.0.0.1:${smtpPort}`,
+          "-e",
+          "TICK_5",
+          "-i",
+          "0.05",
+          "--group",
+          "jobs",
+          "--webhook",
+          `http://127.0.0.1:${hook.addr.port}/hook`,
+        ],
+        dir,
+        "events=PROCESS_STATE,TICK_5",
+      ),
+  });
+  const mail = await server.waitMessage();
+  assert.doesNotMatch(mail.data, /^Subject:/m);
+  const body = mail.data.split("\r\n\r\n")[1];
+  assert.match(
+    body,
+    new RegExp(
+      `^\\[jobs:a\\]\\(\\d+\\) exited unexpectedly ${ASCTIME}\\r\\n {4}exit: exit status 1\\r\\n$`,
+    ),
+  );
+  await sv.waitLog("sms", /webhook http:\/\/127\.0\.0\.1:\d+\/…: HTTP 200/);
+  assert.equal(posted.length, 1);
+  assert.equal(posted[0].process, "jobs:a");
+  assert.equal(posted[0].outcome, "crashed");
+  assert.match(String(posted[0].reason), /^\[jobs:a\]\(\d+\) exited unexpectedly/);
+  assert.equal(posted[0].detail, "exit: exit status 1");
 });
