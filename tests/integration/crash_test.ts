@@ -51,6 +51,7 @@ ${extra}
 const ASCTIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}`;
 
 Deno.test("crashmail: an unexpected exit is mailed with the original's subject and body, its exit status and stderr tail; others are not", async () => {
+  // guarantee: Crash and fatal alerts
   await using sv = await Supervisord.start({
     sections: (dir) =>
       crasher("ignored", 0.2, 1) + crasher("web", 2, 3) +
@@ -97,6 +98,7 @@ Deno.test("crashmail: an unexpected exit is mailed with the original's subject a
 });
 
 Deno.test("crashmail: past --max-mails-per-minute each crash is logged as not mailed, one line each", async () => {
+  // guarantee: Crash and fatal alerts
   await using sv = await Supervisord.start({
     sections: (dir) =>
       crasher("burst", 1, 2, "numprocs=4\nprocess_name=%(program_name)s_%(process_num)d") +
@@ -130,6 +132,7 @@ Deno.test("crashmail: past --max-mails-per-minute each crash is logged as not ma
 });
 
 Deno.test("crashmailbatch: several crashes in one message over STARTTLS with AUTH, the original's subject and lines", async () => {
+  // guarantee: Crash and fatal alerts
   const [smtpPort] = freePorts(1);
   const certDir = await Deno.makeTempDir({ prefix: "crash-certs-" });
   try {
@@ -192,6 +195,7 @@ Deno.test("crashmailbatch: several crashes in one message over STARTTLS with AUT
 });
 
 Deno.test("fatalmailbatch: a BACKOFF loop and the FATAL that ends it are in the batch, with supervisord's reason", async () => {
+  // guarantee: Crash and fatal alerts
   const [smtpPort] = freePorts(1);
   await using server = await SmtpServer.start({ port: smtpPort });
   await using _sv = await Supervisord.start({
@@ -246,6 +250,7 @@ stderr_logfile=%(here)s/doomed.stderr.log
 });
 
 Deno.test("crashmailbatch: a batch the server did not take is logged and sent with the next interval", async () => {
+  // guarantee: Crash and fatal alerts
   const [smtpPort] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>

@@ -88,6 +88,7 @@ Deno.test("alerts: the rate limit lets N a window through, then again once the w
 });
 
 Deno.test("alerts: a batch lists BATCH_LINES alerts, then counts the rest per process", () => {
+  // guarantee: Crash and fatal alerts
   const b = new Batch();
   const alert = (name: string): Alert => ({
     kind: "crash",
@@ -104,6 +105,7 @@ Deno.test("alerts: a batch lists BATCH_LINES alerts, then counts the rest per pr
 });
 
 Deno.test("alerts: stderr lines are the last ones, escaped, masked and cut", () => {
+  // guarantee: Crash and fatal alerts
   const tail = "half a line\nok\nkey=AKIAABCDEFGHIJKLMNOP token=s3cr3t\n\x1b[31mred\n" +
     "x".repeat(1000) + "\n";
   const lines = lastLines(tail, 3, true);
