@@ -48,6 +48,24 @@ ${extra}
 `;
 }
 
+/** A batch program sending to the SMTP server on `smtpPort` at every TICK_5. */
+function batchArgs(program: string, smtpPort: number, ...extra: string[]): string[] {
+  return [
+    program,
+    "-t",
+    "ops@example.com",
+    "-f",
+    "alerts@example.com",
+    "-H",
+    `127.0.0.1:${smtpPort}`,
+    "-e",
+    "TICK_5",
+    "-i",
+    "0.05",
+    ...extra,
+  ];
+}
+
 const ASCTIME = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}`;
 
 Deno.test("crashmail: an unexpected exit is mailed with the original's subject and body, its exit status and stderr tail; others are not", async () => {
@@ -209,21 +227,7 @@ stderr_logfile=%(here)s/doomed.stderr.log
 ` +
       listenerSection(
         "fatal",
-        [
-          "fatalmailbatch",
-          "-t",
-          "ops@example.com",
-          "-f",
-          "alerts@example.com",
-          "-H",
-          `127.0.0.1:${smtpPort}`,
-          "-e",
-          "TICK_5",
-          "-i",
-          "0.05",
-          "--backoff-alert",
-          "2",
-        ],
+        batchArgs("fatalmailbatch", smtpPort, "--backoff-alert", "2"),
         dir,
         "events=PROCESS_STATE,TICK_5",
       ),
@@ -257,21 +261,7 @@ Deno.test("crashmailbatch: a batch the server did not take is logged and sent wi
       crasher("once", 0.5, 4) +
       listenerSection(
         "batch",
-        [
-          "crashmailbatch",
-          "-t",
-          "ops@example.com",
-          "-f",
-          "alerts@example.com",
-          "-H",
-          `127.0.0.1:${smtpPort}`,
-          "-e",
-          "TICK_5",
-          "-i",
-          "0.05",
-          "--smtp-timeout",
-          "2",
-        ],
+        batchArgs("crashmailbatch", smtpPort, "--smtp-timeout", "2"),
         dir,
         "events=PROCESS_STATE,TICK_5",
       ),
@@ -305,28 +295,20 @@ Deno.test("crashsms: a short message without a subject for the selected group, a
       crasher("other", 0.2, 1) + crasher("a", 1, 1) + "[group:jobs]\nprograms=a\n" +
       listenerSection(
         "sms",
-        [
+        batchArgs(
           "crashsms",
-          "-t",
-          "5551234567@sms.example.net",
-          "-f",
-          "alerts@example.com",
-          "-H",
-          `127.0.0.1:${smtpPort}`,
-          "-e",
-          "TICK_5",
-          "-i",
-          "0.05",
+          smtpPort,
           "--group",
           "jobs",
           "--webhook",
           `http://127.0.0.1:${hook.addr.port}/hook`,
-        ],
+        ),
         dir,
         "events=PROCESS_STATE,TICK_5",
       ),
   });
   const mail = await server.waitMessage();
+  assert.deepEqual(mail.rcpt_tos, ["ops@example.com"]);
   assert.doesNotMatch(mail.data, /^Subject:/m);
   const body = mail.data.split("\r\n\r\n")[1];
   assert.match(
