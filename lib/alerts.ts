@@ -195,12 +195,14 @@ export class AlertDetails {
 
   async #fill(alert: Alert): Promise<void> {
     const spec = alert.event.process;
-    const problems: string[] = [];
+    /** why → what could not be had for that reason */
+    const problems = new Map<string, string[]>();
     const ask = async <T>(what: string, method: string, params: unknown[]) => {
       try {
         return await this.client.call(method, params, DETAILS_TIMEOUT_MS) as T;
       } catch (e) {
-        problems.push(`${what}: ${(e as Error).message}`);
+        const why = (e as Error).message;
+        problems.set(why, [...problems.get(why) ?? [], what]);
         return undefined;
       }
     };
@@ -219,7 +221,9 @@ export class AlertDetails {
       const [text, , overflow] = stderr;
       alert.stderr = lastLines(String(text), this.stderrLines, Boolean(overflow));
     }
-    if (problems.length) alert.missing = problems.join("; ");
+    if (problems.size) {
+      alert.missing = [...problems].map(([why, what]) => `${what.join(", ")}: ${why}`).join("; ");
+    }
   }
 
   /**
