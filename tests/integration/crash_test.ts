@@ -11,8 +11,10 @@ import { makeCertificates } from "../support/certs.ts";
 import { SmtpServer } from "../support/smtp.ts";
 import {
   countMatches,
+  DENO,
   freePorts,
   listenerSection,
+  RUN_MAIN,
   Supervisord,
   waitFor,
 } from "../support/supervisord.ts";
@@ -323,4 +325,36 @@ Deno.test("crashsms: a short message without a subject for the selected group, a
   assert.equal(posted[0].outcome, "crashed");
   assert.match(String(posted[0].reason), /^\[jobs:a\]\(\d+\) exited unexpectedly/);
   assert.equal(posted[0].detail, "exit: exit status 1");
+});
+
+Deno.test("crash and fatal alerts: bad flags exit 2 naming the flag", async () => {
+  const cases: [string[], RegExp][] = [
+    [["crashmail", "-m", "nobody"], /-m\/--email: 'nobody' is not a mail address/],
+    [
+      ["crashmail", "--max-mails-per-minute", "1.5"],
+      /--max-mails-per-minute: must be a whole number/,
+    ],
+    [["crashmailbatch", "-f", "a@example.com"], /-t\/--toEmail: is required/],
+    [["fatalmailbatch", "-t", "a@example.com"], /-f\/--fromEmail: is required/],
+    [["crashsms", "-t", "a@example.com", "-f", "b@example.com", "-i", "0"], /-i\/--interval: /],
+    [["crashmailbatch", "-t", "x@y", "-f", "a@b", "-e", "TOCK_5"], /-e\/--tickEvent: /],
+    [
+      ["crashmailbatch", "-t", "x@y", "-f", "a@b", "-u", "alice"],
+      /-u\/--userName: needs a password/,
+    ],
+    [["crashmailbatch", "-t", "x@y", "-f", "a@b", "--tls", "--smtp-tls", "none"], /--smtp-tls: /],
+    [["crashsms", "-t", "x@y", "-f", "a@b", "--stderr-lines", "51"], /--stderr-lines: /],
+    [["fatalmailbatch", "-t", "x@y", "-f", "a@b", "--backoff-alert", "0"], /--backoff-alert: /],
+  ];
+  for (const [args, message] of cases) {
+    const out = await new Deno.Command(DENO, {
+      args: [...RUN_MAIN, ...args],
+      env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock" },
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 2, `${args.join(" ")}: ${stderr}`);
+    assert.match(stderr, message, args.join(" "));
+    assert.equal(out.stdout.length, 0);
+  }
 });
