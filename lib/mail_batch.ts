@@ -33,10 +33,17 @@ import {
   detailLines,
 } from "./alerts.ts";
 import { UsageError } from "./errors.ts";
+import { resolveSecret } from "./options.ts";
 import { type Notification, Notifier, type RestartReport } from "./notify.ts";
 import { list, nonEmpty, option, options, parseGroups, text, toggle } from "./option.ts";
 import { tickSeconds } from "./process_events.ts";
-import { MAIL_ADDRESS, parseSmtpOptions, SMTP_OPTIONS, type SmtpSettings } from "./smtp.ts";
+import {
+  describeSmtp,
+  MAIL_ADDRESS,
+  parseSmtpOptions,
+  SMTP_OPTIONS,
+  type SmtpSettings,
+} from "./smtp.ts";
 import { MAX_SECONDS } from "./limits.ts";
 
 /** What makes one batch program. */
@@ -179,29 +186,46 @@ function smtpSettings(v: {
   if (v.tls && v.smtp_tls !== undefined) {
     throw new UsageError("--smtp-tls: give only one of --tls, --smtp-tls");
   }
+  // superlance's password may be inline: resolved here, the login added to lib/smtp.ts's settings
+  const secret = resolveSecret(
+    { inline: v.password, env: v.password_env, file: v.password_file },
+    { inline: "-p/--password", env: "--password-env", file: "--password-file" },
+  );
+  const passwordFlag = { inline: "-p/--password", env: "--password-env", file: "--password-file" };
+  if (secret.error) {
+    throw new UsageError(`${passwordFlag[secret.error.source]}: ${secret.error.message}`);
+  }
+  const password = secret.value;
+  if (v.userName !== undefined && !password) {
+    throw new UsageError(
+      "-u/--userName: needs a password (-p/--password, --password-env or --password-file), " +
+        "not empty",
+    );
+  }
+  if (v.userName === undefined && password !== undefined) {
+    const source = v.password !== undefined
+      ? "inline"
+      : v.password_env !== undefined
+      ? "env"
+      : "file";
+    throw new UsageError(`${passwordFlag[source]}: needs -u/--userName`);
+  }
   const labels: Record<string, string> = {
     smtp_host: "-H/--smtpHost",
-    smtp_user: "-u/--userName",
-    smtp_password: "-p/--password",
-    smtp_password_env: "--password-env",
-    smtp_password_file: "--password-file",
     smtp_from: "-f/--fromEmail",
     smtp_tls: v.tls ? "--tls" : "--smtp-tls",
     smtp_ca_file: "--smtp-ca-file",
     smtp_timeout: "--smtp-timeout",
     smtp_port: "-H/--smtpHost",
   };
-  return parseSmtpOptions({
+  const settings = parseSmtpOptions({
     smtp_host: v.smtpHost,
-    smtp_user: v.userName,
-    smtp_password: v.password,
-    smtp_password_env: v.password_env,
-    smtp_password_file: v.password_file,
     smtp_from: v.fromEmail,
     smtp_tls: v.tls ? "starttls" : v.smtp_tls,
     smtp_ca_file: v.smtp_ca_file,
     smtp_timeout: v.smtp_timeout,
   }, (key) => labels[key] ?? `--${key}`)!;
+  return v.userName === undefined ? settings : { ...settings, user: v.userName, password };
 }
 
 /** The message of one or more batches: the original's lines, each alert's details under it. */
@@ -287,7 +311,7 @@ export function runBatchProgram(
             : []),
         ].join(", ")
       } of ${settings.selection.describe()} every ${v.interval} minutes of ${v.tickEvent}, ` +
-      `mailed to ${to.join(", ")} via smtp://${smtp.host}:${smtp.port} (${smtp.tls})` +
+      `mailed to ${to.join(", ")} via ${describeSmtp(smtp)}` +
       settings.webhook.map((u) => `; webhook ${new URL(u).origin}/…`).join("");
     return {
       settings,
