@@ -25,8 +25,8 @@ import {
   AlertDetails,
   alertReport,
   detailLines,
-  detailsOf,
   RateLimiter,
+  SingleSender,
 } from "../lib/alerts.ts";
 import {
   count,
@@ -38,7 +38,12 @@ import {
   text,
   toggle,
 } from "../lib/option.ts";
-import { DEFAULT_SENDMAIL, Notifier, parseNotifyOptions } from "../lib/notify.ts";
+import {
+  DEFAULT_SENDMAIL,
+  type Notification,
+  Notifier,
+  parseNotifyOptions,
+} from "../lib/notify.ts";
 import { asctime } from "../lib/process_events.ts";
 import { Logger } from "../lib/log.ts";
 import { SMTP_OPTIONS } from "../lib/smtp.ts";
@@ -109,6 +114,28 @@ export function crashLine(alert: Alert): string {
       `from state ${e.fromState}`;
 }
 
+/** The message: the original's subject and line, then the details and the alerts not mailed before. */
+export function crashMessage(alert: Alert, dropped: number, prefix?: string): Notification {
+  const line = crashLine(alert);
+  const details = detailLines(alert);
+  const body = [
+    line,
+    ...(details.length ? ["", ...details] : []),
+    ...(dropped
+      ? [
+        "",
+        `(${dropped} alerts before this one were not mailed: rate limit; the listener's log ` +
+        "names them)",
+      ]
+      : []),
+  ].join("\n");
+  return {
+    subject: crashSubject(alert, prefix),
+    body,
+    reports: [alertReport("crashmail", alert, line)],
+  };
+}
+
 function crashmailHelp(
   command: string,
   own: typeof OPTIONS,
@@ -165,57 +192,20 @@ export function runCrashmailCommand(argv: string[]): Promise<number> {
         if (!notifier.enabled) {
           logger.warn("no -m/--email and no --webhook: alerts are only logged");
         }
-        const details = new AlertDetails(client, settings.stderrLines);
-        const limiter = limit > 0 ? new RateLimiter(limit) : undefined;
-        let dropped = 0;
-        const delivering = new Set<Promise<void>>();
-        const deliver = async (alert: Alert, droppedBefore: number) => {
-          await detailsOf(alert);
-          const subject = crashSubject(alert, v.optionalheader);
-          const line = crashLine(alert);
-          const details = detailLines(alert);
-          const body = [
-            line,
-            ...(details.length ? ["", ...details] : []),
-            ...(droppedBefore
-              ? [
-                "",
-                `(${droppedBefore} alerts before this one were not mailed: ` +
-                `--max-mails-per-minute ${limit}; the listener's log names them)`,
-              ]
-              : []),
-          ].join("\n");
-          await notifier.send(
-            { subject, body, reports: [alertReport("crashmail", alert, line)] },
-            { process: alert.event.process, pid: alert.event.pid },
-          );
-        };
-        return {
-          alert(alert) {
-            const fields = { process: alert.event.process, pid: alert.event.pid };
-            if (limiter && !limiter.take()) {
-              dropped++;
-              logger.warn(
-                `${crashLine(alert)}: NOT mailed (rate limit: ${limit} mails in the last 60s, ` +
-                  `--max-mails-per-minute; ${dropped} not mailed so far)`,
-                fields,
-              );
-              return;
-            }
-            logger.warn(`${crashLine(alert)}, mailing`, fields);
-            if (!notifier.enabled) return;
-            details.fetch(alert);
-            const droppedBefore = dropped;
-            dropped = 0;
-            const delivery = deliver(alert, droppedBefore);
-            delivering.add(delivery);
-            delivery.finally(() => delivering.delete(delivery));
+        const limiter = limit > 0
+          ? { limiter: new RateLimiter(limit), label: `--max-mails-per-minute ${limit}` }
+          : undefined;
+        const sender = new SingleSender(
+          notifier,
+          {
+            line: crashLine,
+            message: (alert, dropped) => crashMessage(alert, dropped, v.optionalheader),
           },
-          async stop() {
-            await Promise.all([...delivering]);
-            await notifier.flush();
-          },
-        };
+          new AlertDetails(client, settings.stderrLines),
+          logger,
+          limiter,
+        );
+        return { alert: (alert) => sender.add(alert), stop: () => sender.stop() };
       },
     };
   });

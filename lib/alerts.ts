@@ -333,6 +333,67 @@ export class RateLimiter {
 }
 
 // ---------------------------------------------------------------------------
+// One message per alert
+
+/** How a program that sends one message per alert words it. */
+export interface SingleFormat {
+  /** The alert in one line (logs). */
+  line(alert: Alert): string;
+  /** Its message; `dropped`: alerts not sent (rate limit) since the previous one. */
+  message(alert: Alert, dropped: number): Notification;
+}
+
+/**
+ * One message per alert (crashmail), at most as many as `limiter` lets
+ * through: an alert past it is logged at WARN, one line each, and counted
+ * in the next message. Each alert gets its details before it is sent.
+ */
+export class SingleSender {
+  #dropped = 0;
+  readonly #delivering = new Set<Promise<unknown>>();
+
+  constructor(
+    readonly notifier: Notifier,
+    readonly format: SingleFormat,
+    readonly details: AlertDetails | undefined,
+    readonly logger: Logger,
+    /** With the flag that sets it, for the log (`--max-mails-per-minute 10`). */
+    readonly limit?: { limiter: RateLimiter; label: string },
+  ) {}
+
+  add(alert: Alert): void {
+    const fields = { process: alert.event.process, pid: alert.event.pid };
+    const line = this.format.line(alert);
+    if (this.limit && !this.limit.limiter.take()) {
+      this.#dropped++;
+      this.logger.warn(
+        `${line}: NOT mailed (rate limit: ${this.limit.limiter.max} in the last ` +
+          `${this.limit.limiter.windowMs / 1000}s, ${this.limit.label}; ${this.#dropped} not ` +
+          "mailed since the last mail)",
+        fields,
+      );
+      return;
+    }
+    this.logger.warn(`${line}, mailing`, fields);
+    if (!this.notifier.enabled) return;
+    this.details?.fetch(alert);
+    const dropped = this.#dropped;
+    this.#dropped = 0;
+    const delivery = detailsOf(alert).then(() =>
+      this.notifier.send(this.format.message(alert, dropped), fields)
+    );
+    this.#delivering.add(delivery);
+    delivery.finally(() => this.#delivering.delete(delivery));
+  }
+
+  /** Waits for the messages under way. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.#delivering]);
+    await this.notifier.flush();
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Batches
 
 /** Alerts listed one by one in a message, at most; the rest are counted per process. */

@@ -7,8 +7,11 @@ import {
   BATCH_LINES,
   lastLines,
   RateLimiter,
+  SingleSender,
   STDERR_LINE_CHARS,
 } from "../../lib/alerts.ts";
+import { Logger } from "../../lib/log.ts";
+import { Notifier } from "../../lib/notify.ts";
 import { asctime, parseProcessStateEvent } from "../../lib/process_events.ts";
 
 Deno.test("process events: supervisord's PROCESS_STATE payloads", () => {
@@ -115,4 +118,54 @@ Deno.test("alerts: stderr lines are the last ones, escaped, masked and cut", () 
   assert.ok(lines[2].length <= STDERR_LINE_CHARS, String(lines[2].length));
   assert.deepEqual(lastLines("first\nsecond\n", 5, false), ["first", "second"]);
   assert.deepEqual(lastLines("cut\nsecond\n", 5, true), ["second"]);
+});
+
+Deno.test("alerts: one message per alert within the rate limit; the next message counts those not sent", async () => {
+  // guarantee: Crash and fatal alerts
+  const dir = await Deno.makeTempDir({ prefix: "single-" });
+  try {
+    const lines: string[] = [];
+    const logger = new Logger("test", "info", (l) => lines.push(l));
+    const notifier = new Notifier({
+      email: ["ops@example.com"],
+      sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
+    }, logger);
+    let now = 0;
+    const sender = new SingleSender(
+      notifier,
+      {
+        line: (a) => `${a.event.process} crashed`,
+        message: (a, dropped) => ({
+          subject: `${a.event.process} crashed`,
+          body: `dropped before: ${dropped}`,
+          reports: [],
+        }),
+      },
+      undefined,
+      logger,
+      { limiter: new RateLimiter(1, 60_000, () => now), label: "--limit 1" },
+    );
+    const crash = (name: string): Alert => ({
+      kind: "crash",
+      time: new Date(),
+      event: event("EXITED", { expected: 0, processname: name }),
+    });
+    for (const name of ["a", "b", "c"]) sender.add(crash(name));
+    now = 60_000;
+    sender.add(crash("d"));
+    await sender.stop();
+    const mails = await Promise.all(
+      [...Deno.readDirSync(dir)].map((e) => Deno.readTextFile(`${dir}/${e.name}`)),
+    );
+    assert.deepEqual(
+      mails.map((m) => m.split("\n\n")[1].trim()).sort(),
+      ["dropped before: 0", "dropped before: 2"],
+    );
+    const log = lines.join("");
+    assert.match(log, /g:b crashed: NOT mailed \(rate limit: 1 in the last 60s, --limit 1; 1 not/);
+    assert.match(log, /g:c crashed: NOT mailed \(rate limit: 1 in the last 60s, --limit 1; 2 not/);
+    assert.match(log, /g:d crashed, mailing/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
