@@ -8,11 +8,12 @@
  * - AlertDetails: what supervisord can add (how it exited, from its own log;
  *   why it could not start; the last lines of its stderr log), bounded in
  *   time, in size and in concurrency, escaped;
- * - RateLimiter: at most N per minute (crashmail: one mail per crash);
+ * - RateLimiter and SingleSender: one message per alert, at most N a
+ *   minute, the others logged and counted in the next message (crashmail);
  * - BatchSender: alerts gathered per interval of TICK events into one
  *   message per channel, bounded in lines; a message a channel could not
  *   take is sent again with the next interval's, at most SEND_ATTEMPTS
- *   times, then given up loudly;
+ *   times, then given up loudly.
  */
 import type { Delivery, Notification, Notifier, RestartReport } from "./notify.ts";
 import type { Logger } from "./log.ts";
@@ -582,9 +583,4 @@ export class BatchSender {
       }
     }
   }
-}
-
-/** `crash`, for log lines about an alert of this kind. */
-export function alertLabel(kind: AlertKind): string {
-  return { crash: "crashed", fatal: "FATAL", backoff: "keeps failing to start" }[kind];
 }
