@@ -15,7 +15,6 @@ import {
   alertHelp,
   alertOptions,
   alertSettings,
-  fromOptionSpecs,
   helpSections,
   type PreparedAlerts,
   runAlertCommand,
@@ -38,23 +37,17 @@ import {
   text,
   toggle,
 } from "../lib/option.ts";
-import {
-  DEFAULT_SENDMAIL,
-  type Notification,
-  Notifier,
-  parseNotifyOptions,
-} from "../lib/notify.ts";
+import { type Notification, Notifier, NOTIFY, type NotifyOptions } from "../lib/notify.ts";
 import { asctime } from "../lib/process_events.ts";
 import { Logger } from "../lib/log.ts";
-import { SMTP_OPTIONS } from "../lib/smtp.ts";
+import { SMTP } from "../lib/smtp.ts";
 import { PROGRAM } from "../lib/version.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 
 /** --max-mails-per-minute's default. */
 const MAILS_PER_MINUTE = 10;
 
-const SMTP_KEYS = SMTP_OPTIONS.map((o) => o.key);
-
+/** superlance's flags (-m and -s are lib/notify.ts's, with the original's letters), SMTP, the rate limit. */
 const OPTIONS = options({
   program: list({
     short: "p",
@@ -73,20 +66,12 @@ const OPTIONS = options({
     help: "Put PREFIX: before the subject.",
     parse: text,
   }),
-  email: list({
+  email: {
+    ...NOTIFY.spec.email,
     short: "m",
-    metavar: "ADDR",
     help: "Mail the alerts to ADDR (repeatable); without it no mail is sent.",
-    parse: nonEmpty,
-  }),
-  sendmail_program: option({
-    flag: "sendmail_program",
-    short: "s",
-    metavar: "CMD",
-    help: "Command that reads the message (headers included) on stdin and sends it.",
-    parse: nonEmpty,
-    defaultText: `"${DEFAULT_SENDMAIL}"`,
-  }),
+  },
+  sendmail_program: { ...NOTIFY.spec.sendmail_program, short: "s" },
   max_mails_per_minute: option({
     metavar: "N",
     help: "Mail at most N alerts in any 60 seconds; the others are logged, one line each, and " +
@@ -94,8 +79,8 @@ const OPTIONS = options({
     parse: count(0),
     default: MAILS_PER_MINUTE,
   }),
-  ...fromOptionSpecs(SMTP_OPTIONS, SMTP_KEYS, "value"),
-});
+  ...SMTP.spec,
+}, (v, name) => ({ ...v, smtp: SMTP.finish(v, name) }));
 
 /** The original's subject: ` web crashed at …`, after `PREFIX:` with -o. */
 export function crashSubject(alert: Alert, prefix?: string): string {
@@ -151,7 +136,6 @@ function crashmailHelp(
       ["More options (not in superlance)", shared.spec],
     ]),
     HELP_EXAMPLES.crashmail,
-    [["the variable you name with --smtp-password-env", "The SMTP password."]],
   );
 }
 
@@ -163,16 +147,12 @@ export function runCrashmailCommand(argv: string[]): Promise<number> {
     const { results: [v, s] } = parseGroups([OPTIONS, shared], argv);
     if (s.help) return crashmailHelp(command, OPTIONS, shared);
     const settings = alertSettings(s, v.program, v.any);
-    const smtpValues = Object.fromEntries(SMTP_KEYS.map((k) => [k, v[k as keyof typeof v]]));
-    const notify = parseNotifyOptions(
-      { email: v.email, sendmail_program: v.sendmail_program, ...smtpValues },
-      [
-        { key: "email", long: "email", short: "m", type: "string", help: "" },
-        { key: "sendmail_program", long: "sendmail_program", short: "s", type: "string", help: "" },
-        ...SMTP_OPTIONS,
-      ],
-    );
-    const notifyOptions = { ...notify, webhook: settings.webhook };
+    const notifyOptions: NotifyOptions = {
+      email: v.email,
+      sendmail: v.sendmail_program,
+      webhook: settings.webhook,
+      ...(v.smtp ? { smtp: v.smtp } : {}),
+    };
     const limit = v.max_mails_per_minute;
     const describe = () =>
       `mailing the unexpected exits${

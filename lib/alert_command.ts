@@ -1,18 +1,17 @@
 /**
  * What every alert program (crashmail, crashmailbatch, fatalmailbatch,
  * crashsms) shares beyond superlance's flags: the flags (selection by
- * group, BACKOFF loops, stderr lines, webhooks, log format, --validate),
- * their glue to lib/notify.ts and lib/smtp.ts, and the start-up: help,
+ * group, BACKOFF loops, stderr lines, webhooks, log format, --validate)
+ * and the start-up: help,
  * validation (exit 2 naming the flag), logger, supervisord client, the
  * event loop.
  */
-import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import { type HelpSection, renderHelp, SUPERVISOR_ENVIRONMENT } from "./help.ts";
 import { reportUsageError, warnUnlessSigusr1Ignored } from "./listen.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
-import { NOTIFY_OPTIONS, parseNotifyOptions } from "./notify.ts";
+import { NOTIFY } from "./notify.ts";
 import {
   choice,
   count,
@@ -22,7 +21,6 @@ import {
   type Option,
   option,
   options,
-  text,
   toggle,
   type Values,
 } from "./option.ts";
@@ -37,39 +35,16 @@ import {
 } from "./alerts.ts";
 import { SupervisorClient } from "./supervisor.ts";
 
-/**
- * Options of the older OptionSpec tables (lib/notify.ts, lib/smtp.ts) in
- * lib/option.ts's form: their text as written (a list for repeatable ones),
- * validated afterwards by their own parsers (parseNotifyOptions,
- * parseSmtpOptions).
- */
-export function fromOptionSpecs<K extends string, T extends string | string[]>(
-  specs: OptionSpec[],
-  keys: K[],
-  takes: T extends string[] ? "list" : "value",
-): Record<K, Option<T extends string[] ? string[] : string | undefined>> {
-  return Object.fromEntries(keys.map((key) => {
-    const s = specs.find((spec) => spec.key === key);
-    if (!s) throw new Error(`no option ${key}`);
-    const d = {
-      flag: s.long,
-      short: s.short,
-      aliases: s.aliases,
-      metavar: s.metavar,
-      help: s.help,
-      defaultText: s.defaultText,
-    };
-    return [key, takes === "list" ? list({ ...d, parse: text }) : option({ ...d, parse: text })];
-  })) as Record<K, Option<T extends string[] ? string[] : string | undefined>>;
-}
-
-const WEBHOOK_KEYS = ["webhook", "webhook_env", "webhook_file"] as const;
-const WEBHOOK_SPECS = NOTIFY_OPTIONS.filter((s) =>
-  (WEBHOOK_KEYS as readonly string[]).includes(s.key)
-).map((s) => ({
-  ...s,
-  help: s.help.replace("every restart report", "every alert"),
-}));
+/** superlance's programs have no webhooks: lib/notify.ts's, said of alerts. */
+const WEBHOOK = {
+  webhook: {
+    ...NOTIFY.spec.webhook,
+    help: "POST every alert as JSON to this http(s) URL " +
+      "(repeatable; visible in ps: prefer --webhook-env or --webhook-file).",
+  },
+  webhook_env: NOTIFY.spec.webhook_env,
+  webhook_file: NOTIFY.spec.webhook_file,
+};
 
 /** The flags every alert program adds to superlance's (long forms only: superlance has the letters). */
 export function alertOptions(stderrLines: number) {
@@ -99,11 +74,7 @@ export function alertOptions(stderrLines: number) {
       },
       default: stderrLines,
     }),
-    ...fromOptionSpecs<(typeof WEBHOOK_KEYS)[number], string[]>(
-      WEBHOOK_SPECS,
-      [...WEBHOOK_KEYS],
-      "list",
-    ),
+    ...WEBHOOK,
     log_format: option({
       metavar: "FORMAT",
       help: "text, or json (one object per line).",
@@ -136,15 +107,12 @@ export function alertSettings(
   programs: string[],
   any: boolean,
 ): AlertSettings {
-  const { webhook } = parseNotifyOptions(
-    { webhook: v.webhook, webhook_env: v.webhook_env, webhook_file: v.webhook_file },
-    WEBHOOK_SPECS,
-  );
   return {
     selection: new AlertSelection(programs, v.group, any),
     ...(v.backoff_alert === undefined ? {} : { backoffTries: v.backoff_alert }),
     stderrLines: v.stderr_lines,
-    webhook: webhook ?? [],
+    // the URLs of the env and file forms are read and checked by their parsers
+    webhook: [...v.webhook, ...v.webhook_env, ...v.webhook_file],
     logFormat: v.log_format,
     validate: v.validate,
   };
@@ -155,7 +123,7 @@ export function helpSections(groups: [string, Record<string, Option<unknown>>][]
   const rows = helpRows(groups.map(([, spec]) => spec));
   return groups.map(([title], i) => ({
     title,
-    entries: rows[i].map((r): [string, string] => [r.left, r.text]),
+    rows: rows[i],
   }));
 }
 
@@ -172,7 +140,6 @@ export function alertHelp(
     environment: [
       ...SUPERVISOR_ENVIRONMENT,
       ...environment,
-      ["the variable you name with --webhook-env", "A webhook URL."],
     ],
   });
 }

@@ -16,7 +16,6 @@ import {
   alertHelp,
   alertOptions,
   alertSettings,
-  fromOptionSpecs,
   helpSections,
   type PreparedAlerts,
   runAlertCommand,
@@ -35,15 +34,19 @@ import {
 import { UsageError } from "./errors.ts";
 import { resolveSecret } from "./options.ts";
 import { type Notification, Notifier, type RestartReport } from "./notify.ts";
-import { list, nonEmpty, option, options, parseGroups, text, toggle } from "./option.ts";
-import { tickSeconds } from "./process_events.ts";
 import {
-  describeSmtp,
-  MAIL_ADDRESS,
-  parseSmtpOptions,
-  SMTP_OPTIONS,
-  type SmtpSettings,
-} from "./smtp.ts";
+  list,
+  nonEmpty,
+  option,
+  OptionError,
+  options,
+  parseGroups,
+  text,
+  toggle,
+  type Values,
+} from "./option.ts";
+import { tickSeconds } from "./process_events.ts";
+import { describeSmtp, MAIL_ADDRESS, SMTP, type SmtpSettings } from "./smtp.ts";
 import { MAX_SECONDS } from "./limits.ts";
 
 /** What makes one batch program. */
@@ -78,7 +81,12 @@ function tickEvent(raw: unknown): string {
   return name;
 }
 
-const SMTP_EXTRAS = ["smtp_tls", "smtp_ca_file", "smtp_timeout"] as const;
+/** lib/smtp.ts's flags superlance lacks: TLS modes, a private CA, the time allowed. */
+const SMTP_EXTRAS = {
+  smtp_tls: SMTP.spec.smtp_tls,
+  smtp_ca_file: SMTP.spec.smtp_ca_file,
+  smtp_timeout: SMTP.spec.smtp_timeout,
+};
 
 function batchOptions(program: BatchProgram) {
   return options({
@@ -94,7 +102,7 @@ function batchOptions(program: BatchProgram) {
       short: "f",
       metavar: "ADDR",
       help: "Send the alerts from this address (required).",
-      parse: nonEmpty,
+      parse: SMTP.spec.smtp_from.parse,
     }),
     interval: option({
       short: "i",
@@ -127,8 +135,9 @@ function batchOptions(program: BatchProgram) {
       short: "H",
       metavar: "HOST[:PORT]",
       help: "SMTP server (port 25 unless given; IPv6: [addr]:port).",
-      parse: nonEmpty,
-      default: "localhost",
+      parse: SMTP.spec.smtp_host.parse,
+      default: { host: "localhost" },
+      defaultText: "localhost",
     }),
     userName: option({
       flag: "userName",
@@ -156,11 +165,7 @@ function batchOptions(program: BatchProgram) {
     tls: toggle({
       help: "STARTTLS, the server's certificate verified (--smtp-ca-file for a private CA).",
     }),
-    ...fromOptionSpecs<(typeof SMTP_EXTRAS)[number], string>(
-      SMTP_OPTIONS,
-      [...SMTP_EXTRAS],
-      "value",
-    ),
+    ...SMTP_EXTRAS,
     program: list({
       metavar: "NAME",
       help: "Alert only for this process, `name` (in any group) or `group:name` (repeatable, " +
@@ -171,18 +176,9 @@ function batchOptions(program: BatchProgram) {
 }
 
 /** superlance's SMTP flags → lib/smtp.ts's settings; UsageError names the flag. */
-function smtpSettings(v: {
-  smtpHost: string;
-  userName?: string;
-  password?: string;
-  password_env?: string;
-  password_file?: string;
-  tls: boolean;
-  smtp_tls?: string;
-  smtp_ca_file?: string;
-  smtp_timeout?: string;
-  fromEmail: string;
-}): SmtpSettings {
+function smtpSettings(
+  v: Values<ReturnType<typeof batchOptions>["spec"]> & { fromEmail: string },
+): SmtpSettings {
   if (v.tls && v.smtp_tls !== undefined) {
     throw new UsageError("--smtp-tls: give only one of --tls, --smtp-tls");
   }
@@ -218,13 +214,24 @@ function smtpSettings(v: {
     smtp_timeout: "--smtp-timeout",
     smtp_port: "-H/--smtpHost",
   };
-  const settings = parseSmtpOptions({
-    smtp_host: v.smtpHost,
-    smtp_from: v.fromEmail,
-    smtp_tls: v.tls ? "starttls" : v.smtp_tls,
-    smtp_ca_file: v.smtp_ca_file,
-    smtp_timeout: v.smtp_timeout,
-  }, (key) => labels[key] ?? `--${key}`)!;
+  const name = (key: string) => labels[key] ?? `--${key}`;
+  let settings: SmtpSettings;
+  try {
+    settings = SMTP.finish({
+      smtp_host: v.smtpHost,
+      smtp_port: undefined,
+      smtp_tls: v.tls ? "starttls" : v.smtp_tls,
+      smtp_user: undefined,
+      smtp_password_env: undefined,
+      smtp_password_file: undefined,
+      smtp_from: v.fromEmail,
+      smtp_ca_file: v.smtp_ca_file,
+      smtp_timeout: v.smtp_timeout,
+    }, name)!;
+  } catch (e) {
+    if (e instanceof OptionError) throw new UsageError(`${name(e.key)}: ${e.message}`);
+    throw e;
+  }
   return v.userName === undefined ? settings : { ...settings, user: v.userName, password };
 }
 
@@ -291,7 +298,6 @@ export function runBatchProgram(
           ["More options (not in superlance)", shared.spec],
         ]),
         program.examples,
-        [["the variable you name with --password-env", "The SMTP password."]],
       );
     }
     if (v.toEmail === undefined) throw new UsageError("-t/--toEmail: is required");
