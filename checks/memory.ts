@@ -68,6 +68,29 @@ export function parseSizeKb(value: number | string): number {
   return kb;
 }
 
+/**
+ * The resident memory of `pid` in KB; with `cumulative`, summed with every
+ * descendant's (one that exits during the scan is left out). `counted`: how
+ * many processes the sum covers. undefined when `pid` itself has exited.
+ */
+export async function measureRssKb(
+  pid: number,
+  cumulative: boolean,
+): Promise<{ kb: number; counted: number } | undefined> {
+  const own = await readRssKb(pid);
+  if (own === undefined) return undefined;
+  let kb = own;
+  let counted = 1;
+  if (cumulative) {
+    for (const rss of await Promise.all((await descendantsOf(pid)).map((d) => readRssKb(d)))) {
+      if (rss === undefined) continue; // exited during the scan
+      kb += rss;
+      counted++;
+    }
+  }
+  return { kb, counted };
+}
+
 /** KB → `840 KB`, `612 MB`, `1.5 GB` (one decimal at most). */
 export function formatKb(kb: number): string {
   const [amount, unit] = kb >= 1024 * 1024
@@ -112,20 +135,11 @@ export const memoryCheck: CheckDefinition<MemoryOptions> = {
   schema,
   retries: () => 0,
   async run(process, o) {
-    const own = await readRssKb(process.pid);
-    if (own === undefined) {
+    const measured = await measureRssKb(process.pid, o.cumulative);
+    if (measured === undefined) {
       return unknown(`cannot read the memory of pid ${process.pid}: the process has exited`);
     }
-    let total = own;
-    let counted = 1;
-    if (o.cumulative) {
-      const descendants = await descendantsOf(process.pid);
-      for (const rss of await Promise.all(descendants.map((pid) => readRssKb(pid)))) {
-        if (rss === undefined) continue; // exited during the scan
-        total += rss;
-        counted++;
-      }
-    }
+    const { kb: total, counted } = measured;
     const over = o.cumulative
       ? ` (cumulative over ${counted} process${counted === 1 ? "" : "es"})`
       : "";

@@ -67,6 +67,12 @@ const ROUTES: Route[] = [
     load: async () => (await import("./httpok.ts")).runHttpokCommand,
   },
   {
+    name: "memmon",
+    section: "listener",
+    summary: "superlance's memmon: restart programs whose memory exceeds their limit.",
+    load: async () => (await import("./memmon.ts")).runMemmonCommand,
+  },
+  {
     name: "serve",
     section: "other",
     summary: "HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics.",
