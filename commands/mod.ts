@@ -90,7 +90,7 @@ const ROUTES: Route[] = [
   {
     name: "install-compat",
     section: "other",
-    summary: "The Python package's program names (supervisor_http_check, …).",
+    summary: "The original program names (supervisor_http_check, …, memmon, crashmail, …).",
     load: async () => {
       const { runInstallCompat } = await import("./install_compat.ts");
       return reporting("install-compat", runInstallCompat);
