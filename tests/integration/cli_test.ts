@@ -49,6 +49,7 @@ const SUBCOMMANDS = [
   "complex",
   "run",
   "httpok",
+  "memmon",
   "serve",
   "heartbeat",
   "install-compat",
@@ -82,6 +83,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
       "complex",
       "run",
       "httpok",
+      "memmon",
       "serve",
       "heartbeat",
       "install-compat",
@@ -93,7 +95,11 @@ Deno.test("--help of every listener subcommand lists every flag with its default
     assert.match(r.stdout, /Usage: /, command);
   }
   // the ways to try before deploying, where each applies
-  const tries: [string, string[]][] = [["run", ["--once", "--validate"]], ["httpok", ["--once"]]];
+  const tries: [string, string[]][] = [
+    ["run", ["--once", "--validate"]],
+    ["httpok", ["--once"]],
+    ["memmon", ["--once", "--validate"]],
+  ];
   for (const [command, flags] of tries) {
     const r = await run([command, "--help"]);
     for (const flag of flags) assert.match(r.stdout, new RegExp(`^ {2}${flag} `, "m"), command);
@@ -107,6 +113,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
       "complex",
       "run",
       "httpok",
+      "memmon",
       "serve",
       "heartbeat",
       "install-compat",
@@ -119,7 +126,14 @@ Deno.test("--help of every listener subcommand lists every flag with its default
 
 Deno.test("--help fits 80 columns and has Examples (and Environment where supervisord is called)", async () => {
   // guarantee: Help and config errors
-  const talksToSupervisord = [...Object.keys(CHECKS), "complex", "run", "httpok", "serve"];
+  const talksToSupervisord = [
+    ...Object.keys(CHECKS),
+    "complex",
+    "run",
+    "httpok",
+    "memmon",
+    "serve",
+  ];
   for (const command of [...SUBCOMMANDS, undefined]) {
     const r = await run(command ? [command, "--help"] : ["--help"]);
     assert.equal(r.code, 0, `${command} --help`);

@@ -169,6 +169,24 @@ Deno.test("memmon -c: a child over the limit gets its parent restarted; -u: not 
     async () => Date.now() / 1000 - (await sv.process(parent)).start > 2,
   );
 
+  // --once: one round, judged and printed, nothing restarted
+  const once = await new Deno.Command(DENO, {
+    args: [...RUN_MAIN, "memmon", "-p", "fam:parent=1MB", "-a", "1GB", "--once"],
+    env: { SUPERVISOR_SERVER_URL: sv.url },
+    stdin: "null",
+  }).output();
+  const printed = new TextDecoder().decode(once.stdout);
+  assert.equal(once.code, 2, printed);
+  assert.match(printed, /^SUPERVISOR-CHECKS CRITICAL - 1 of 1 unhealthy/);
+  assert.match(
+    printed,
+    new RegExp(
+      `^CRITICAL ${parent} \\(pid ${pid}\\): memmon unhealthy: .* exceeds 1048576 bytes`,
+      "m",
+    ),
+  );
+  assert.equal((await sv.process(parent)).pid, pid, "--once restarts nothing");
+
   await sv.kill(parent, "SIGUSR2"); // the child grows by 200 MB
   const newPid = await sv.waitRestarted(parent, pid);
   const cum = await sv.waitLog(
@@ -219,4 +237,37 @@ Deno.test("memmon: bad flags are refused at start-up with exit 2, naming the fla
     assert.equal(code, 2, `${args.join(" ")}: ${stderr}`);
     assert.match(stderr, expected);
   }
+});
+
+Deno.test("memmon --help lists memmon's flags, their spellings and the shared long flags", async () => {
+  const { code, stdout } = await new Deno.Command(DENO, {
+    args: [...RUN_MAIN, "memmon", "--help"],
+    stdin: "null",
+  }).output();
+  assert.equal(code, 0);
+  const help = new TextDecoder().decode(stdout);
+  for (
+    const flag of [
+      "-p/--program NAME=SIZE",
+      "-g/--groupname, --group GROUP=SIZE",
+      "-a/--any SIZE",
+      "-c/--cumulative",
+      "-s/--sendmail_program, --sendmail CMD",
+      "-m/--email ADDR",
+      "-u/--uptime SECONDS",
+      "-n/--name NAME",
+      "--once",
+      "--validate",
+      "--interval, --check-interval SECONDS",
+      "--failure-threshold N",
+      "--max-restarts N",
+      "--dry-run",
+      "--metrics-listen HOST:PORT",
+      "--webhook-env NAME",
+      "--smtp-host HOST[:PORT]",
+    ]
+  ) {
+    assert.ok(help.includes(`\n  ${flag}`), `memmon --help lacks ${flag}`);
+  }
+  assert.match(help, /-u\/--uptime SECONDS +Mail only .*\n(.*\n)*? +Default: no limit/);
 });
