@@ -1,32 +1,13 @@
 /**
- * exec: the process is healthy when a command exits with status 0 within
- * the timeout. Custom checks in any language, without writing TypeScript.
+ * exec: the process is healthy when a command exits with status 0 within the
+ * timeout: custom checks in any language, without writing TypeScript. The
+ * command (shell text, or in a config file an argv array run as given) runs
+ * per process through lib/subprocess.ts, with the process described in its
+ * environment; its output ends up in the verdict message, never on stdout.
  *
- * The command runs per process through `/bin/sh -c`, so shell syntax works
- * (`test -e "$DIR/ok" && ./probe.py`). In a config file it may also be an
- * argv array (`["/usr/local/bin/probe", "--max", "100"]`), run as given,
- * without any shell expansion. It inherits the listener's environment and
- * working directory, plus, for the process being judged:
- *
- *   SUPERVISOR_CHECK_PROCESS_NAME  its name
- *   SUPERVISOR_CHECK_GROUP_NAME    its group
- *   SUPERVISOR_CHECK_PID           its pid
- *   SUPERVISOR_CHECK_PORT          its port (only with -p/--port)
- *
- * (supervisord's own SUPERVISOR_PROCESS_NAME/SUPERVISOR_GROUP_NAME, also
- * inherited, name the listener.) Its stdin is /dev/null; its stdout and
- * stderr are captured, never passed through: the listener's stdout is
- * supervisord's protocol channel. The end of that output goes into the
- * verdict message, so it lands in the log line.
- *
- * Exit status 0 is healthy; any other status, death by a signal, or no exit
- * within -t/--timeout is unhealthy. Statuses 126 and 127 (the shell could
- * not execute or find the command) are `unknown` instead: a broken command
- * is a configuration error, not a verdict on the process, and must not
- * restart it. The command runs in a session of its own (lib/subprocess.ts);
- * on timeout it is killed with its whole process group and every descendant
- * still under it, even one that called setsid, and whatever the command
- * leaves running in its group when the shell exits is killed too.
+ * Statuses 126 and 127 (the shell could not execute or find the command)
+ * are `unknown`, not unhealthy: a broken command is a configuration error,
+ * not a verdict on the process, and must not restart it.
  */
 import { z } from "zod";
 import {
@@ -41,9 +22,14 @@ import {
 import { count, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { outside } from "../lib/redact.ts";
-import { runCommand } from "../lib/subprocess.ts";
+import {
+  runCommand,
+  SHELL,
+  shellCommand,
+  shellQuote,
+  shellSyntaxError,
+} from "../lib/subprocess.ts";
 
-const SHELL = "/bin/sh";
 /** Longest rendering of the command's output in a verdict message. */
 export const OUTPUT_CHARS = 500;
 /** Set only with -p; never inherited from the listener. */
@@ -72,23 +58,6 @@ const OPTIONS: OptionSpec[] = [
   retriesOption(0),
 ];
 
-/** Start-up check of the command's shell syntax (`sh -n`), without running it. */
-function syntaxError(command: string): string | undefined {
-  const { success, stderr } = new Deno.Command(SHELL, {
-    args: ["-n", "-c", command],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).outputSync();
-  if (success) return undefined;
-  return summarizeOutput(new TextDecoder().decode(stderr)) || "rejected by /bin/sh -n";
-}
-
-/** An argv list as a /bin/sh command that runs it with no expansion at all. */
-function shellQuote(argv: string[]): string {
-  return argv.map((arg) => `'${arg.replaceAll("'", `'"'"'`)}'`).join(" ");
-}
-
 const schema = z.object({
   command: z.union([z.string(), z.array(z.string())], {
     error: "must be a shell command, or (in a config file) an argv array of strings",
@@ -100,8 +69,11 @@ const schema = z.object({
     if (Array.isArray(given) && given.length === 0) return problem("must name a program");
     const command = Array.isArray(given) ? shellQuote(given) : given;
     if (command.trim() === "") return problem("must not be empty");
-    const error = syntaxError(command);
-    return error === undefined ? command : problem(`not valid /bin/sh syntax: ${error}`);
+    const error = shellSyntaxError(command);
+    if (error === undefined) return command;
+    return problem(
+      `not valid ${SHELL} syntax: ${summarizeOutput(error) || `rejected by ${SHELL} -n`}`,
+    );
   }),
   port: portSpec.optional(),
   timeout: seconds(15),
@@ -110,7 +82,12 @@ const schema = z.object({
 
 export type ExecOptions = z.output<typeof schema>;
 
-/** The environment of the command run for `process`. */
+/**
+ * The environment of the command run for `process`: the listener's, plus
+ * SUPERVISOR_CHECK_PROCESS_NAME, _GROUP_NAME, _PID and, with -p only,
+ * SUPERVISOR_CHECK_PORT (supervisord's own SUPERVISOR_PROCESS_NAME and
+ * SUPERVISOR_GROUP_NAME, inherited, name the listener).
+ */
 function commandEnv(process: ProcessInfo, port: PortSpec | undefined): Record<string, string> {
   const env = Deno.env.toObject();
   delete env[PORT_VARIABLE];
@@ -144,7 +121,9 @@ export const execCheck: CheckDefinition<ExecOptions> = {
   retries: (o) => o.num_retries,
   async run(process, o, ctx): Promise<Verdict> {
     const started = performance.now();
-    const r = await runCommand([SHELL, "-c", o.command], {
+    // stdin /dev/null, stdout and stderr merged and captured; on timeout it is killed with its
+    // whole tree, even a descendant that called setsid; what it leaves in its group goes too
+    const r = await runCommand(shellCommand(o.command), {
       env: commandEnv(process, o.port),
       clearEnv: true,
       timeoutMs: o.timeout * 1000,

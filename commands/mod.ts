@@ -108,6 +108,9 @@ const ROUTES: Route[] = [
   },
 ];
 
+/** Every subcommand's name: the check kinds' and the routes' (each has a page under docs/commands/). */
+export const SUBCOMMANDS: readonly string[] = [...CHECK_NAMES, ...ROUTES.map((r) => r.name)];
+
 /** The subcommand named `name`, loaded; undefined when there is none. */
 export async function loadCommand(name: string): Promise<Command | undefined> {
   const kind = loadCheck(name);

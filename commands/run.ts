@@ -16,7 +16,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
     long: "config",
     type: "string",
     metavar: "FILE",
-    help: "YAML (or *.json) file listing the check sets; see README, 'run --config'.",
+    help: "YAML (or *.json) file listing the check sets; see docs/configuration.md#run-config.",
   },
   ...MODE_OPTIONS,
   { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },

@@ -1,21 +1,9 @@
 /**
  * `supervisor-checks serve`: a long-running HTTP sidecar (run it as a
  * supervisord [program:x], or anywhere) answering liveness and readiness
- * probes, check results, metrics and an environment dump.
- *
- * - GET /health/live: 200 `{}` while the StatsD workers gauge (`workers` or
- *   `gunicorn.workers`) is positive and every --group/--process is RUNNING,
- *   else 422 `{"code": "NoWorkers" | "ProcessNotRunning" |
- *   "SupervisorUnavailable", "description": …}`.
- * - GET /health/ready: the same gate, then the application's
- *   --application-health-ready-url (lib/serve_ready.ts).
- * - GET /healthcheck: the --config checks (lib/serve_checks.ts).
- * - GET /environment: with --environment only (lib/environment.ts).
- * - GET /metrics: Prometheus text (with supervisord access: its processes, as a
- *   listener's --metrics-listen exports them).
- *
- * The flags and answers of /health/* are those of approck's `healthcheck`
- * sidecar; the rest follows Runscope's `healthcheck` for Flask.
+ * probes, check results, metrics and an environment dump. This file turns
+ * flags into settings and runs the process: it opens the StatsD listener
+ * and the HTTP server around lib/serve_app.ts, and stops on SIGTERM/SIGINT.
  */
 import { z } from "zod";
 import { VALIDATE_OPTION } from "../lib/modes.ts";
@@ -27,23 +15,14 @@ import { parseFlags, renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
-import { environmentDump } from "../lib/environment.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
-import {
-  type MetricFamily,
-  METRICS_CONTENT_TYPE,
-  processFamilies,
-  renderMetrics,
-  supervisordUpFamily,
-} from "../lib/metrics.ts";
 import { describeIssues, resolveSecret, seconds } from "../lib/options.ts";
 import { ProcessSelector } from "../lib/select.ts";
-import { CheckSuite } from "../lib/serve_checks.ts";
-import { type ServeConfig, serveConfigFrom } from "../lib/serve_config.ts";
-import { notRunning, ProcessList } from "../lib/serve_processes.ts";
-import { askApplication, type ReadyTarget, readyTarget } from "../lib/serve_ready.ts";
-import { StatsdListener, WORKER_GAUGES, WorkersGauge } from "../lib/statsd.ts";
+import { ServeApp, type ServeSettings } from "../lib/serve_app.ts";
+import { serveConfigFrom } from "../lib/serve_config.ts";
+import { type ReadyTarget, readyTarget } from "../lib/serve_ready.ts";
+import { StatsdListener } from "../lib/statsd.ts";
 import { SupervisorClient } from "../lib/supervisor.ts";
 
 export const SERVE_OPTIONS: OptionSpec[] = [
@@ -94,7 +73,7 @@ export const SERVE_OPTIONS: OptionSpec[] = [
     metavar: "SECONDS",
     help: "Count no workers once the workers gauge has not been updated for this long: " +
       "a dead gunicorn master sends nothing. gunicorn sends its gauge only when the count " +
-      "changes, so the sender must repeat it (see the README's gunicorn hook).",
+      "changes, so the sender must repeat it (see examples/gunicorn_conf.py).",
     defaultText: "never",
   },
   {
@@ -205,24 +184,6 @@ const flagSchema = z.object({
   environment: z.boolean().default(false),
   verbose: z.boolean().default(false),
 });
-
-/** Everything `serve` needs, validated. */
-export interface ServeSettings {
-  host: string;
-  port: number;
-  /** undefined with --no-statsd. workersTtl: seconds, Infinity for never. */
-  statsd?: { host: string; port: number; workersTtl: number };
-  ready?: ReadyTarget;
-  /** --group / --process: what /health/live requires RUNNING. */
-  selectors: ProcessSelector[];
-  /** Present when --group/--process or a config entry needs supervisord. */
-  client?: SupervisorClient;
-  config: ServeConfig;
-  environment: boolean;
-  verbose: boolean;
-  /** The `config` section of GET /environment: the flags and the config file. */
-  shown: Record<string, unknown>;
-}
 
 /** Parses and validates `serve`'s argv (and its config file); "help" for --help. */
 export async function parseServeArgs(
@@ -349,224 +310,6 @@ export interface ServeHandle {
   stop(): Promise<void>;
 }
 
-interface Problem {
-  code: string;
-  description: string;
-}
-
-const JSON_TYPE = { "content-type": "application/json" };
-
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { ...JSON_TYPE, ...headers } });
-}
-
-/** The path of an absolute request URL, without the query string. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  const query = url.indexOf("?", start);
-  return query === -1 ? url.slice(start) : url.slice(start, query);
-}
-
-const ENDPOINTS = ["/health/live", "/health/ready", "/healthcheck", "/metrics", "/environment"];
-
-/** The request handling of `serve`; state lives here, sockets in startServe. */
-class ServeApp {
-  readonly #hostname = Deno.hostname();
-  readonly #gauge: WorkersGauge | undefined;
-  readonly #processes: ProcessList | undefined;
-  readonly #suite: CheckSuite;
-  /** Whether the last look at the gauge saw workers (for transition logs). */
-  #hadWorkers = false;
-  statsd: StatsdListener | undefined;
-
-  constructor(
-    readonly settings: ServeSettings,
-    private readonly logger: Logger,
-    private readonly stopping: AbortSignal,
-  ) {
-    this.#gauge = settings.statsd ? new WorkersGauge(settings.statsd.workersTtl) : undefined;
-    this.#processes = settings.client ? new ProcessList(settings.client) : undefined;
-    this.#suite = new CheckSuite(
-      settings.config.checks,
-      settings.config.healthcheck,
-      this.#processes,
-      stopping,
-      logger,
-    );
-  }
-
-  get gauge(): WorkersGauge | undefined {
-    return this.#gauge;
-  }
-
-  handle = (req: Request): Response | Promise<Response> => {
-    const path = pathOf(req.url);
-    if (this.settings.verbose) this.logger.debug(`${req.method} ${path}`);
-    const known = ENDPOINTS.includes(path) &&
-      (path !== "/environment" || this.settings.environment);
-    if (!known) {
-      return json(404, {
-        code: "NotFound",
-        description: `no endpoint ${path}; try ${
-          ENDPOINTS.filter((e) => e !== "/environment" || this.settings.environment).join(", ")
-        }`,
-      });
-    }
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      return json(405, { code: "MethodNotAllowed", description: `${req.method} ${path}` }, {
-        Allow: "GET, HEAD",
-      });
-    }
-    switch (path) {
-      case "/health/live":
-        return this.#live();
-      case "/health/ready":
-        return this.#ready();
-      case "/healthcheck":
-        return this.#healthcheck();
-      case "/metrics":
-        return this.#metrics().then((text) =>
-          new Response(text, { headers: { "content-type": METRICS_CONTENT_TYPE } })
-        );
-      default:
-        return json(200, environmentDump(this.settings.config.environment, this.settings.shown));
-    }
-  };
-
-  /** Logs when the gauge starts or stops showing workers. */
-  noteWorkers(): void {
-    if (!this.#gauge) return;
-    const problem = this.#workersProblem();
-    if (problem === undefined && !this.#hadWorkers) {
-      this.logger.info(`workers: ${this.#gauge.value()} reported over StatsD`);
-    } else if (problem !== undefined && this.#hadWorkers) {
-      this.logger.warn(problem.description);
-    }
-    this.#hadWorkers = problem === undefined;
-  }
-
-  #workersProblem(): Problem | undefined {
-    const gauge = this.#gauge;
-    if (!gauge) return undefined;
-    const value = gauge.value();
-    if (value > 0) return undefined;
-    let description: string;
-    if (gauge.updatedAt === undefined) {
-      description = `no workers: no ${WORKER_GAUGES.join(" or ")} gauge received over StatsD yet`;
-    } else if (gauge.expired()) {
-      const age = ((Date.now() - gauge.updatedAt) / 1000).toFixed(1);
-      description = `no workers: the workers gauge was last updated ${age}s ago ` +
-        `(--workers-ttl ${gauge.ttlSeconds}s)`;
-    } else {
-      description = `no workers: the workers gauge is ${value}`;
-    }
-    return { code: "NoWorkers", description };
-  }
-
-  /** Why the process is not live (undefined: it is). */
-  #gate(): Problem | undefined | Promise<Problem | undefined> {
-    const workers = this.#workersProblem();
-    if (workers) {
-      if (this.#hadWorkers) this.noteWorkers();
-      return workers;
-    }
-    if (this.settings.selectors.length === 0 || !this.#processes) return undefined;
-    return this.#processes.get().then((list): Problem | undefined => {
-      if ("error" in list) return { code: "SupervisorUnavailable", description: list.error };
-      const problem = notRunning(list.processes, this.settings.selectors);
-      return problem ? { code: "ProcessNotRunning", description: problem } : undefined;
-    });
-  }
-
-  #live(): Response | Promise<Response> {
-    const answer = (problem: Problem | undefined) =>
-      problem ? json(422, problem) : new Response("{}", { headers: JSON_TYPE });
-    const problem = this.#gate();
-    return problem instanceof Promise ? problem.then(answer) : answer(problem);
-  }
-
-  async #ready(): Promise<Response> {
-    const problem = await this.#gate();
-    if (problem) return json(422, problem);
-    if (!this.settings.ready) return new Response("{}", { headers: JSON_TYPE });
-    const answer = await askApplication(this.settings.ready, this.stopping);
-    if (answer.status !== 200) this.logger.debug(`not ready: ${answer.body}`);
-    return new Response(answer.body, { status: answer.status, headers: JSON_TYPE });
-  }
-
-  async #healthcheck(): Promise<Response> {
-    const report = await this.#suite.run();
-    const options = this.settings.config.healthcheck;
-    return json(
-      report.passed ? options.successStatus : options.failedStatus,
-      {
-        hostname: this.#hostname,
-        status: report.passed ? "success" : "failure",
-        timestamp: Date.now() / 1000,
-        results: report.results,
-      },
-      report.passed ? options.successHeaders : options.failedHeaders,
-    );
-  }
-
-  async #metrics(): Promise<string> {
-    const families: MetricFamily[] = [];
-    // with supervisord access (--group, --process, a supervisord check): its processes too
-    const outcome = await this.#processes?.get();
-    if (outcome) {
-      const processes = "processes" in outcome ? outcome.processes : [];
-      families.push(supervisordUpFamily("processes" in outcome), ...processFamilies(processes));
-    }
-    const gauge = this.#gauge;
-    if (gauge && this.statsd) {
-      families.push(
-        {
-          name: "supervisor_checks_workers",
-          help: "Workers as /health/live sees them: the last StatsD workers gauge, " +
-            "0 before the first and after --workers-ttl.",
-          type: "gauge",
-          samples: [{ value: gauge.value() }],
-        },
-        {
-          name: "supervisor_checks_workers_updated_timestamp_seconds",
-          help: "Unix time of the last StatsD workers gauge update.",
-          type: "gauge",
-          samples: gauge.updatedAt === undefined ? [] : [{ value: gauge.updatedAt / 1000 }],
-        },
-        {
-          name: "supervisor_checks_statsd_datagrams_total",
-          help: "StatsD datagrams received.",
-          type: "counter",
-          samples: [{ value: this.statsd.counters.datagrams }],
-        },
-        {
-          name: "supervisor_checks_statsd_malformed_datagrams_total",
-          help: "StatsD datagrams with at least one line that is not a metric (ignored).",
-          type: "counter",
-          samples: [{ value: this.statsd.counters.malformed }],
-        },
-      );
-    }
-    const latest = [...this.#suite.latest.values()];
-    families.push(
-      {
-        name: "supervisor_checks_check_passed",
-        help: "Whether the last run of each /healthcheck check passed (1) or failed (0).",
-        type: "gauge",
-        samples: latest.map((r) => ({ labels: { checker: r.checker }, value: r.passed ? 1 : 0 })),
-      },
-      {
-        name: "supervisor_checks_check_duration_seconds",
-        help: "How long the last run of each /healthcheck check took, retries included.",
-        type: "gauge",
-        samples: latest.map((r) => ({ labels: { checker: r.checker }, value: r.response_time })),
-      },
-    );
-    return renderMetrics(families);
-  }
-}
-
 /** Opens the StatsD listener and the HTTP server; rejects with a UsageError naming the flags. */
 export async function startServe(settings: ServeSettings, logger: Logger): Promise<ServeHandle> {
   const stopping = new AbortController();
@@ -597,10 +340,7 @@ export async function startServe(settings: ServeSettings, logger: Logger): Promi
       hostname: settings.host,
       port: settings.port,
       onListen() {},
-      onError(e) {
-        logger.error(`request failed: ${(e as Error)?.stack ?? String(e)}`);
-        return json(500, { code: "InternalError", description: "see the sidecar's log" });
-      },
+      onError: app.onError,
     }, app.handle);
   } catch (e) {
     await app.statsd?.close();

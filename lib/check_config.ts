@@ -132,16 +132,16 @@ export async function readConfigFile(path: string, source = `--config ${path}`):
 }
 
 /**
- * The README section that documents each kind of config file, named by
+ * The docs section that documents each kind of config file, named by
  * every error in such a file (see ConfigFileError). Pointers are GitHub's
- * heading anchors; tests/integration/examples_test.ts checks they exist.
+ * heading anchors; tests/integration/cli_test.ts checks they exist.
  */
 export const CONFIG_REFERENCE = {
-  complex: "README.md#complex-several-checks-at-once",
-  run: "README.md#run---config-many-check-sets-in-one-listener",
-  serve: "README.md#serve-the-health-sidecar",
+  complex: "docs/configuration.md#complex-config",
+  run: "docs/configuration.md#run-config",
+  serve: "docs/configuration.md#serve-config",
   /** A file whose kind is not known yet (validate, before parsing). */
-  any: "README.md#try-before-you-deploy---once-and-validate",
+  any: "docs/configuration.md#config-files",
 } as const;
 
 /** Runs `load`; a UsageError it throws becomes a ConfigFileError pointing to `kind`'s reference. */

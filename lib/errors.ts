@@ -8,7 +8,7 @@ export class UsageError extends Error {
 
 /**
  * A UsageError in a config file: the entry point points to the config
- * reference (`reference`, a README section) instead of to --help.
+ * reference (`reference`, a docs section) instead of to --help.
  */
 export class ConfigFileError extends UsageError {
   override name = "ConfigFileError";

@@ -19,8 +19,8 @@
  * - `<pid>`: the pid of the process supervisord started (for a shell script,
  *   the shell's `$$`).
  *
- * Any way of updating the file's time works; README.md ("file and
- * heartbeat") has snippets for Python, Node, Go and shell that never follow
+ * Any way of updating the file's time works; docs/commands/file.md
+ * ("Writing heartbeats") has snippets for Python, Node, Go and shell that never follow
  * a symbolic link. Beat from the work loop, not from a timer beside it.
  *
  * The check also accepts `<root>/<group>-<name>-<pid>-<anything>`, the names

@@ -29,7 +29,7 @@ export function reportUsageError(command: string, e: unknown): number {
   if (e instanceof UsageError || e instanceof SupervisorConfigError) {
     // line by line: a YAML error quotes the offending line under its message
     console.error(`${command}: error: ${e.message.split("\n").map((l) => redact(l)).join("\n")}`);
-    // a config file's keys are documented in the README, not in --help
+    // a config file's keys are documented in docs/configuration.md, not in --help
     console.error(
       e instanceof ConfigFileError
         ? `See ${e.reference} for the config keys.`

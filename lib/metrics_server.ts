@@ -13,6 +13,7 @@ import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { listenerMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
+import { pathOf, route } from "./route.ts";
 
 export const METRICS_OPTIONS: OptionSpec[] = [
   {
@@ -86,20 +87,29 @@ export function parseMetricsListen(
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(body, { status, headers: { "content-type": "text/plain", ...headers } });
 
-/** The endpoint's answer to one request; `render` gives the exposition text. */
-export function metricsResponse(req: Request, render: () => string): Response {
-  const path = new URL(req.url).pathname;
-  if (path !== "/metrics") return text(404, `no endpoint ${path}; try /metrics\n`);
-  if (req.method !== "GET" && req.method !== "HEAD") {
-    return text(405, `${req.method} /metrics: use GET or HEAD\n`, { allow: "GET, HEAD" });
-  }
-  const body = render();
-  return new Response(req.method === "HEAD" ? null : body, {
-    headers: {
-      "content-type": METRICS_CONTENT_TYPE,
-      "content-length": String(new TextEncoder().encode(body).length),
-    },
-  });
+/** The endpoint as a request handler; `render` gives the exposition text. */
+export function metricsHandler(
+  render: () => string,
+): (req: Request) => Response | Promise<Response> {
+  return route(
+    [{
+      method: ["GET", "HEAD"],
+      pattern: "/metrics",
+      handler: (req) => {
+        const body = render();
+        return new Response(req.method === "HEAD" ? null : body, {
+          headers: {
+            "content-type": METRICS_CONTENT_TYPE,
+            "content-length": String(new TextEncoder().encode(body).length),
+          },
+        });
+      },
+    }],
+    (req, allowed) =>
+      allowed.length
+        ? text(405, `${req.method} /metrics: use GET or HEAD\n`, { allow: allowed.join(", ") })
+        : text(404, `no endpoint ${pathOf(req.url)}; try /metrics\n`),
+  );
 }
 
 /**
@@ -118,7 +128,7 @@ export function serveListenerMetrics(at: MetricsListen, logger: Logger, signal: 
         logger.error(`metrics: ${(e as Error)?.message ?? e}`);
         return text(500, "internal error\n");
       },
-    }, (req) => metricsResponse(req, () => listenerMetrics.render()));
+    }, metricsHandler(() => listenerMetrics.render()));
   } catch (e) {
     throw new UsageError(`${at.label}: cannot listen on ${url}: ${(e as Error).message}`);
   }

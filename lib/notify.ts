@@ -1,21 +1,12 @@
 /**
- * Restart notifications. A RestartReport (what was restarted, why, with
- * what outcome) goes out through two channels:
+ * Restart notifications: a RestartReport (what was restarted, why, with what
+ * outcome) mailed (through a sendmail-compatible command, as superlance does,
+ * or over SMTP with lib/smtp.ts) and POSTed as JSON to webhooks.
  *
- * - mail: an RFC 822 message piped to a sendmail-compatible command
- *   (`/usr/sbin/sendmail -t -i` by default, as superlance does), or, with
- *   `--smtp-host`, delivered straight to an SMTP server (lib/smtp.ts);
- * - webhooks: the report as JSON, POSTed to each URL.
- *
- * Sending never throws and is bounded by a timeout per channel: a broken
- * mailer or webhook is logged and never stands in the way of a restart.
- * Everything sent passes lib/redact.ts's redact: the subject, each line of
- * the body, each field of the JSON (secrets masked, control characters
- * visible, cut to TEXT_CHARS; the subject to SUBJECT_CHARS).
- *
- * Also here, because sending mail needs it and httpok's gcore and
- * --restart-command reuse it: shell-like splitting of a command line (the
- * command itself runs through lib/subprocess.ts).
+ * Sending never throws and is bounded per channel: a broken mailer or
+ * webhook is logged and never stands in the way of a restart. Everything
+ * sent passes lib/redact.ts (secrets masked, control characters visible,
+ * text cut).
  */
 import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
@@ -23,7 +14,9 @@ import type { LogFields, Logger } from "./log.ts";
 import { describeFetchError, fetchUrlProblem } from "./net.ts";
 import { flagLabel, resolveSecret } from "./options.ts";
 import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
-import { describeCommandResult, runCommand } from "./subprocess.ts";
+import { describeCommandResult, runCommand, splitCommandLine } from "./subprocess.ts";
+// for commands/httpok.ts, which imports it from here until its gcore moves to lib/subprocess.ts
+export { splitCommandLine } from "./subprocess.ts";
 import {
   describeSmtp,
   MAIL_ADDRESS,
@@ -142,52 +135,6 @@ export const NOTIFY_OPTIONS: OptionSpec[] = [
   },
   ...SMTP_OPTIONS,
 ];
-
-// ---------------------------------------------------------------------------
-// Command lines
-
-/**
- * Splits a command line as a POSIX shell would for simple quoting: words
- * separated by blanks, '…' taken literally, "…" with \" \\ \$ \` escapes,
- * a backslash outside quotes escaping the next character. No expansions.
- */
-export function splitCommandLine(text: string): string[] {
-  const words: string[] = [];
-  let word = "";
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === " " || c === "\t" || c === "\n") {
-      if (inWord) words.push(word);
-      word = "";
-      inWord = false;
-    } else if (c === "'") {
-      const end = text.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in ${JSON.stringify(text)}`);
-      word += text.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (c === '"') {
-      i++;
-      while (i < text.length && text[i] !== '"') {
-        if (text[i] === "\\" && '"\\$`'.includes(text[i + 1] ?? "")) i++;
-        word += text[i++];
-      }
-      if (i >= text.length) throw new Error(`unterminated " in ${JSON.stringify(text)}`);
-      inWord = true;
-    } else if (c === "\\") {
-      if (i + 1 >= text.length) throw new Error(`trailing \\ in ${JSON.stringify(text)}`);
-      word += text[++i];
-      inWord = true;
-    } else {
-      word += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(word);
-  if (words.length === 0) throw new Error("the command is empty");
-  return words;
-}
 
 // ---------------------------------------------------------------------------
 // What is sent

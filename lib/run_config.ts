@@ -41,7 +41,7 @@ const ENTRY_KEYS = ["name", "group", "process", "any", ...POLICY_KEYS, ...NOTIFY
 /** The keys of a `run --config` file, for `run --help` (from the same lists as the loader). */
 export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
   return [{
-    title: "Config file keys (README.md#run---config-many-check-sets-in-one-listener)",
+    title: "Config file keys (docs/configuration.md#run-config)",
     entries: [
       [
         "top level",

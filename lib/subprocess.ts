@@ -1,14 +1,13 @@
 /**
- * Running an external command, bounded: the exec check's command, the
- * sendmail command, httpok's gcore and --restart-command.
+ * External commands, written and run: the exec check's command, the
+ * sendmail command, httpok's gcore and --restart-command. One module so that
+ * every command line is split, quoted and bounded the same way.
  *
- * The command runs in a session of its own, stdout and stderr captured
- * (never passed through: the listener's stdout is the protocol channel).
- * On timeout, or when the caller's signal aborts, it is killed with
- * everything it started: its process group, and every descendant found
- * under it in /proc, including those that left the group with setsid.
- * They are all frozen (SIGSTOP) before the SIGKILL, so none can fork its
- * way out while the tree is walked.
+ * A command runs without a shell (argv), or through /bin/sh when given as
+ * shell text (shellCommand); it runs in a session of its own, its output
+ * captured, never passed through (a listener's stdout is the protocol
+ * channel), and a timeout or the caller's signal kills it with everything it
+ * started (killTree).
  */
 import { descendantsOf } from "./proc.ts";
 
@@ -55,6 +54,8 @@ export const OUTPUT_LIMIT = 64 * 1024;
 const PIPE_GRACE_MS = 1_000;
 /** Walks of the tree looking for descendants forked meanwhile, at most. */
 const KILL_PASSES = 5;
+/** The shell that runs shell text (exec's --command, --restart-command). */
+export const SHELL = "/bin/sh";
 
 const encoder = new TextEncoder();
 
@@ -158,8 +159,9 @@ export async function killTree(pid: number): Promise<void> {
 }
 
 /**
- * Runs argv without a shell, in its own session, bounded by the timeout and
- * the caller's signal (see the module comment). Never throws.
+ * Runs argv without a shell, in its own session, stdout and stderr captured,
+ * bounded by the timeout and the caller's signal, which kill it with its
+ * whole tree (killTree). Never throws.
  */
 export async function runCommand(argv: string[], options: RunOptions): Promise<CommandResult> {
   let child: Deno.ChildProcess;
@@ -226,4 +228,75 @@ export function describeCommandResult(result: CommandResult, timeoutMs: number):
   if (result.timedOut) return `timed out after ${timeoutMs / 1000}s (killed)`;
   if (result.signal) return `killed by ${result.signal}`;
   return `exit status ${result.code}`;
+}
+
+// ---------------------------------------------------------------------------
+// Command lines
+
+/** argv that runs shell text through SHELL (`/bin/sh -c TEXT`). */
+export function shellCommand(text: string): string[] {
+  return [SHELL, "-c", text];
+}
+
+/** argv as shell text that runs it with no expansion at all (each word single-quoted). */
+export function shellQuote(argv: string[]): string {
+  return argv.map((arg) => `'${arg.replaceAll("'", `'"'"'`)}'`).join(" ");
+}
+
+/**
+ * What SHELL says of the syntax of `text` (`sh -n`: parsed, not run), or
+ * undefined when it is valid. Synchronous: it serves start-up validation.
+ */
+export function shellSyntaxError(text: string): string | undefined {
+  const { success, stderr } = new Deno.Command(SHELL, {
+    args: ["-n", "-c", text],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).outputSync();
+  return success ? undefined : new TextDecoder().decode(stderr);
+}
+
+/**
+ * Splits a command line (sendmail, gcore) into argv as a POSIX shell would
+ * for simple quoting: words separated by blanks, '…' taken literally, "…"
+ * with \" \\ \$ \` escapes, a backslash outside quotes escaping the next
+ * character. No expansions. Throws on unbalanced quotes and on no words.
+ */
+export function splitCommandLine(text: string): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === " " || c === "\t" || c === "\n") {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+    } else if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' in ${JSON.stringify(text)}`);
+      word += text.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      i++;
+      while (i < text.length && text[i] !== '"') {
+        if (text[i] === "\\" && '"\\$`'.includes(text[i + 1] ?? "")) i++;
+        word += text[i++];
+      }
+      if (i >= text.length) throw new Error(`unterminated " in ${JSON.stringify(text)}`);
+      inWord = true;
+    } else if (c === "\\") {
+      if (i + 1 >= text.length) throw new Error(`trailing \\ in ${JSON.stringify(text)}`);
+      word += text[++i];
+      inWord = true;
+    } else {
+      word += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(word);
+  if (words.length === 0) throw new Error("the command is empty");
+  return words;
 }

@@ -1,5 +1,5 @@
 /**
- * The README's "How it behaves" guarantees that involve supervisord, each
+ * The "How it behaves" guarantees (docs/behaviour.md) that involve supervisord, each
  * under a real one: concurrency and rounds that never overlap, processes
  * not RUNNING left alone, restarts beside the rounds, the stdout guard, and
  * what a shutdown does to checks in flight. Each test names its guarantee.

@@ -10,6 +10,7 @@ import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
 import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
 import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
 import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
+import { anchors, readDoc } from "../support/docs.ts";
 import config from "../../deno.json" with { type: "json" };
 
 async function run(args: string[], env: Record<string, string> = {}, signal?: AbortSignal) {
@@ -227,19 +228,13 @@ Deno.test("config file errors point to the config reference; a YAML error quotes
   }
 });
 
-Deno.test("every config reference pointer names a heading of README.md", async () => {
+Deno.test("every config reference pointer names a heading of docs/configuration.md", () => {
   // guarantee: Help and config errors
-  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
-  // GitHub's anchors: lower case, punctuation but - and _ dropped, spaces to -
-  const anchors = new Set(
-    [...readme.matchAll(/^#{1,6} (.+)$/gm)].map((m) =>
-      m[1].toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, "").replace(/ /g, "-")
-    ),
-  );
+  const headings = anchors(readDoc("docs/configuration.md"));
   for (const pointer of Object.values(CONFIG_REFERENCE)) {
     const [file, anchor] = pointer.split("#");
-    assert.equal(file, "README.md");
-    assert.ok(anchors.has(anchor), `README.md has no heading for #${anchor}`);
+    assert.equal(file, "docs/configuration.md");
+    assert.ok(headings.has(anchor), `docs/configuration.md has no heading for #${anchor}`);
   }
 });
 

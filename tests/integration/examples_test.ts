@@ -46,7 +46,7 @@ Deno.test("examples: every YAML/JSON config is valid for `validate`", async () =
     const kind = expected[file.slice(EXAMPLES.length)];
     if (kind) assert.match(r.stdout, new RegExp(`: valid ${kind} config$`, "m"), file);
   }
-  // the run example has the three groups the README promises
+  // the run example has the three groups docs/configuration.md promises
   const run = await output(DENO, [
     "run",
     "-A",

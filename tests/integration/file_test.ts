@@ -2,7 +2,7 @@
  * `supervisor-checks file` under a real supervisord, with heartbeat writers
  * of every kind: the TypeScript helper, a NotificationFile-style shell
  * script, and shell scripts running the `heartbeat` subcommand; writers
- * that others could fake; the README's snippets.
+ * that others could fake; the docs' snippets.
  */
 import assert from "node:assert/strict";
 import {
@@ -47,7 +47,7 @@ function verdicts(log: string, spec: string, status: string): string[] {
 
 Deno.test("file: stale and missing heartbeats are restarted, every kind of writer keeps its process", async () => {
   // shell_every's script hangs in `wait` while its background `heartbeat --every 1` keeps it
-  // "healthy": what the README warns against
+  // "healthy": what the docs warn against
   const fine = ["helper", "notification", "shell_once", "shell_every"];
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -129,12 +129,12 @@ Deno.test("file: stale and missing heartbeats are restarted, every kind of write
   assert.equal((await sv.process("hb")).statename, "RUNNING");
 });
 
-/** The README's heartbeat snippet in `lang`: its lines before and after "in the work loop". */
-async function readmeSnippet(lang: string): Promise<{ setup: string; beat: string }> {
-  const readme = await Deno.readTextFile(`${REPO}README.md`);
-  const blocks = readme.matchAll(new RegExp("^```" + lang + "\\n([\\s\\S]*?\\n)```$", "gm"));
+/** The docs' heartbeat snippet in `lang` (docs/commands/file.md): its lines before and after "in the work loop". */
+async function docsSnippet(lang: string): Promise<{ setup: string; beat: string }> {
+  const page = await Deno.readTextFile(`${REPO}docs/commands/file.md`);
+  const blocks = page.matchAll(new RegExp("^```" + lang + "\\n([\\s\\S]*?\\n)```$", "gm"));
   const block = blocks.find((b) => b[1].includes("in the work loop"));
-  assert.ok(block, `README has a ${lang} heartbeat snippet`);
+  assert.ok(block, `docs/commands/file.md has a ${lang} heartbeat snippet`);
   const [setup, beat] = block[1].split(/^.*in the work loop.*\n/m);
   return { setup, beat: beat.trim() };
 }
@@ -142,11 +142,11 @@ async function readmeSnippet(lang: string): Promise<{ setup: string; beat: strin
 /** uid of `nobody`: another user, for a file the (root) test plants. */
 const NOBODY = 65534;
 
-Deno.test("file: other users' heartbeats do not count, exited pids' files go, the README's snippets keep their workers", async () => {
+Deno.test("file: other users' heartbeats do not count, exited pids' files go, the docs' snippets keep their workers", async () => {
   // guarantee: Heartbeat files
-  const py = await readmeSnippet("python");
-  const js = await readmeSnippet("js");
-  const sh = await readmeSnippet("sh");
+  const py = await docsSnippet("python");
+  const js = await docsSnippet("js");
+  const sh = await docsSnippet("sh");
   // each beats from a loop that does 0.3 s of "work" per iteration
   const snippets: Record<string, [string, string]> = {
     python: [

@@ -162,7 +162,7 @@ Deno.test("serve: start-up errors name the flag or config key and exit 2", async
         assert.match(
           r.stderr,
           args[0] === "--config"
-            ? /^See README\.md#serve-the-health-sidecar for the config keys\.$/m
+            ? /^See docs\/configuration\.md#serve-config for the config keys\.$/m
             : /Try 'supervisor-checks serve --help'/,
         );
       }

@@ -1,11 +1,12 @@
 /**
  * `validate FILE…` and `--validate`: config files and command lines checked
  * with the loaders the commands use, without supervisord; every example in
- * the README passes.
+ * README.md and docs/ passes.
  */
 import assert from "node:assert/strict";
-import { splitCommandLine } from "../../lib/notify.ts";
+import { splitCommandLine } from "../../lib/subprocess.ts";
 import { DENO, MAIN, REPO } from "../support/supervisord.ts";
+import { allDocs } from "../support/docs.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const out = await new Deno.Command(DENO, {
@@ -24,11 +25,14 @@ function tempFile(name: string, text: string): string {
   return `${dir}/${name}`;
 }
 
-const README = Deno.readTextFileSync(`${REPO}README.md`);
+const DOCS = allDocs();
+const YAML_BLOCKS = [...DOCS.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+/** Where the docs' command lines expect the files of examples/. */
+const INSTALLED = "/etc/supervisor-checks/";
 
-Deno.test("validate: every YAML example of the README is valid, as the kind it documents", async () => {
-  const blocks = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
-  assert.ok(blocks.length >= 3, "the README has complex, run and serve examples");
+Deno.test("validate: every YAML example of the docs is valid, as the kind it documents", async () => {
+  const blocks = YAML_BLOCKS;
+  assert.ok(blocks.length >= 3, "the docs have complex, run and serve examples");
   const kinds: string[] = [];
   for (const [i, block] of blocks.entries()) {
     const file = tempFile(`example${i}.yaml`, block);
@@ -39,12 +43,17 @@ Deno.test("validate: every YAML example of the README is valid, as the kind it d
   assert.deepEqual([...new Set(kinds)].sort(), ["complex", "run", "serve"]);
 });
 
-Deno.test("--validate: every listener command line of the README is valid", async () => {
-  const lines = [...README.matchAll(/^command=(?:\/usr\/local\/bin\/)?supervisor-checks (.+)$/gm)]
+Deno.test("--validate: every command line of the docs is valid", async () => {
+  const lines = [...DOCS.matchAll(/^command=(?:\/usr\/local\/bin\/)?supervisor-checks (.+)$/gm)]
     .map((m) => splitCommandLine(m[1]))
-    // run --config names a file of the host; httpok has no --validate
-    .filter((argv) => !["run", "httpok"].includes(argv[0]));
-  assert.ok(lines.length >= 5);
+    // httpok has no --validate (examples_test.ts checks its lines with its parser)
+    .filter((argv) => argv[0] !== "httpok");
+  assert.ok(lines.length >= 20, `${lines.length} command lines`);
+  // every subcommand that has --validate is exercised
+  assert.deepEqual(
+    [...new Set(lines.map((argv) => argv[0]))].sort(),
+    ["complex", "cpu", "exec", "file", "http", "memory", "run", "serve", "tcp", "xmlrpc"],
+  );
   // the CA file of the example is the host's: a fresh self-signed one stands in for it
   const dir = Deno.makeTempDirSync({ prefix: "validate-ca-" });
   const ca = `${dir}/ca.pem`;
@@ -55,8 +64,24 @@ Deno.test("--validate: every listener command line of the README is valid", asyn
     stderr: "null",
   }).output();
   assert.ok(made.success, "openssl made a CA");
+  // /etc/supervisor-checks.yaml is the docs' run config example (docs/configuration.md#run-config)
+  const runExample = tempFile(
+    "run.yaml",
+    YAML_BLOCKS.find((b) => /^checks:/m.test(b) && !/^(healthcheck|environment):/m.test(b))!,
+  );
   for (const line of lines) {
-    const argv = line.map((a) => a === "/etc/ssl/internal-ca.pem" ? ca : a);
+    // the host's files: the CA, the heartbeat directory, config files installed from examples/
+    const argv = line.map((a) =>
+      a === "/etc/ssl/internal-ca.pem"
+        ? ca
+        : a === "/run/workers/heartbeats"
+        ? dir
+        : a === "/etc/supervisor-checks.yaml"
+        ? runExample
+        : a.startsWith(INSTALLED)
+        ? `${REPO}examples/${a.slice(INSTALLED.length)}`
+        : a
+    );
     // each variable an example names with a --*-env flag is the host's: a stand-in value
     const env: Record<string, string> = {};
     argv.forEach((a, i) => {
@@ -64,7 +89,14 @@ Deno.test("--validate: every listener command line of the README is valid", asyn
     });
     const r = await run([...argv, "--validate"], env);
     assert.equal(r.code, 0, `${argv.join(" ")}: ${r.stderr}`);
-    assert.match(r.stdout, /OK: 1 check set, valid/);
+    assert.match(
+      r.stdout,
+      argv[0] === "run"
+        ? /^OK: \d+ check sets?, valid$/m
+        : argv[0] === "serve"
+        ? /^OK: valid$/m
+        : /^OK: 1 check set, valid$/m,
+    );
   }
 });
 

@@ -1,7 +1,7 @@
 /**
  * The tree's layers: main.ts → commands/ → lib/ → (nothing above it), and
  * checks/ on lib/'s check-facing modules only. Imports run one way and
- * never in a cycle (README, Architecture).
+ * never in a cycle (docs/development.md, Architecture).
  */
 import assert from "node:assert/strict";
 import { REPO } from "../support/supervisord.ts";

@@ -10,7 +10,7 @@ import {
   processFamilies,
   renderMetrics,
 } from "../../lib/metrics.ts";
-import { metricsResponse, parseMetricsListen } from "../../lib/metrics_server.ts";
+import { metricsHandler, parseMetricsListen } from "../../lib/metrics_server.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { assertPromtoolValid, parseSamples, sampleValue } from "../support/metrics.ts";
 
@@ -115,19 +115,19 @@ Deno.test("metrics: --metrics-listen takes a loopback HOST:PORT, anything else o
 
 Deno.test("metrics: the endpoint answers GET and HEAD on /metrics, 404 elsewhere, 405 otherwise", async () => {
   // guarantee: Metrics
-  const render = () => "a_total 1\n";
-  const get = metricsResponse(new Request("http://x/metrics"), render);
+  const handle = metricsHandler(() => "a_total 1\n");
+  const get = await handle(new Request("http://x/metrics"));
   assert.equal(get.status, 200);
   assert.equal(await get.text(), "a_total 1\n");
-  const head = metricsResponse(new Request("http://x/metrics", { method: "HEAD" }), render);
+  const head = await handle(new Request("http://x/metrics", { method: "HEAD" }));
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("content-length"), "10");
   assert.equal(head.body, null);
-  const post = metricsResponse(new Request("http://x/metrics", { method: "POST" }), render);
+  const post = await handle(new Request("http://x/metrics", { method: "POST" }));
   assert.equal(post.status, 405);
   assert.equal(post.headers.get("allow"), "GET, HEAD");
   await post.body?.cancel();
-  const other = metricsResponse(new Request("http://x/metrics/x"), render);
+  const other = await handle(new Request("http://x/metrics/x?a"));
   assert.equal(other.status, 404);
-  await other.body?.cancel();
+  assert.equal(await other.text(), "no endpoint /metrics/x; try /metrics\n");
 });

@@ -12,7 +12,6 @@ import {
   parseNotifyOptions,
   reportBody,
   type RestartReport,
-  splitCommandLine,
   webhookPayload,
 } from "../../lib/notify.ts";
 import { SUBJECT_CHARS, TEXT_CHARS } from "../../lib/redact.ts";
@@ -87,21 +86,6 @@ function closedPort(): number {
   listener.close();
   return port;
 }
-
-Deno.test("splitCommandLine splits like a shell for simple quoting", () => {
-  assert.deepEqual(splitCommandLine(DEFAULT_SENDMAIL), ["/usr/sbin/sendmail", "-t", "-i"]);
-  assert.deepEqual(splitCommandLine(`  a  'b c'  "d \\"e\\" $f" g\\ h ''`), [
-    "a",
-    "b c",
-    'd "e" $f',
-    "g h",
-    "",
-  ]);
-  assert.deepEqual(splitCommandLine(`x'y'"z"`), ["xyz"]);
-  assert.throws(() => splitCommandLine("a 'b"), /unterminated '/);
-  assert.throws(() => splitCommandLine('a "b'), /unterminated "/);
-  assert.throws(() => splitCommandLine("   "), /empty/);
-});
 
 Deno.test("parseNotifyOptions validates and names the flag", () => {
   assert.deepEqual(parseNotifyOptions({}), {

@@ -1,9 +1,16 @@
 /**
  * lib/subprocess.ts: the bounded runner behind exec checks, sendmail, gcore
- * and --restart-command, with real processes.
+ * and --restart-command, with real processes; command lines split and quoted
+ * as /bin/sh does.
  */
 import assert from "node:assert/strict";
-import { runCommand } from "../../lib/subprocess.ts";
+import {
+  runCommand,
+  shellCommand,
+  shellQuote,
+  shellSyntaxError,
+  splitCommandLine,
+} from "../../lib/subprocess.ts";
 
 Deno.test("runCommand: exit status, output, environment, input", async () => {
   const r = await runCommand(["/bin/sh", "-c", 'cat; echo "$FOO"; echo err >&2; exit 3'], {
@@ -66,5 +73,44 @@ Deno.test("runCommand: the caller's signal kills it with its descendants", async
     assert.ok(stat === "" || stat.slice(stat.lastIndexOf(")") + 2)[0] === "Z", stat);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("splitCommandLine splits like a shell for simple quoting", () => {
+  assert.deepEqual(splitCommandLine("/usr/sbin/sendmail -t -i"), [
+    "/usr/sbin/sendmail",
+    "-t",
+    "-i",
+  ]);
+  assert.deepEqual(splitCommandLine(`  a  'b c'  "d \\"e\\" $f" g\\ h ''`), [
+    "a",
+    "b c",
+    'd "e" $f',
+    "g h",
+    "",
+  ]);
+  assert.deepEqual(splitCommandLine(`x'y'"z"`), ["xyz"]);
+  assert.throws(() => splitCommandLine("a 'b"), /unterminated '/);
+  assert.throws(() => splitCommandLine('a "b'), /unterminated "/);
+  assert.throws(() => splitCommandLine("   "), /empty/);
+});
+
+Deno.test("shellQuote: /bin/sh and splitCommandLine read back the very argv", async () => {
+  const argv = ["printf", "%s|", "it's $HOME", 'a "b" `c`', "\\ ;*", ""];
+  const text = shellQuote(argv);
+  assert.deepEqual(splitCommandLine(text), argv);
+  const r = await runCommand(shellCommand(text), { timeoutMs: 30_000 });
+  assert.equal(r.stdout, 'it\'s $HOME|a "b" `c`|\\ ;*||');
+});
+
+Deno.test("shellSyntaxError: the shell's complaint, nothing run", () => {
+  assert.equal(shellSyntaxError("test -e /x && echo ok"), undefined);
+  const dir = Deno.makeTempDirSync();
+  try {
+    const error = shellSyntaxError(`touch ${dir}/ran; if true; then`);
+    assert.match(error ?? "", /\S/);
+    assert.throws(() => Deno.statSync(`${dir}/ran`), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
