@@ -61,6 +61,7 @@ function verdicts(log: string, spec: string, pid: number): [string, number, stri
 const MB = 1024 * 1024;
 
 Deno.test("memmon: over its limit restarted, others left; -p beats -g and -a, -g beats -a; memmon's mail", async () => {
+  // guarantee: memmon's limits
   let sendmail = "";
   await using sv = await Supervisord.start({
     sections: (dir) => {
@@ -146,6 +147,7 @@ Deno.test("memmon: over its limit restarted, others left; -p beats -g and -a, -g
 });
 
 Deno.test("memmon -c: a child over the limit gets its parent restarted; -u: not mailed when up longer", async () => {
+  // guarantee: memmon's limits
   let sendmail = "";
   await using sv = await Supervisord.start({
     sections: (dir) => {

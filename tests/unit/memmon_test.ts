@@ -44,6 +44,7 @@ Deno.test("memmon: -u is seconds, or with s, m, h or d, as memmon's", () => {
 });
 
 Deno.test("memmon: one limit per process: -p group:name, then -p name, then -g, then -a", () => {
+  // guarantee: memmon's limits
   const all = limits(
     "-p",
     "web:api=1GB",
@@ -147,6 +148,7 @@ Deno.test("memmon mail: memmon's subject (with -n) and sentence, then the report
 });
 
 Deno.test("memmon mail: -u mails a restart only when the process had been up at most that long", () => {
+  // guarantee: memmon's limits
   const mail = memmonMail(undefined, 3600);
   assert.ok(!("skip" in mail(report("restarted", 3600))), "at the limit: mailed");
   assert.ok(!("skip" in mail(report("restarted", 12))));
