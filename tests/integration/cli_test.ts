@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
+import { SUBCOMMANDS } from "../../commands/mod.ts";
 import { listenerOptionsFor } from "../../lib/cli.ts";
 import { flagLabel } from "../../lib/options.ts";
 import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
@@ -45,18 +46,6 @@ function helpEntry(help: string, label: string): string | undefined {
     .map((l) => l.trim()).join(" ");
 }
 
-const SUBCOMMANDS = [
-  ...Object.keys(CHECKS),
-  "complex",
-  "run",
-  "httpok",
-  "memmon",
-  "serve",
-  "heartbeat",
-  "install-compat",
-  "validate",
-];
-
 Deno.test("--help of every listener subcommand lists every flag with its default", async () => {
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
@@ -79,18 +68,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
     helpEntry(http, "--interval") ?? "",
     /^--interval, --check-interval SECONDS .*Default: off/,
   );
-  for (
-    const command of [
-      "complex",
-      "run",
-      "httpok",
-      "memmon",
-      "serve",
-      "heartbeat",
-      "install-compat",
-      "validate",
-    ]
-  ) {
+  for (const command of SUBCOMMANDS.filter((s) => !(s in CHECKS))) {
     const r = await run([command, "--help"]);
     assert.equal(r.code, 0, `${command} --help`);
     assert.match(r.stdout, /Usage: /, command);
@@ -108,19 +86,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   assert.match((await run(["serve", "--help"])).stdout, /^ {2}--validate /m);
   assert.match((await run(["validate", "--help"])).stdout, /^ {2}--kind KIND /m);
   const top = await run(["--help"]);
-  for (
-    const name of [
-      ...Object.keys(CHECKS),
-      "complex",
-      "run",
-      "httpok",
-      "memmon",
-      "serve",
-      "heartbeat",
-      "install-compat",
-      "validate",
-    ]
-  ) {
+  for (const name of SUBCOMMANDS) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"), `top-level --help lacks ${name}`);
   }
 });

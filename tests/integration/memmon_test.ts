@@ -6,28 +6,17 @@
 import assert from "node:assert/strict";
 import {
   DENO,
+  denoProgram,
   listenerSection,
   REPO,
   RUN_MAIN,
-  shq,
+  runMain,
   Supervisord,
   waitFor,
 } from "../support/supervisord.ts";
 
 const HOG = `${REPO}tests/fixtures/memory_hog.ts`;
 const PARENT = `${REPO}tests/fixtures/memory_parent.ts`;
-
-/** A [program:x] running a Deno fixture; stopping it stops its children too. */
-function denoProgram(name: string, script: string, args: string[]): string {
-  return `[program:${name}]
-command=${[DENO, "run", "-A", script, ...args].map(shq).join(" ")}
-startsecs=1
-stopwaitsecs=2
-stopasgroup=true
-killasgroup=true
-autorestart=true
-`;
-}
 
 /** A sendmail (-s) that files each message it reads as DIR/mail/N.eml. */
 function sendmailScript(dir: string): string {
@@ -208,17 +197,6 @@ Deno.test("memmon -c: a child over the limit gets its parent restarted; -u: not 
   assert.ok(verdicts(own, parent, pid).length > 0, own);
   assert.doesNotMatch(own, /unhealthy|restarting/, "the parent alone never exceeded the limit");
 });
-
-async function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
-  const { code, stderr } = await new Deno.Command(DENO, {
-    args: [...RUN_MAIN, ...args],
-    env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code, stderr: new TextDecoder().decode(stderr) };
-}
 
 Deno.test("memmon: bad flags are refused at start-up with exit 2, naming the flag", async () => {
   const cases: [string[], RegExp][] = [
