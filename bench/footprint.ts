@@ -22,7 +22,7 @@
  *
  * Part 3 (where the megabytes go): idle `deno run`s with the same flags of a
  * bare script, then of scripts importing what a listener loads, step by step
- * (the node: built-ins, npm:xmlrpc, npm:zod), against the `http` listener.
+ * (the node: built-ins, npm:xmlrpc), against the `http` listener.
  *
  * RSS and PSS come from /proc/<pid>/smaps_rollup. RSS counts the runtime
  * binary's file-backed pages, which every Deno process on the host shares,
@@ -358,7 +358,6 @@ async function breakdown(): Promise<void> {
     ["bare deno (an idle script)", ""],
     ["+ node: built-ins the listener imports", builtins],
     ["+ npm:xmlrpc (supervisord's API)", `${builtins} ${npm("xmlrpc")}`],
-    ["+ npm:zod (option validation)", `${builtins} ${npm("xmlrpc")} ${npm("zod")}`],
   ];
   progress("part 3: idle baselines");
   const dir = await Deno.makeTempDir({ prefix: "footprint-" });
@@ -385,7 +384,7 @@ async function breakdown(): Promise<void> {
       );
       return spawn([...flags, file]);
     });
-    const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"]);
+    const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "8080"]);
     await sleep(IDLE_S * 1000);
     const rows: [string, Memory][] = [];
     for (let i = 0; i < steps.length; i++) {

@@ -23,12 +23,12 @@
  * Prints figures with PASS/MISS; exits 0 whatever they are, 1 only when the
  * benchmark itself broke.
  */
+import { parse, parseConfig } from "../lib/option.ts";
 import process from "node:process";
 import { cpuCheck } from "../checks/cpu.ts";
 import { memoryCheck } from "../checks/memory.ts";
 import { MEMMON_OPTIONS, memmonCheck } from "../checks/memmon.ts";
-import { parse } from "../lib/option.ts";
-import type { ConfiguredCheck, ProcessInfo } from "../lib/check.ts";
+import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "../lib/check.ts";
 import { probe } from "../lib/probe.ts";
 import { readStat } from "../lib/proc.ts";
 import { peakRssMb } from "../tests/support/memory.ts";
@@ -51,7 +51,10 @@ function configured(
   definition: typeof memoryCheck | typeof cpuCheck,
   raw: Record<string, unknown>,
 ): ConfiguredCheck {
-  return { definition, options: definition.schema.parse(raw) };
+  return {
+    definition,
+    options: parseConfig(definition.options as CheckDefinition["options"], raw, definition.name),
+  };
 }
 
 interface Figures {

@@ -24,56 +24,37 @@
  * samples are still being collected). The history restarts when the pid
  * (or, from /proc, the process start time) changes.
  */
-import { z } from "zod";
-import {
-  type CheckDefinition,
-  healthy,
-  type OptionSpec,
-  unhealthy,
-  unknown,
-  type Verdict,
-} from "../lib/check.ts";
-import { seconds } from "../lib/options.ts";
+import { type CheckDefinition, healthy, unhealthy, unknown, type Verdict } from "../lib/check.ts";
+import { option, options, type Result, seconds } from "../lib/option.ts";
 import { readCpuTime } from "../lib/proc.ts";
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "max_cpu",
-    long: "max-cpu-percent",
+const OPTIONS = options({
+  max_cpu: option({
+    flag: "max-cpu-percent",
     short: "p",
-    type: "string",
     metavar: "PERCENT",
-    help: "Highest CPU usage allowed, in percent of one core (150 = one and a half cores). " +
-      "Required.",
-  },
-  {
-    key: "interval",
-    long: "interval",
+    help: "Highest CPU usage allowed, in percent of one core (150 = one and a half cores).",
+    required: true,
+    parse: (value) => {
+      const text = String(value).trim().replace(/%$/, "");
+      const n = Number(text);
+      if (text === "" || !Number.isFinite(n) || n <= 0) {
+        throw new Error(`expected a percentage greater than 0 like 90 or 150, got '${value}'`);
+      }
+      return n;
+    },
+  }),
+  interval: option({
     short: "i",
-    type: "string",
     metavar: "SECONDS",
     help: "How long usage must stay above -p before a restart; measured between rounds, " +
-      "so make it longer than the TICK period. Required.",
-  },
-];
-
-const schema = z.object({
-  max_cpu: z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const text = String(value).trim().replace(/%$/, "");
-    const n = Number(text);
-    if (text === "" || !Number.isFinite(n) || n <= 0) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected a percentage greater than 0 like 90 or 150, got '${value}'`,
-      });
-      return z.NEVER;
-    }
-    return n;
+      "so make it longer than the TICK period.",
+    required: true,
+    parse: seconds(),
   }),
-  interval: seconds(1).unwrap(),
-}).strict();
+});
 
-export type CpuOptions = z.output<typeof schema>;
+export type CpuOptions = Result<typeof OPTIONS>;
 
 /** One reading of a process's CPU time. */
 export interface CpuSample {
@@ -149,8 +130,6 @@ export const cpuCheck: CheckDefinition<CpuOptions> = {
   name: "cpu",
   description: "Restart processes whose CPU usage stays above a limit for a whole interval.",
   options: OPTIONS,
-  schema,
-  retries: () => 0,
   async run(process, o, ctx) {
     const time = await readCpuTime(process.pid);
     const at = performance.now() / 1000;

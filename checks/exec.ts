@@ -9,17 +9,16 @@
  * are `unknown`, not unhealthy: a broken command is a configuration error,
  * not a verdict on the process, and must not restart it.
  */
-import { z } from "zod";
 import {
   type CheckDefinition,
   healthy,
-  type OptionSpec,
   type ProcessInfo,
   unhealthy,
   unknown,
   type Verdict,
 } from "../lib/check.ts";
-import { count, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
+import { option, options, type Result } from "../lib/option.ts";
+import { portOption, retriesOption, timeoutOption } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
 import { outside } from "../lib/redact.ts";
 import {
@@ -35,52 +34,44 @@ export const OUTPUT_CHARS = 500;
 /** Set only with -p; never inherited from the listener. */
 const PORT_VARIABLE = "SUPERVISOR_CHECK_PORT";
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "command",
-    long: "command",
-    type: "string",
+/** The command as given: shell text, or (in a config file) an argv array; its syntax checked. */
+function command(given: unknown): string {
+  const argv = Array.isArray(given) && given.every((a) => typeof a === "string");
+  if (typeof given !== "string" && !argv) {
+    throw new Error("must be a shell command, or (in a config file) an argv array of strings");
+  }
+  if (Array.isArray(given) && given.length === 0) throw new Error("must name a program");
+  const text = Array.isArray(given) ? shellQuote(given) : given as string;
+  if (text.trim() === "") throw new Error("must not be empty");
+  const error = shellSyntaxError(text);
+  if (error === undefined) return text;
+  throw new Error(
+    `not valid ${SHELL} syntax: ${summarizeOutput(error) || `rejected by ${SHELL} -n`}`,
+  );
+}
+
+const OPTIONS = options({
+  command: option({
     metavar: "CMD",
     help: "Shell command run per process through /bin/sh -c; exit status 0 is healthy. " +
       "It sees SUPERVISOR_CHECK_PROCESS_NAME, SUPERVISOR_CHECK_GROUP_NAME, " +
-      "SUPERVISOR_CHECK_PID and, with -p, SUPERVISOR_CHECK_PORT. Required.",
-  },
-  {
-    key: "port",
-    long: "port",
-    short: "p",
-    type: "string",
-    metavar: "PORT",
+      "SUPERVISOR_CHECK_PID and, with -p, SUPERVISOR_CHECK_PORT.",
+    required: true,
+    parse: command,
+  }),
+  port: {
+    ...portOption(""),
     help: "Port for SUPERVISOR_CHECK_PORT: an integer, or a regex with one capture group " +
       'applied to the process name (".+_(\\d+)").',
   },
-  timeoutOption("Time allowed for each run; then the command and its children are killed.", 15),
-  retriesOption(0),
-];
+  timeout: timeoutOption(
+    "Time allowed for each run; then the command and its children are killed.",
+    15,
+  ),
+  num_retries: retriesOption(0),
+});
 
-const schema = z.object({
-  command: z.union([z.string(), z.array(z.string())], {
-    error: "must be a shell command, or (in a config file) an argv array of strings",
-  }).transform((given, ctx) => {
-    const problem = (message: string) => {
-      ctx.addIssue({ code: "custom", message });
-      return z.NEVER;
-    };
-    if (Array.isArray(given) && given.length === 0) return problem("must name a program");
-    const command = Array.isArray(given) ? shellQuote(given) : given;
-    if (command.trim() === "") return problem("must not be empty");
-    const error = shellSyntaxError(command);
-    if (error === undefined) return command;
-    return problem(
-      `not valid ${SHELL} syntax: ${summarizeOutput(error) || `rejected by ${SHELL} -n`}`,
-    );
-  }),
-  port: portSpec.optional(),
-  timeout: seconds(15),
-  num_retries: count(0),
-}).strict();
-
-export type ExecOptions = z.output<typeof schema>;
+export type ExecOptions = Result<typeof OPTIONS>;
 
 /**
  * The environment of the command run for `process`: the listener's, plus
@@ -117,7 +108,6 @@ export const execCheck: CheckDefinition<ExecOptions> = {
   description: "Restart processes for which a shell command (run with the process's name, " +
     "group, pid and port in its environment) does not exit with status 0.",
   options: OPTIONS,
-  schema,
   retries: (o) => o.num_retries,
   async run(process, o, ctx): Promise<Verdict> {
     const started = performance.now();

@@ -39,11 +39,9 @@
  */
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { z } from "zod";
 import {
   type CheckDefinition,
   healthy,
-  type OptionSpec,
   type ProcessInfo,
   unhealthy,
   unknown,
@@ -57,92 +55,81 @@ import {
   processExists,
 } from "../lib/heartbeat.ts";
 import { hasProc, readUid } from "../lib/proc.ts";
-import { seconds } from "../lib/options.ts";
+import {
+  nonEmpty,
+  option,
+  OptionError,
+  options,
+  type Result,
+  seconds,
+  text,
+  toggle,
+} from "../lib/option.ts";
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "timeout",
-    long: "timeout",
+const OPTIONS = options({
+  timeout: option({
     short: "t",
-    type: "string",
     metavar: "SECONDS",
     help: "Seconds without a change of the file after which the process counts as dead " +
-      "(a missing file: seconds since the process started). Required.",
+      "(a missing file: seconds since the process started).",
+    // required, as in the original
+    required: true,
+    parse: seconds(),
+  }),
+  fail_on_error: {
+    ...toggle({
+      short: "x",
+      help: "Count errors other than a missing file (permission denied…) as unhealthy " +
+        "instead of unknown.",
+    }),
+    parse: (raw: unknown) => {
+      if (typeof raw !== "boolean") throw new Error("must be true or false");
+      return raw;
+    },
   },
-  {
-    key: "fail_on_error",
-    long: "fail-on-error",
-    short: "x",
-    type: "boolean",
-    help: "Count errors other than a missing file (permission denied…) as unhealthy " +
-      "instead of unknown.",
-  },
-  {
-    key: "filepath",
-    long: "filepath",
+  filepath: option({
     short: "f",
-    type: "string",
     metavar: "PATH",
     help: "Heartbeat file: placeholders %(process_group)s, %(process_name)s, %(process_pid)s, " +
       "%(root_directory)s, and * in the file name; relative to the root dir.",
     defaultText: "<root>/<group>-<name>-<pid>, also with a -* suffix",
-  },
-  {
-    key: "root_dir",
-    long: "root-dir",
+    parse: (raw) => FilepathTemplate.parse(text(raw)),
+  }),
+  root_dir: option({
     short: "d",
-    type: "string",
     metavar: "DIR",
     help: "Directory of the heartbeat files.",
     defaultText: "the OS temp dir ($TMPDIR, else /tmp)",
-  },
-];
-
-const template = z.string().transform((value, ctx) => {
-  try {
-    return FilepathTemplate.parse(value);
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: (e as Error).message });
-    return z.NEVER;
-  }
-});
-
-const schema = z.object({
-  // required, as in the original: the shared piece without its default
-  timeout: seconds(1).unwrap(),
-  fail_on_error: z.boolean({ error: "must be true or false" }).default(false),
-  filepath: template.optional(),
-  root_dir: z.string().trim().min(1, "must not be empty").optional(),
-}).strict().transform((o, ctx) => {
+    parse: nonEmpty,
+  }),
+}, (o, name) => {
   const templates = o.filepath
     ? [o.filepath]
     : [DEFAULT_FILEPATH, NOTIFICATION_FILEPATH].map((t) => FilepathTemplate.parse(t));
   const rootDir = resolve(o.root_dir ?? tmpdir());
   if (!templates.some((t) => t.usesRootDir)) {
     if (o.root_dir !== undefined) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["root_dir"],
-        message: "has no effect: -f/--filepath is absolute and has no %(root_directory)s",
-      });
+      throw new OptionError(
+        "root_dir",
+        `has no effect: ${name("filepath")} is absolute and has no %(root_directory)s`,
+      );
     }
   } else {
-    // without -d the issue has no path: it is reported as about the options
-    const path = o.root_dir === undefined ? [] : ["root_dir"];
+    // without -d the problem is about no one option
+    const key = o.root_dir === undefined ? "" : "root_dir";
     const what = o.root_dir === undefined ? `the OS temp dir ${rootDir} (TMPDIR)` : rootDir;
     let isDirectory = false;
     try {
       isDirectory = Deno.statSync(rootDir).isDirectory;
     } catch (e) {
-      const message = e instanceof Deno.errors.NotFound
-        ? `${what} does not exist`
-        : `cannot use ${what}: ${(e as Error).message}`;
-      ctx.addIssue({ code: "custom", path, message });
-      return z.NEVER;
+      throw new OptionError(
+        key,
+        e instanceof Deno.errors.NotFound
+          ? `${what} does not exist`
+          : `cannot use ${what}: ${(e as Error).message}`,
+      );
     }
-    if (!isDirectory) {
-      ctx.addIssue({ code: "custom", path, message: `${what} is not a directory` });
-    }
+    if (!isDirectory) throw new OptionError(key, `${what} is not a directory`);
   }
   return {
     timeout: o.timeout,
@@ -153,7 +140,7 @@ const schema = z.object({
   };
 });
 
-export type FileOptions = z.output<typeof schema>;
+export type FileOptions = Result<typeof OPTIONS>;
 
 /** A heartbeat file found, and when it last changed (unix seconds). */
 export interface Beat {
@@ -297,8 +284,6 @@ export const fileCheck: CheckDefinition<FileOptions> = {
   name: "file",
   description: "Restart processes whose heartbeat file has not changed within the timeout.",
   options: OPTIONS,
-  schema,
-  retries: () => 0,
   async run(process, o) {
     const values: PlaceholderValues = {
       process_group: process.group,

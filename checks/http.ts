@@ -5,29 +5,25 @@
  * --host, https, --expect-status, --expect-body, --ca-file and the env/file
  * forms of the password.
  */
-import { z } from "zod";
 import {
   CheckConfigError,
   type CheckDefinition,
   healthy,
-  type OptionSpec,
   type ProcessInfo,
   unhealthy,
   unknown,
   type Verdict,
 } from "../lib/check.ts";
+import { nonEmpty, option, OptionError, options, text, type Values } from "../lib/option.ts";
 import {
   caClient,
-  count,
-  CREDENTIAL_OPTIONS,
-  credentialsShape,
+  CREDENTIALS,
   headerProblem,
   host,
-  portSpec,
+  portOption,
   resolveCredentials,
-  resolveSecret,
   retriesOption,
-  seconds,
+  secretFrom,
   timeoutOption,
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
@@ -39,109 +35,6 @@ import {
 } from "../lib/net.ts";
 import { maskSecrets } from "../lib/redact.ts";
 import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
-
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "url",
-    long: "url",
-    short: "u",
-    type: "string",
-    metavar: "URL",
-    help: "Path to query (/ping), or a full http(s):// URL.",
-    defaultText: "/",
-  },
-  {
-    key: "port",
-    long: "port",
-    short: "p",
-    type: "string",
-    metavar: "PORT",
-    help: "Port: an integer, or a regex with one capture group applied to the process " +
-      'name (".+_(\\d+)"). Required unless -u is a full URL.',
-  },
-  {
-    key: "host",
-    long: "host",
-    type: "string",
-    metavar: "HOST",
-    help: "Host to connect to.",
-    defaultText: "127.0.0.1",
-  },
-  {
-    key: "method",
-    long: "method",
-    short: "m",
-    type: "string",
-    metavar: "METHOD",
-    help: "HTTP method (GET, POST, PUT…).",
-    defaultText: "GET",
-  },
-  {
-    key: "json",
-    long: "json",
-    short: "j",
-    type: "string",
-    metavar: "JSON",
-    help: "JSON request body; sets Content-Type: application/json.",
-  },
-  {
-    key: "body",
-    long: "body",
-    short: "b",
-    type: "string",
-    metavar: "BODY",
-    help: "Request body; ignored when -j is given.",
-  },
-  {
-    key: "headers",
-    long: "headers",
-    short: "H",
-    type: "string",
-    metavar: "JSON",
-    help: "Request headers as a JSON object (visible in ps: put an Authorization header in " +
-      "--headers-env or --headers-file).",
-  },
-  {
-    key: "headers_env",
-    long: "headers-env",
-    type: "string",
-    metavar: "NAME",
-    help: "More request headers, a JSON object read from environment variable NAME.",
-  },
-  {
-    key: "headers_file",
-    long: "headers-file",
-    type: "string",
-    metavar: "PATH",
-    help: "More request headers, a JSON object read from a file.",
-  },
-  ...CREDENTIAL_OPTIONS,
-  {
-    key: "expect_status",
-    long: "expect-status",
-    type: "string",
-    metavar: "CODES",
-    help: "Statuses that count as healthy: codes and ranges (200-299,301). " +
-      "Redirects are not followed.",
-    defaultText: "200",
-  },
-  {
-    key: "expect_body",
-    long: "expect-body",
-    type: "string",
-    metavar: "TEXT",
-    help: "Text the response body must contain.",
-  },
-  {
-    key: "ca_file",
-    long: "ca-file",
-    type: "string",
-    metavar: "PATH",
-    help: "PEM CA certificate(s) to trust for https (for self-signed services).",
-  },
-  timeoutOption("Time allowed for each attempt, connect to last body byte.", 15),
-  retriesOption(2),
-];
 
 /** Methods fetch refuses to send. */
 const FORBIDDEN_METHODS = ["CONNECT", "TRACE", "TRACK"];
@@ -164,6 +57,9 @@ export function parseStatusList(text: string): { accepts: (s: number) => boolean
 
 /** `{"X-Check":"1"}` (text or object) → headers; a string says what is wrong. */
 function headerObject(value: unknown): Record<string, string> | string {
+  if (typeof value !== "string" && (typeof value !== "object" || value === null)) {
+    return `must be a JSON object like {"X-Check":"1"}`;
+  }
   let parsed: unknown = value;
   if (typeof value === "string") {
     try {
@@ -183,136 +79,161 @@ function headerObject(value: unknown): Record<string, string> | string {
   return headers;
 }
 
-const schema = z.object({
-  url: z.string().trim().min(1).default("/"),
-  port: portSpec.optional(),
-  host,
-  method: z.string().trim().regex(/^[A-Za-z]+$/, "must be an HTTP method name like GET")
-    .transform((m) => m.toUpperCase())
-    .refine((m) => !FORBIDDEN_METHODS.includes(m), {
-      message: `fetch cannot send ${FORBIDDEN_METHODS.join(", ")} requests`,
-    }).optional(),
-  json: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
-    .transform((value, ctx) => {
-      if (typeof value !== "string") return JSON.stringify(value);
+/** Request headers (JSON text, or an object in a file). */
+function headers(raw: unknown): Record<string, string> {
+  const parsed = headerObject(raw);
+  if (typeof parsed === "string") throw new Error(parsed);
+  return parsed;
+}
+
+const SPEC = {
+  url: option({
+    short: "u",
+    metavar: "URL",
+    help: "Path to query (/ping), or a full http(s):// URL.",
+    parse: nonEmpty,
+    default: "/",
+  }),
+  port: portOption("Required unless -u is a full URL."),
+  host: option({ metavar: "HOST", help: "Host to connect to.", parse: host, default: "127.0.0.1" }),
+  method: option({
+    short: "m",
+    metavar: "METHOD",
+    help: "HTTP method (GET, POST, PUT…).",
+    defaultText: "GET",
+    parse: (raw) => {
+      const m = text(raw).trim();
+      if (!/^[A-Za-z]+$/.test(m)) throw new Error("must be an HTTP method name like GET");
+      if (FORBIDDEN_METHODS.includes(m.toUpperCase())) {
+        throw new Error(`fetch cannot send ${FORBIDDEN_METHODS.join(", ")} requests`);
+      }
+      return m.toUpperCase();
+    },
+  }),
+  json: option({
+    short: "j",
+    metavar: "JSON",
+    help: "JSON request body; sets Content-Type: application/json.",
+    parse: (raw) => {
+      if (raw !== null && typeof raw === "object") return JSON.stringify(raw);
+      const value = text(raw);
       try {
         JSON.parse(value);
-        return value;
       } catch (e) {
-        ctx.addIssue({ code: "custom", message: `not valid JSON: ${(e as Error).message}` });
-        return z.NEVER;
+        throw new Error(`not valid JSON: ${(e as Error).message}`);
       }
-    }).optional(),
-  body: z.string().optional(),
-  headers: z.union([z.string(), z.record(z.string(), z.unknown())]).transform((value, ctx) => {
-    const headers = headerObject(value);
-    if (typeof headers === "object") return headers;
-    ctx.addIssue({ code: "custom", message: headers });
-    return z.NEVER;
-  }).optional(),
-  headers_env: z.string().trim().min(1, "must not be empty").optional(),
-  headers_file: z.string().trim().min(1, "must not be empty").optional(),
-  ...credentialsShape,
-  expect_status: z.union([z.string(), z.number()]).default("200").transform((value, ctx) => {
-    try {
-      return parseStatusList(String(value));
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-      return z.NEVER;
-    }
+      return value;
+    },
   }),
-  expect_body: z.string().optional(),
-  ca_file: z.string().min(1).transform((path, ctx) => {
-    try {
-      return caClient(path);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-      return z.NEVER;
-    }
-  }).optional(),
-  timeout: seconds(15),
-  num_retries: count(2),
-}).strict().transform((o, ctx) => {
-  const credentials = resolveCredentials(o, ctx);
-  if (credentials === z.NEVER) return z.NEVER;
+  body: option({
+    short: "b",
+    metavar: "BODY",
+    help: "Request body; ignored when -j is given.",
+    parse: text,
+  }),
+  headers: option({
+    short: "H",
+    metavar: "JSON",
+    help: "Request headers as a JSON object (visible in ps: put an Authorization header in " +
+      "--headers-env or --headers-file).",
+    parse: headers,
+  }),
+  headers_env: option({
+    metavar: "NAME",
+    help: "More request headers, a JSON object read from environment variable NAME.",
+    parse: nonEmpty,
+  }),
+  headers_file: option({
+    metavar: "PATH",
+    help: "More request headers, a JSON object read from a file.",
+    parse: nonEmpty,
+  }),
+  ...CREDENTIALS,
+  expect_status: option({
+    metavar: "CODES",
+    help: "Statuses that count as healthy: codes and ranges (200-299,301). " +
+      "Redirects are not followed.",
+    defaultText: "200",
+    parse: (raw) => parseStatusList(text(raw)),
+    default: parseStatusList("200"),
+  }),
+  expect_body: option({
+    metavar: "TEXT",
+    help: "Text the response body must contain.",
+    parse: text,
+  }),
+  ca_file: option({
+    metavar: "PATH",
+    help: "PEM CA certificate(s) to trust for https (for self-signed services).",
+    parse: (raw) => caClient(nonEmpty(raw)),
+  }),
+  timeout: timeoutOption("Time allowed for each attempt, connect to last body byte.", 15),
+  num_retries: retriesOption(2),
+};
+
+/** The settings of one http check, from its options (rules across them; secrets read). */
+function settings(o: Values<typeof SPEC>, name: (key: string) => string) {
+  const credentials = resolveCredentials(o, name);
   const absolute = /^https?:\/\//i.test(o.url);
   if (!absolute && !o.url.startsWith("/")) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["url"],
-      message: `'${o.url}' must be a path starting with / or a full http(s):// URL`,
-    });
-    return z.NEVER;
+    throw new OptionError(
+      "url",
+      `'${o.url}' must be a path starting with / or a full http(s):// URL`,
+    );
   }
   if (o.port?.kind === "fixed" && FETCH_BLOCKED_PORTS.has(o.port.port)) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["port"],
-      message: `fetch refuses port ${o.port.port} (a blocked port of the Fetch standard); ` +
+    throw new OptionError(
+      "port",
+      `fetch refuses port ${o.port.port} (a blocked port of the Fetch standard); ` +
         "the tcp check can watch it",
-    });
-    return z.NEVER;
+    );
   }
   if (absolute) {
     let url: URL;
     try {
       url = new URL(o.url);
     } catch {
-      ctx.addIssue({ code: "custom", path: ["url"], message: `'${o.url}' is not a valid URL` });
-      return z.NEVER;
+      throw new OptionError("url", `'${o.url}' is not a valid URL`);
     }
     const problem = o.port ? undefined : fetchUrlProblem(url);
-    if (problem) {
-      ctx.addIssue({ code: "custom", path: ["url"], message: problem });
-      return z.NEVER;
-    }
+    if (problem) throw new OptionError("url", problem);
   } else if (!o.port) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["port"],
-      message: "is required when -u/--url is a path",
-    });
-    return z.NEVER;
+    throw new OptionError("port", `is required when ${name("url")} is a path`);
   }
   const body = o.json ?? o.body;
   const method = o.method ?? "GET";
   if (body !== undefined && (method === "GET" || method === "HEAD")) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["method"],
-      message: `${method} requests carry no body; give -m POST (or PUT, …) with -j/-b`,
-    });
-    return z.NEVER;
+    throw new OptionError(
+      "method",
+      `${method} requests carry no body; give ${name("method")} POST (or PUT, …) with ` +
+        `${name("json")} or ${name("body")}`,
+    );
   }
   if (method === "HEAD" && o.expect_body !== undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["expect_body"],
-      message: "a HEAD response has no body; give -m GET (or leave out --expect-body)",
-    });
-    return z.NEVER;
+    throw new OptionError(
+      "expect_body",
+      `a HEAD response has no body; give ${name("method")} GET (or leave out ` +
+        `${name("expect_body")})`,
+    );
   }
   if (o.headers_env !== undefined && o.headers_file !== undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["headers_file"],
-      message: "give only one of --headers-env, --headers-file",
-    });
-    return z.NEVER;
+    throw new OptionError(
+      "headers_file",
+      `give only one of ${name("headers_env")}, ${name("headers_file")}`,
+    );
   }
-  const secret = resolveSecret({ env: o.headers_env, file: o.headers_file }, {
-    inline: "-H/--headers",
-    env: "--headers-env",
-    file: "--headers-file",
-  });
+  const secret = secretFrom(
+    { env: o.headers_env, file: o.headers_file },
+    { env: "headers_env", file: "headers_file" },
+    name,
+  );
   // the headers' text is never quoted: it holds credentials
-  const secretHeaders = secret.value === undefined ? {} : headerObject(secret.value);
-  if (secret.error || typeof secretHeaders === "string") {
-    const key = o.headers_env !== undefined ? "headers_env" : "headers_file";
-    const message = secret.error?.message ??
-      (secretHeaders as string).replace(/^not valid JSON: .*/, "not valid JSON");
-    ctx.addIssue({ code: "custom", path: [key], message });
-    return z.NEVER;
+  const secretHeaders = secret === undefined ? {} : headerObject(secret);
+  if (typeof secretHeaders === "string") {
+    throw new OptionError(
+      o.headers_env !== undefined ? "headers_env" : "headers_file",
+      secretHeaders.replace(/^not valid JSON: .*/, "not valid JSON"),
+    );
   }
   const headers: Record<string, string> = { ...o.headers, ...secretHeaders };
   if (o.json !== undefined) headers["Content-Type"] = "application/json";
@@ -333,9 +254,9 @@ const schema = z.object({
     timeout: o.timeout,
     numRetries: o.num_retries,
   };
-});
+}
 
-export type HttpOptions = z.output<typeof schema>;
+export type HttpOptions = ReturnType<typeof settings>;
 
 /** The URL to query for one process. */
 export function targetUrl(
@@ -356,8 +277,7 @@ export function targetUrl(
 export const httpCheck: CheckDefinition<HttpOptions> = {
   name: "http",
   description: "Restart processes whose HTTP endpoint does not answer as expected.",
-  options: OPTIONS,
-  schema,
+  options: options(SPEC, settings),
   retries: (o) => o.numRetries,
   async run(process, o, ctx): Promise<Verdict> {
     const url = targetUrl(o, process);

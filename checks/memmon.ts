@@ -15,7 +15,6 @@
  * (checks/memory.ts: VmRSS, with -c/--cumulative the process and all its
  * descendants), reported in bytes as memmon reports it.
  */
-import { z } from "zod";
 import {
   type CheckDefinition,
   healthy,
@@ -163,10 +162,8 @@ export const memmonCheck: CheckDefinition<MemmonLimits> = {
   name: "memmon",
   description: "superlance's memmon: restart processes whose resident memory exceeds the " +
     "limit of their program (-p), else of their group (-g), else of any process (-a).",
-  // configured from MEMMON_OPTIONS by commands/memmon.ts; not a kind of complex or run
-  options: [],
-  schema: z.custom<MemmonLimits>((v) => v !== null && typeof v === "object"),
-  retries: () => 0,
+  // not a kind of complex or run: commands/memmon.ts parses these beside memmon's other flags
+  options: MEMMON_OPTIONS,
   async run(process, limits) {
     const limit = limitFor(process, limits);
     if (limit === undefined) return healthy("no memmon limit applies");

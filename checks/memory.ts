@@ -17,36 +17,9 @@
  * (not Linux) the process's own RSS comes from pidusage, and -c is refused
  * at start-up.
  */
-import { z } from "zod";
-import {
-  type CheckDefinition,
-  healthy,
-  type OptionSpec,
-  unhealthy,
-  unknown,
-} from "../lib/check.ts";
+import { type CheckDefinition, healthy, unhealthy, unknown } from "../lib/check.ts";
+import { option, OptionError, options, type Result, toggle } from "../lib/option.ts";
 import { descendantsOf, hasProc, readRssKb } from "../lib/proc.ts";
-
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "max_rss",
-    long: "max-rss",
-    short: "m",
-    aliases: ["msx-rss"],
-    type: "string",
-    metavar: "SIZE",
-    help: "Most resident memory allowed: KB (102400), or with a unit, powers of 1024 " +
-      "(512MB, 2GB, 800K). Required.",
-  },
-  {
-    key: "cumulative",
-    long: "cumulative",
-    short: "c",
-    type: "boolean",
-    help: "Count the process and all its descendants together.",
-    defaultText: "off",
-  },
-];
 
 const UNITS_KB: Record<string, number> = { "": 1, k: 1, m: 1024, g: 1024 * 1024 };
 
@@ -102,38 +75,47 @@ export function formatKb(kb: number): string {
 }
 
 /** true/false, also as 1/0 or the strings "true"/"false" of hand-written JSON. */
-const flag = z.union([z.boolean(), z.number(), z.string()]).transform((value, ctx) => {
+function flag(value: unknown): boolean {
   const text = String(value).trim().toLowerCase();
   if (text === "true" || text === "1") return true;
   if (text === "false" || text === "0") return false;
-  ctx.addIssue({ code: "custom", message: `expected true or false, got '${value}'` });
-  return z.NEVER;
+  throw new Error(`expected true or false, got '${value}'`);
+}
+
+const OPTIONS = options({
+  max_rss: option({
+    short: "m",
+    aliases: ["msx-rss"],
+    metavar: "SIZE",
+    help: "Most resident memory allowed: KB (102400), or with a unit, powers of 1024 " +
+      "(512MB, 2GB, 800K).",
+    required: true,
+    parse: (raw) => {
+      if (typeof raw !== "number" && typeof raw !== "string") {
+        throw new Error(`expected a size in KB (102400) or with a unit KB, MB or GB (512MB)`);
+      }
+      return parseSizeKb(raw);
+    },
+  }),
+  cumulative: {
+    ...toggle({ short: "c", help: "Count the process and all its descendants together." }),
+    parse: flag,
+  },
+}, (o) => {
+  if (o.cumulative && !hasProc()) {
+    throw new OptionError("cumulative", "needs Linux /proc to find descendants");
+  }
+  return o;
 });
 
-const schema = z.object({
-  max_rss: z.union([z.number(), z.string()]).transform((value, ctx) => {
-    try {
-      return parseSizeKb(value);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
-  cumulative: flag.default(false).refine((on) => !on || hasProc(), {
-    message: "needs Linux /proc to find descendants",
-  }),
-}).strict();
-
 /** `max_rss` in KB. */
-export type MemoryOptions = z.output<typeof schema>;
+export type MemoryOptions = Result<typeof OPTIONS>;
 
 export const memoryCheck: CheckDefinition<MemoryOptions> = {
   name: "memory",
   description: "Restart processes whose resident memory (optionally with their descendants') " +
     "exceeds a limit.",
   options: OPTIONS,
-  schema,
-  retries: () => 0,
   async run(process, o) {
     const measured = await measureRssKb(process.pid, o.cumulative);
     if (measured === undefined) {

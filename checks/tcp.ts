@@ -5,54 +5,25 @@
  * A process frozen with SIGSTOP still passes: the kernel completes the
  * handshake into its listen backlog. Use http (or xmlrpc) to catch hangs.
  */
-import { z } from "zod";
-import {
-  type CheckDefinition,
-  healthy,
-  type OptionSpec,
-  unhealthy,
-  unknown,
-} from "../lib/check.ts";
-import { count, host, portSpec, retriesOption, seconds, timeoutOption } from "../lib/options.ts";
+import { type CheckDefinition, healthy, unhealthy, unknown } from "../lib/check.ts";
+import { option, options, type Result } from "../lib/option.ts";
+import { host, portOption, retriesOption, timeoutOption } from "../lib/options.ts";
 import { resolvePort } from "../lib/ports.ts";
 import { describeFetchError } from "../lib/net.ts";
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "port",
-    long: "port",
-    short: "p",
-    type: "string",
-    metavar: "PORT",
-    help: "Port: an integer, or a regex with one capture group applied to the process " +
-      'name (".+_(\\d+)"). Required.',
-  },
-  {
-    key: "host",
-    long: "host",
-    type: "string",
-    metavar: "HOST",
-    help: "Host to connect to.",
-    defaultText: "127.0.0.1",
-  },
-  timeoutOption("Time allowed for each connection attempt.", 15),
-  retriesOption(2),
-];
+const OPTIONS = options({
+  port: portOption("", true),
+  host: option({ metavar: "HOST", help: "Host to connect to.", parse: host, default: "127.0.0.1" }),
+  timeout: timeoutOption("Time allowed for each connection attempt.", 15),
+  num_retries: retriesOption(2),
+});
 
-const schema = z.object({
-  port: portSpec,
-  host,
-  timeout: seconds(15),
-  num_retries: count(2),
-}).strict();
-
-export type TcpOptions = z.output<typeof schema>;
+export type TcpOptions = Result<typeof OPTIONS>;
 
 export const tcpCheck: CheckDefinition<TcpOptions> = {
   name: "tcp",
   description: "Restart processes whose TCP port does not accept connections.",
   options: OPTIONS,
-  schema,
   retries: (o) => o.num_retries,
   async run(process, o, ctx) {
     const port = resolvePort(o.port, process.name);

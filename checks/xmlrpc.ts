@@ -11,25 +11,21 @@
  * the http check.
  */
 import { join } from "node:path";
-import { z } from "zod";
 import {
   type CheckDefinition,
   healthy,
-  type OptionSpec,
   type ProcessInfo,
   unhealthy,
   unknown,
   type Verdict,
 } from "../lib/check.ts";
+import { nonEmpty, option, OptionError, options, type Values } from "../lib/option.ts";
 import {
-  count,
-  CREDENTIAL_OPTIONS,
-  credentialsShape,
-  hostName,
-  portSpec,
+  CREDENTIALS,
+  host,
+  portOption,
   resolveCredentials,
   retriesOption,
-  seconds,
   timeoutOption,
 } from "../lib/options.ts";
 import { type PortSpec, resolvePort } from "../lib/ports.ts";
@@ -48,63 +44,53 @@ const MAX_SOCKET_PATH = 107;
 /** Longest rendering of a response value in a verdict message. */
 const VALUE_CHARS = 100;
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "url",
-    long: "url",
+const SPEC = {
+  url: option({
     short: "u",
-    type: "string",
     metavar: "URL",
     help: "HTTP path of the XML-RPC endpoint (/status) with -p, -s or -S; or a full " +
       "http(s):// URL on its own.",
     defaultText: DEFAULT_PATH,
-  },
-  {
-    key: "port",
-    long: "port",
-    short: "p",
-    type: "string",
-    metavar: "PORT",
-    help: "Port: an integer, or a regex with one capture group applied to the process " +
-      'name (".+_(\\d+)"). With a full -u URL, replaces the URL\'s port.',
-  },
-  {
-    key: "host",
-    long: "host",
-    type: "string",
+    parse: nonEmpty,
+  }),
+  port: portOption("With a full -u URL, replaces the URL's port."),
+  host: option({
     metavar: "HOST",
     help: "Host to connect to with -p.",
     defaultText: "127.0.0.1",
-  },
-  {
-    key: "sock_path",
-    long: "socket-path",
+    parse: host,
+  }),
+  sock_path: option({
+    flag: "socket-path",
     short: "s",
-    type: "string",
     metavar: "PATH",
     help: "Unix socket of the XML-RPC server (unix:// prefix optional).",
-  },
-  {
-    key: "sock_dir",
-    long: "socket-dir",
+    parse: nonEmpty,
+  }),
+  sock_dir: option({
+    flag: "socket-dir",
     short: "S",
-    type: "string",
     metavar: "DIR",
     help: "Directory of per-process unix sockets: DIR/<process name>.sock.",
-  },
-  {
-    key: "method",
-    long: "method",
+    parse: nonEmpty,
+  }),
+  method: option({
     short: "m",
-    type: "string",
     metavar: "METHOD",
     help: "XML-RPC method to call, without arguments; any returned value is healthy.",
-    defaultText: "status",
-  },
-  ...CREDENTIAL_OPTIONS,
-  timeoutOption("Time allowed for each call, connect to last byte of the answer.", 15),
-  retriesOption(2),
-];
+    parse: (raw) => {
+      const method = nonEmpty(raw);
+      if (!/^[A-Za-z0-9_.:/]+$/.test(method)) {
+        throw new Error("must be an XML-RPC method name like status");
+      }
+      return method;
+    },
+    default: "status",
+  }),
+  ...CREDENTIALS,
+  timeout: timeoutOption("Time allowed for each call, connect to last byte of the answer.", 15),
+  num_retries: retriesOption(2),
+};
 
 /** Where to call, before the process is known. */
 export type XmlRpcTarget =
@@ -113,26 +99,12 @@ export type XmlRpcTarget =
   | { kind: "socket"; socketPath: string; path: string }
   | { kind: "socket-dir"; dir: string; path: string };
 
-const text = z.string().trim().min(1, "must not be empty");
-
-const schema = z.object({
-  url: text.optional(),
-  port: portSpec.optional(),
-  host: hostName.optional(),
-  sock_path: text.optional(),
-  sock_dir: text.optional(),
-  method: text.regex(/^[A-Za-z0-9_.:/]+$/, "must be an XML-RPC method name like status")
-    .default("status"),
-  ...credentialsShape,
-  timeout: seconds(15),
-  num_retries: count(2),
-}).strict().transform((o, ctx) => {
-  const fail = (key: string, message: string) => {
-    ctx.addIssue({ code: "custom", path: key ? [key] : [], message });
-    return z.NEVER;
+/** The settings of one xmlrpc check: exactly one server (see the module comment). */
+function settings(o: Values<typeof SPEC>, name: (key: string) => string) {
+  const fail = (key: string, message: string): never => {
+    throw new OptionError(key, message);
   };
-  const auth = resolveCredentials(o, ctx);
-  if (auth === z.NEVER) return z.NEVER;
+  const auth = resolveCredentials(o, name);
   const absolute = o.url !== undefined && /^https?:\/\//i.test(o.url);
   if (o.url !== undefined && !absolute && !o.url.startsWith("/")) {
     return fail("url", `'${o.url}' must be a path starting with / or a full http(s):// URL`);
@@ -141,9 +113,9 @@ const schema = z.object({
   let target: XmlRpcTarget;
   if (o.sock_path !== undefined || o.sock_dir !== undefined) {
     if (o.sock_path !== undefined && o.sock_dir !== undefined) {
-      return fail("sock_dir", "give only one of -s/--socket-path, -S/--socket-dir");
+      return fail("sock_dir", `give only one of ${name("sock_path")}, ${name("sock_dir")}`);
     }
-    const socketFlag = o.sock_path !== undefined ? "-s/--socket-path" : "-S/--socket-dir";
+    const socketFlag = name(o.sock_path !== undefined ? "sock_path" : "sock_dir");
     if (o.port !== undefined) return fail("port", `not used with ${socketFlag}`);
     if (o.host !== undefined) return fail("host", `not used with ${socketFlag}`);
     if (absolute) {
@@ -170,11 +142,12 @@ const schema = z.object({
     if (url.username || url.password) {
       return fail(
         "url",
-        "must not carry credentials: give -U/--username and --password-env or --password-file",
+        `must not carry credentials: give ${name("username")} and ${name("password_env")} or ` +
+          name("password_file"),
       );
     }
     if (o.host !== undefined) {
-      return fail("host", "not used with a full -u/--url; put the host in the URL");
+      return fail("host", `not used with a full ${name("url")}; put the host in the URL`);
     }
     target = { kind: "url", url, port: o.port };
   } else if (o.port !== undefined) {
@@ -182,8 +155,8 @@ const schema = z.object({
   } else {
     return fail(
       "",
-      "no XML-RPC endpoint: give -p/--port (with -u PATH), a full -u http(s):// URL, " +
-        "-s/--socket-path or -S/--socket-dir",
+      `no XML-RPC endpoint: give ${name("port")} (with ${name("url")} PATH), a full ` +
+        `${name("url")} http(s):// URL, ${name("sock_path")} or ${name("sock_dir")}`,
     );
   }
   return {
@@ -193,9 +166,9 @@ const schema = z.object({
     timeout: o.timeout,
     numRetries: o.num_retries,
   };
-});
+}
 
-export type XmlRpcOptions = z.output<typeof schema>;
+export type XmlRpcOptions = ReturnType<typeof settings>;
 
 /** The endpoint to call for one process. */
 function processEndpoint(target: XmlRpcTarget, process: ProcessInfo): XmlRpcEndpoint {
@@ -228,8 +201,7 @@ export const xmlrpcCheck: CheckDefinition<XmlRpcOptions> = {
   description: "Restart processes whose XML-RPC server does not answer a call, or answers " +
     "with a fault. Give exactly one server: -p PORT (with -u PATH), a full -u http(s)://URL, " +
     "-s SOCKET or -S DIR (with -u PATH optional).",
-  options: OPTIONS,
-  schema,
+  options: options(SPEC, settings),
   retries: (o) => o.numRetries,
   async run(process, o, ctx): Promise<Verdict> {
     const endpoint = processEndpoint(o.target, process);

@@ -1,5 +1,5 @@
 /** `complex`: several check kinds on every selected process, the original's -c JSON. */
-import type { CheckDefinition, OptionSpec } from "../lib/check.ts";
+import type { CheckDefinition } from "../lib/check.ts";
 import {
   checksFromConfig,
   parseJsonConfig,
@@ -7,29 +7,33 @@ import {
   withConfigReference,
 } from "../lib/check_config.ts";
 import { parseListenerArgs } from "../lib/cli.ts";
-import { UsageError } from "../lib/errors.ts";
 import { listen } from "../lib/listen.ts";
+import { option, OptionError, options, text } from "../lib/option.ts";
 import { PROGRAM } from "../lib/version.ts";
 import { listenerHelp } from "./listener.ts";
 
-export const COMPLEX_OPTIONS: OptionSpec[] = [
-  {
-    key: "check_config",
-    long: "check-config",
+/** Where complex's checks come from: exactly one of these. */
+export const COMPLEX_OPTIONS = options({
+  check_config: option({
     short: "c",
-    type: "string",
     metavar: "JSON",
+    flagOnly: true,
     help: 'Checks as JSON, the original\'s format: {"http":{"port":8090,"url":"/ping"},' +
       '"memory":{"max_rss":4194304}}.',
-  },
-  {
-    key: "config",
-    long: "config",
-    type: "string",
+    parse: text,
+  }),
+  config: option({
     metavar: "FILE",
+    flagOnly: true,
     help: "The same structure in a YAML or JSON (*.json) file.",
-  },
-];
+    parse: text,
+  }),
+}, (v, name) => {
+  if ((v.check_config === undefined) === (v.config === undefined)) {
+    throw new OptionError("", `give exactly one of ${name("check_config")} and ${name("config")}`);
+  }
+  return v;
+});
 
 /** `complex`: several check kinds on every selected process. */
 export function runComplexListener(
@@ -47,18 +51,15 @@ export function runComplexListener(
           `Check kinds: ${kinds.map((k) => k.name).join(", ")}, each with its options ` +
           "under the original's key names (url, port, timeout, num_retries, max_rss, …).",
         "complex options (exactly one)",
-        COMPLEX_OPTIONS,
+        COMPLEX_OPTIONS.spec,
       );
     }
-    const { check_config: inline, config: file } = parsed.values as Record<string, string>;
-    if ((inline === undefined) === (file === undefined)) {
-      throw new UsageError("give exactly one of -c/--check-config and --config");
-    }
+    const { check_config: inline, config: file } = parsed.options;
     const config = inline !== undefined
       ? checksFromConfig(parseJsonConfig(inline, "-c/--check-config"), kinds, "-c/--check-config")
       : await withConfigReference(
         "complex",
-        async () => checksFromConfig(await readConfigFile(file), kinds, `--config ${file}`),
+        async () => checksFromConfig(await readConfigFile(file!), kinds, `--config ${file}`),
       );
     return [{ settings: parsed.settings, checks: config }];
   });

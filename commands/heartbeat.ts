@@ -2,7 +2,6 @@
  * `supervisor-checks heartbeat`: touches the heartbeat file (lib/heartbeat.ts)
  * of the supervisord process it runs under, for shell scripts.
  */
-import { parseArgs } from "node:util";
 import { UsageError } from "../lib/errors.ts";
 import { renderHelp } from "../lib/help.ts";
 import {
@@ -13,60 +12,106 @@ import {
   writerTemplate,
 } from "../lib/heartbeat.ts";
 import { MAX_SECONDS } from "../lib/limits.ts";
+import {
+  HELP_ROW,
+  helpRows,
+  nonEmpty,
+  number,
+  option,
+  OptionError,
+  options,
+  parse,
+  text,
+} from "../lib/option.ts";
 import { ignoreSigusr1 } from "../lib/sigusr1.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 
-interface CommandFlag {
-  long: string;
-  short?: string;
-  metavar?: string;
-  help: string;
+/** Where and how often the subcommand beats. */
+interface CommandSettings {
+  path: string;
+  pid: number;
+  everySeconds?: number;
 }
 
-const COMMAND_FLAGS: CommandFlag[] = [
-  {
-    long: "root-dir",
+const OPTIONS = options({
+  root_dir: option({
     short: "d",
     metavar: "DIR",
-    help: "Directory of heartbeat files. Default: the OS temp dir ($TMPDIR, else /tmp)",
-  },
-  {
-    long: "filepath",
+    help: "Directory of heartbeat files.",
+    defaultText: "the OS temp dir ($TMPDIR, else /tmp)",
+    parse: nonEmpty,
+  }),
+  filepath: option({
     short: "f",
     metavar: "PATH",
     help: "File to touch, with placeholders %(process_group)s, %(process_name)s, " +
-      "%(process_pid)s, %(root_directory)s; relative to the root dir. " +
-      "Default: %(root_directory)s/%(process_group)s-%(process_name)s-%(process_pid)s",
-  },
-  {
-    long: "pid",
+      "%(process_pid)s, %(root_directory)s; relative to the root dir.",
+    defaultText: "%(root_directory)s/%(process_group)s-%(process_name)s-%(process_pid)s",
+    parse: text,
+  }),
+  pid: option({
     metavar: "PID",
-    help: "pid of the supervised process. Default: the parent of this command " +
-      "(the shell script supervisord started)",
-  },
-  {
-    long: "every",
+    help: "pid of the supervised process.",
+    defaultText: "the parent of this command (the shell script supervisord started)",
+    parse: (raw) => {
+      const pid = Number(text(raw).trim());
+      if (!(/^\d+$/.test(text(raw).trim()) && pid > 0)) {
+        throw new Error(`expected a process id, got '${raw}'`);
+      }
+      return pid;
+    },
+  }),
+  every: option({
     metavar: "SECONDS",
     help: "Keep beating every SECONDS; stop when killed, when this command's parent exits " +
       "or when the --pid process is gone. It beats even while the script's work hangs: " +
-      "prefer a beat from the work loop. Default: beat once and exit",
-  },
-  { long: "help", short: "h", help: "Show this help and exit." },
-];
+      "prefer a beat from the work loop.",
+    defaultText: "beat once and exit",
+    parse: (raw) => {
+      const n = number(raw, "a number of seconds greater than 0");
+      if (!(n > 0)) throw new Error(`expected a number of seconds greater than 0, got '${raw}'`);
+      if (n > MAX_SECONDS) throw new Error(`must be at most ${MAX_SECONDS} seconds (7 days)`);
+      return n;
+    },
+  }),
+}, (v, name): CommandSettings => {
+  const pid = v.pid ?? Deno.ppid;
+  // a beater for no process would stop at once, and the file check restart a healthy service
+  if (v.pid !== undefined && v.every !== undefined && !processExists(pid)) {
+    throw new OptionError("pid", `no process ${pid} to beat for`);
+  }
+  if (v.filepath !== undefined) {
+    let template: FilepathTemplate;
+    try {
+      template = writerTemplate(v.filepath);
+    } catch (e) {
+      throw new OptionError("filepath", (e as Error).message);
+    }
+    if (v.root_dir !== undefined && !template.usesRootDir) {
+      throw new OptionError(
+        "root_dir",
+        `has no effect: ${name("filepath")} is absolute and has no %(root_directory)s`,
+      );
+    }
+  }
+  try {
+    return {
+      path: heartbeatPath({ pid, rootDir: v.root_dir, filepath: v.filepath }),
+      pid,
+      everySeconds: v.every,
+    };
+  } catch (e) {
+    // the template parsed above: what is left is a missing environment variable
+    throw new UsageError((e as Error).message);
+  }
+});
 
 function commandHelp(command: string): string {
   return renderHelp(
     command,
     "Touches the heartbeat file the `file` check watches, for the supervisord process this " +
       "runs under.",
-    [{
-      title: "Options",
-      options: COMMAND_FLAGS.map((f) => ({
-        ...f,
-        key: f.long,
-        type: f.metavar ? "string" : "boolean",
-      })),
-    }],
+    [{ title: "Options", rows: [...helpRows([OPTIONS.spec])[0], HELP_ROW] }],
     {
       examples: HELP_EXAMPLES.heartbeat,
       environment: [
@@ -78,73 +123,9 @@ function commandHelp(command: string): string {
   );
 }
 
-/** Where and how often the subcommand beats. */
-interface CommandSettings {
-  path: string;
-  pid: number;
-  everySeconds?: number;
-}
-
 function parseCommandArgs(argv: string[]): CommandSettings | "help" {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: Object.fromEntries(COMMAND_FLAGS.map((f) => [
-        f.long,
-        {
-          type: f.metavar ? "string" as const : "boolean" as const,
-          ...(f.short ? { short: f.short } : {}),
-        },
-      ])),
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (values.help) return "help";
-  const pidText = values.pid as string | undefined;
-  const everyText = values.every as string | undefined;
-  const pid = pidText === undefined ? Deno.ppid : Number(pidText);
-  if (pidText !== undefined && !(/^\d+$/.test(pidText.trim()) && pid > 0)) {
-    throw new UsageError(`--pid: expected a process id, got '${pidText}'`);
-  }
-  // a beater for no process would stop at once, and the file check restart a healthy service
-  if (pidText !== undefined && everyText !== undefined && !processExists(pid)) {
-    throw new UsageError(`--pid: no process ${pid} to beat for`);
-  }
-  const everySeconds = everyText === undefined ? undefined : Number(everyText);
-  if (everySeconds !== undefined && !(everyText!.trim() !== "" && everySeconds > 0)) {
-    throw new UsageError(
-      `--every: expected a number of seconds greater than 0, got '${everyText}'`,
-    );
-  }
-  if (everySeconds !== undefined && everySeconds > MAX_SECONDS) {
-    throw new UsageError(`--every: must be at most ${MAX_SECONDS} seconds (7 days)`);
-  }
-  const filepath = values.filepath as string | undefined;
-  const rootDir = values["root-dir"] as string | undefined;
-  if (rootDir?.trim() === "") throw new UsageError("-d/--root-dir: must not be empty");
-  if (filepath !== undefined) {
-    let template: FilepathTemplate;
-    try {
-      template = writerTemplate(filepath);
-    } catch (e) {
-      throw new UsageError(`-f/--filepath: ${(e as Error).message}`);
-    }
-    if (rootDir !== undefined && !template.usesRootDir) {
-      throw new UsageError(
-        "-d/--root-dir: has no effect: -f/--filepath is absolute and has no %(root_directory)s",
-      );
-    }
-  }
-  try {
-    return { path: heartbeatPath({ pid, rootDir, filepath }), pid, everySeconds };
-  } catch (e) {
-    // the template parsed above: what is left is a missing environment variable
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parse(OPTIONS, argv, { help: true });
+  return parsed === "help" ? "help" : parsed.values;
 }
 
 /** Whether a process with this pid exists (EPERM: it does, owned by someone else). */

@@ -25,8 +25,8 @@
  */
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
-import { namespec, type OptionSpec, type ProcessInfo } from "../lib/check.ts";
-import { behaviourFrom, parseFlags, renderHelp } from "../lib/cli.ts";
+import { namespec, type ProcessInfo } from "../lib/check.ts";
+import { behaviourFrom, renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { DeadlineError, scanFor } from "../lib/bounded_read.ts";
@@ -40,18 +40,14 @@ import {
   DEFAULT_SENDMAIL,
   displayUrl,
   Notifier,
-  NOTIFY_OPTIONS,
   type NotifyOptions,
-  parseNotifyOptions,
   type RestartReport,
   splitCommandLine,
 } from "../lib/notify.ts";
-import { resolveSecret, seconds } from "../lib/options.ts";
+import { resolveSecret } from "../lib/options.ts";
 import { redact } from "../lib/redact.ts";
-import { ONCE_OPTION } from "../lib/modes.ts";
 import { recordVerdict } from "../lib/metrics.ts";
 import {
-  METRICS_OPTIONS,
   type MetricsListen,
   parseMetricsListen,
   serveListenerMetrics,
@@ -66,12 +62,19 @@ import {
   type RestartResult,
   reviveProcess,
 } from "../lib/restart.ts";
+import { type LogSettings, type PolicySettings } from "../lib/settings.ts";
 import {
+  legacyRows,
   LOG_OPTIONS,
-  type LogSettings,
+  METRICS_OPTIONS,
+  NOTIFY_OPTIONS,
+  ONCE_OPTION,
+  type OptionSpec,
+  parseFlags,
+  parseNotifyOptions,
   POLICY_OPTIONS,
-  type PolicySettings,
-} from "../lib/settings.ts";
+  seconds,
+} from "../lib/legacy_options.ts";
 import { type CommandResult, describeCommandResult, runCommand } from "../lib/subprocess.ts";
 import { STATE_RUNNING, SupervisorClient, SupervisorFault } from "../lib/supervisor.ts";
 import { VERSION } from "../lib/version.ts";
@@ -1166,11 +1169,11 @@ function httpokHelp(command: string): string {
       "event, GET URL; on a timeout, a connection error, an unexpected status or body, " +
       "restart the selected programs that are RUNNING, and mail/POST a report.",
     [
-      { title: "httpok options", options: OPTIONS },
+      { title: "httpok options", rows: legacyRows(OPTIONS) },
       {
         title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
           "long forms only, a 'round' being one URL check)",
-        options: HTTPOK_POLICY_OPTIONS,
+        rows: legacyRows(HTTPOK_POLICY_OPTIONS),
       },
     ],
     {

@@ -5,10 +5,10 @@
  * unchanged once the Python packages are removed (put DIR first in PATH, or
  * use /usr/local/bin where pip put them).
  */
-import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { renderHelp } from "../lib/cli.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
-import type { OptionSpec } from "../lib/check.ts";
 import { UsageError } from "../lib/errors.ts";
+import { HELP_ROW, helpRows, nonEmpty, option, options, parse, toggle } from "../lib/option.ts";
 import { fileURLToPath } from "node:url";
 
 /** Original program name → subcommand. */
@@ -32,23 +32,15 @@ export const COMPAT_NAMES: Record<string, string> = {
 /** First line after the shebang of every wrapper; marks files safe to replace. */
 const MARKER = "# installed by supervisor-checks install-compat";
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "binary",
-    long: "binary",
-    type: "string",
+const OPTIONS = options({
+  binary: option({
     metavar: "PATH",
     help: "The supervisor-checks executable the wrappers run.",
     defaultText: "this executable",
-  },
-  {
-    key: "force",
-    long: "force",
-    type: "boolean",
-    help: "Replace files of these names that install-compat did not write.",
-  },
-  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
-];
+    parse: nonEmpty,
+  }),
+  force: toggle({ help: "Replace files of these names that install-compat did not write." }),
+});
 
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'"'"'`)}'`;
@@ -78,19 +70,20 @@ export function wrapperScript(command: string[], subcommand: string): string {
 }
 
 export function runInstallCompat(argv: string[], command: string): number {
-  const { values, positionals } = parseFlags(OPTIONS, argv, true);
-  if (values.help) {
+  const parsed = parse(OPTIONS, argv, { positionals: true, help: true });
+  if (parsed === "help") {
     console.log(
       renderHelp(
         command,
         "Install the original program names (supervisor_checks' and superlance's) as " +
           "wrappers in DIR.",
-        [{ title: "Options", options: OPTIONS }],
+        [{ title: "Options", rows: [...helpRows([OPTIONS.spec])[0], HELP_ROW] }],
         { usage: "[options] DIR", examples: HELP_EXAMPLES["install-compat"] },
       ),
     );
     return 0;
   }
+  const { values, positionals } = parsed;
   if (positionals.length !== 1) {
     throw new UsageError("give exactly one target directory: install-compat DIR");
   }
@@ -101,7 +94,7 @@ export function runInstallCompat(argv: string[], command: string): number {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`target directory ${dir}: ${(e as Error).message}`);
   }
-  const target = values.binary !== undefined ? [String(values.binary)] : selfCommand();
+  const target = values.binary !== undefined ? [values.binary] : selfCommand();
   if (!exists(target[0])) throw new UsageError(`--binary: ${target[0]} does not exist`);
 
   // refuse before writing anything, so a refusal leaves DIR as it was

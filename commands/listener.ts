@@ -3,10 +3,11 @@
  * check kind's flags plus the shared listener flags. runCheckListener is
  * also the entry point for custom checks written in TypeScript.
  */
-import type { CheckDefinition, OptionSpec } from "../lib/check.ts";
-import { configureCheck, listenerOptionsFor, parseListenerArgs, renderHelp } from "../lib/cli.ts";
+import type { CheckDefinition } from "../lib/check.ts";
+import { listenerHelpRows, parseListenerArgs, renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { listen } from "../lib/listen.ts";
+import type { Spec } from "../lib/option.ts";
 import { PROGRAM } from "../lib/version.ts";
 import { examplesFor } from "./examples.ts";
 
@@ -15,11 +16,12 @@ export function listenerHelp(
   command: string,
   description: string,
   title: string,
-  options: OptionSpec[],
+  own: Spec,
 ) {
+  const rows = listenerHelpRows(own);
   return renderHelp(command, description, [
-    { title: "Listener options", options: listenerOptionsFor(options) },
-    { title, options },
+    { title: "Listener options", rows: rows.listener },
+    { title, rows: rows.own },
   ], { examples: examplesFor(name, command), environment: SUPERVISOR_ENVIRONMENT });
 }
 
@@ -37,9 +39,9 @@ export function runCheckListener(
         command,
         definition.description,
         `${definition.name} check options`,
-        definition.options,
+        definition.options.spec,
       );
     }
-    return [{ settings: parsed.settings, checks: [configureCheck(definition, parsed.values)] }];
+    return [{ settings: parsed.settings, checks: [{ definition, options: parsed.options }] }];
   });
 }

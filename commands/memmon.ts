@@ -12,35 +12,23 @@
  * --interval, --failure-threshold, --max-restarts, --dry-run, --once,
  * --validate, --metrics-listen, …), webhooks and SMTP, several -m.
  */
-import type { OptionSpec } from "../lib/check.ts";
-import { behaviourFrom } from "../lib/cli.ts";
 import { renderHelp, SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { listen } from "../lib/listen.ts";
-import { METRICS_OPTIONS, parseMetricsListen } from "../lib/metrics_server.ts";
-import { MODE_OPTIONS, modeOf } from "../lib/modes.ts";
+import { METRICS } from "../lib/metrics_server.ts";
+import { MODES } from "../lib/modes.ts";
+import { NOTIFY, reportBody, type RestartReport } from "../lib/notify.ts";
 import {
-  DEFAULT_SENDMAIL,
-  NOTIFY_OPTIONS,
-  type NotifyOptions,
-  parseNotifyOptions,
-  reportBody,
-  type RestartReport,
-} from "../lib/notify.ts";
-import {
+  combine,
+  HELP_ROW,
   helpRows,
-  list,
   nonEmpty,
-  type Option,
   option,
-  type Options,
   options,
   parseGroups,
-  type Spec,
   text,
-  toggle,
 } from "../lib/option.ts";
 import { ProcessSelector } from "../lib/select.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "../lib/settings.ts";
+import { LOG, POLICY } from "../lib/settings.ts";
 import { PROGRAM } from "../lib/version.ts";
 import { describeLimits, limitFor, MEMMON_OPTIONS, memmonCheck } from "../checks/memmon.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
@@ -55,23 +43,18 @@ export function parseUptime(raw: unknown): number {
   return Number(m[1]) * SECONDS_UNITS[(m[2] ?? "").toLowerCase()];
 }
 
-/** memmon's own flags besides the limits (checks/memmon.ts). */
+/**
+ * memmon's own flags besides the limits (checks/memmon.ts): its mail (-s and
+ * -m are the notification options every listener has, with memmon's
+ * letters), -u and -n.
+ */
 const OWN = options({
-  sendmail_program: option({
-    flag: "sendmail_program",
-    short: "s",
-    aliases: ["sendmail"],
-    metavar: "CMD",
-    help: "Command that reads a mail message (headers included) on stdin and sends it.",
-    defaultText: `"${DEFAULT_SENDMAIL}"`,
-    parse: text,
-  }),
-  email: list({
+  sendmail_program: { ...NOTIFY.spec.sendmail_program, short: "s", aliases: ["sendmail"] },
+  email: {
+    ...NOTIFY.spec.email,
     short: "m",
-    metavar: "ADDR",
     help: "Mail ADDR when a process is restarted (repeatable). No mail without it.",
-    parse: text,
-  }),
+  },
   uptime: option({
     short: "u",
     metavar: "SECONDS",
@@ -86,47 +69,15 @@ const OWN = options({
     help: "Name of this memmon: in every log line and in the mail subject (memmon [NAME]: …).",
     parse: nonEmpty,
   }),
-  help: toggle({
-    short: "h",
-    help: "Show this help and exit.",
-    defaultText: "",
-    flagOnly: true,
-  }),
 });
 
 /**
- * The listener flags memmon shares, long forms only where memmon has the
- * letter (as httpok's): timing, thresholds, budget, --once/--validate, logs,
- * metrics, webhooks and SMTP (-m and -s are memmon's).
+ * The listener options memmon shares, long forms only where memmon has the
+ * letter (as httpok's): --once/--validate, timing, thresholds, budget, logs,
+ * metrics, webhooks and SMTP (the mail flags above take the notification
+ * options' spellings, so these leave them out).
  */
-const SHARED_SPECS: OptionSpec[] = [
-  ...MODE_OPTIONS,
-  ...POLICY_OPTIONS,
-  ...LOG_OPTIONS,
-  ...METRICS_OPTIONS,
-  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook") || o.key.startsWith("smtp_")),
-];
-
-/** OptionSpec tables (lib/cli.ts's) read by lib/option.ts: values pass through as written. */
-function asOptions(specs: OptionSpec[]): Options<Spec, Record<string, unknown>> {
-  return options(Object.fromEntries(specs.map((s): [string, Option<unknown>] => [s.key, {
-    flag: s.long,
-    short: s.short,
-    aliases: s.aliases,
-    metavar: s.metavar,
-    help: s.help,
-    defaultText: s.defaultText,
-    takes: s.type === "boolean" ? "switch" : s.multiple ? "list" : "value",
-    parse: (raw) => raw,
-  }])));
-}
-
-const SHARED = asOptions(SHARED_SPECS);
-
-/** How the notification flags are named in errors: memmon's -m and -s. */
-const NOTIFY_LABELS: OptionSpec[] = NOTIFY_OPTIONS.map((o) =>
-  o.key === "email" ? { ...o, short: "m" } : o.key === "sendmail_program" ? { ...o, short: "s" } : o
-);
+const SHARED = combine({ mode: MODES, policy: POLICY, log: LOG, metrics: METRICS, notify: NOTIFY });
 
 /** `Mon Nov 30 08:29:24 2026 UTC`: Python's time.asctime() and %Z, in local time. */
 export function asctime(date: Date): string {
@@ -180,21 +131,9 @@ export function memmonMail(name: string | undefined, uptimeLimit: number | undef
 
 /** argv → the listener's job, or the help text. UsageError names the flag at fault. */
 export function parseMemmonArgs(argv: string[], command: string) {
-  // before the rules across flags: `memmon --help` needs no limit
-  if (argv.some((a) => a === "-h" || a === "--help")) return memmonHelp(command);
-  const { results: [limits, own, shared] } = parseGroups([MEMMON_OPTIONS, OWN, SHARED], argv);
-  const present = (specs: OptionSpec[]) =>
-    Object.fromEntries(
-      specs.filter((s) => shared[s.key] !== undefined).map((s) => [s.key, shared[s.key]]),
-    );
-  const { policy, log } = behaviourFrom(present([...POLICY_OPTIONS, ...LOG_OPTIONS]));
-  const notify: NotifyOptions = {
-    ...parseNotifyOptions(
-      { ...present(NOTIFY_OPTIONS), email: own.email, sendmail_program: own.sendmail_program },
-      NOTIFY_LABELS,
-    ),
-    compose: memmonMail(own.name, own.uptime),
-  };
+  const parsed = parseGroups([MEMMON_OPTIONS, OWN, SHARED], argv, { help: true });
+  if (parsed === "help") return memmonHelp(command);
+  const [limits, own, shared] = parsed.results;
   const selector = ProcessSelector.where(
     `the processes of ${describeLimits(limits)}`,
     (p) => limitFor(p, limits) !== undefined,
@@ -204,11 +143,16 @@ export function parseMemmonArgs(argv: string[], command: string) {
     settings: {
       checkName: own.name ?? "memmon",
       selector,
-      ...policy,
-      log,
-      notify,
-      mode: modeOf(shared),
-      metrics: parseMetricsListen(shared.metrics_listen, shared.metrics_allow_remote),
+      ...shared.policy,
+      log: shared.log,
+      notify: {
+        ...shared.notify,
+        email: own.email,
+        sendmail: own.sendmail_program,
+        compose: memmonMail(own.name, own.uptime),
+      },
+      mode: shared.mode,
+      metrics: shared.metrics,
     },
     checks: [{ definition: memmonCheck, options: limits }],
   }];
@@ -216,7 +160,6 @@ export function parseMemmonArgs(argv: string[], command: string) {
 
 function memmonHelp(command: string): string {
   const [limits, own, shared] = helpRows([MEMMON_OPTIONS.spec, OWN.spec, SHARED.spec]);
-  const entries = (rows: typeof limits) => rows.map((r): [string, string] => [r.left, r.text]);
   return renderHelp(
     command,
     "superlance's memmon as a supervisord event listener (events=TICK_60): on every TICK " +
@@ -224,22 +167,16 @@ function memmonHelp(command: string): string {
       "mail/POST a report. A process has one limit: its program's (-p) if it has one, else " +
       "its group's (-g), else -a's.",
     [
-      { title: "memmon options", entries: [...entries(limits), ...entries(own)] },
+      { title: "memmon options", rows: [...limits, ...own, HELP_ROW] },
       {
         title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
           "long forms only)",
-        entries: entries(shared),
+        rows: shared,
       },
     ],
     {
       examples: HELP_EXAMPLES.memmon,
-      environment: [
-        ...SUPERVISOR_ENVIRONMENT,
-        ...shared.filter((r) => r.long.endsWith("-env")).map((r): [string, string] => [
-          `the variable you name with --${r.long}`,
-          r.text,
-        ]),
-      ],
+      environment: SUPERVISOR_ENVIRONMENT,
     },
   );
 }

@@ -6,18 +6,25 @@
  * and the HTTP server around lib/serve_app.ts, and stops on SIGTERM/SIGINT.
  */
 import { z } from "zod";
-import { VALIDATE_OPTION } from "../lib/modes.ts";
 import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
-import type { CheckDefinition, OptionSpec } from "../lib/check.ts";
+import type { CheckDefinition } from "../lib/check.ts";
 import { readConfigFile, withConfigReference } from "../lib/check_config.ts";
-import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { renderHelp } from "../lib/cli.ts";
 import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
-import { describeIssues, resolveSecret, seconds } from "../lib/options.ts";
+import {
+  describeIssues,
+  legacyRows,
+  type OptionSpec,
+  parseFlags,
+  seconds,
+  VALIDATE_OPTION,
+} from "../lib/legacy_options.ts";
+import { resolveSecret } from "../lib/options.ts";
 import { ProcessSelector } from "../lib/select.ts";
 import { ServeApp, type ServeSettings } from "../lib/serve_app.ts";
 import { serveConfigFrom } from "../lib/serve_config.ts";
@@ -398,7 +405,10 @@ export async function runServeCommand(
     }
     if (settings === "help") {
       console.log(
-        renderHelp(command, DESCRIPTION, [{ title: "serve options", options: SERVE_OPTIONS }], {
+        renderHelp(command, DESCRIPTION, [{
+          title: "serve options",
+          rows: legacyRows(SERVE_OPTIONS),
+        }], {
           examples: HELP_EXAMPLES.serve,
           environment: [
             ...SUPERVISOR_ENVIRONMENT.map(([name, text]): [string, string] => [

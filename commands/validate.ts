@@ -9,35 +9,29 @@
  */
 import type { CheckDefinition } from "../lib/check.ts";
 import { checksFromConfig, CONFIG_REFERENCE, readConfigFile } from "../lib/check_config.ts";
-import { parseFlags, renderHelp } from "../lib/cli.ts";
+import { BEHAVIOUR, renderHelp } from "../lib/cli.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
-import { NOTIFY_OPTIONS } from "../lib/notify.ts";
 import { jobsFromRunConfig } from "../lib/run_config.ts";
 import { serveConfigFrom } from "../lib/serve_config.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "../lib/settings.ts";
+import { LOG } from "../lib/settings.ts";
+import { choice, configKeys, HELP_ROW, helpRows, option, options, parse } from "../lib/option.ts";
 import { describeJob } from "../lib/try_out.ts";
-import type { OptionSpec } from "../lib/check.ts";
 
 export type ConfigKind = "complex" | "run" | "serve";
 const KINDS: ConfigKind[] = ["complex", "run", "serve"];
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "kind",
-    long: "kind",
-    type: "string",
+const OPTIONS = options({
+  kind: option({
     metavar: "KIND",
     help: "complex, run or serve: validate every FILE as this kind.",
     defaultText: "from the content",
-  },
-  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
-];
+    parse: choice(...KINDS),
+  }),
+});
 
-const LISTENER_KEYS = new Set(
-  [...POLICY_OPTIONS, ...NOTIFY_OPTIONS, ...LOG_OPTIONS].map((o) => o.key),
-);
+const LISTENER_KEYS = new Set([...configKeys(BEHAVIOUR.spec), ...configKeys(LOG.spec)]);
 const SERVE_TARGETS = ["url", "address", "command"];
 
 /** Which command a parsed config file is for, from its keys. */
@@ -105,28 +99,25 @@ export async function runValidateCommand(
   kinds: CheckDefinition[],
   command: string,
 ): Promise<number> {
-  const { values, positionals } = parseFlags(OPTIONS, argv, true);
-  if (values.help) {
+  const parsed = parse(OPTIONS, argv, { positionals: true, help: true });
+  if (parsed === "help") {
     console.log(
       renderHelp(
         command,
         "Validate config files of complex --config, run --config and serve --config, as " +
           "those commands load them, without supervisord; print what each entry will do. " +
           "Exit 0 when every file is valid, else 2.",
-        [{ title: "Options", options: OPTIONS }],
+        [{ title: "Options", rows: [...helpRows([OPTIONS.spec])[0], HELP_ROW] }],
         { usage: "[options] FILE…", examples: HELP_EXAMPLES.validate },
       ),
     );
     return 0;
   }
-  const forced = values.kind as string | undefined;
-  if (forced !== undefined && !KINDS.includes(forced as ConfigKind)) {
-    throw new UsageError(`--kind: expected one of ${KINDS.join(", ")}, got '${forced}'`);
-  }
+  const { values: { kind: forced }, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError("give one or more config FILEs");
   let failed = 0;
   for (const file of positionals) {
-    let kind = forced as ConfigKind | undefined;
+    let kind = forced;
     try {
       const config = await readConfigFile(file, file);
       kind ??= detectKind(config);

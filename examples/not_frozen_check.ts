@@ -9,39 +9,22 @@
  *
  * Written against the public API in mod.ts, as any user's check would be.
  */
-import { type CheckDefinition, healthy, runListener, unhealthy, unknown, z } from "../mod.ts";
+import { defineCheck, option, options, runListener, text, unhealthy } from "../mod.ts";
 
-const schema = z.strictObject({
-  /** /proc states that count as frozen. */
-  states: z.string().regex(/^[A-Za-z]+$/).default("Tt"),
-});
-
-export const notFrozenCheck: CheckDefinition<z.output<typeof schema>> = {
+export const notFrozenCheck = defineCheck({
   name: "not_frozen",
   description: "Restart processes that are stopped (state T) instead of running.",
-  options: [{
-    key: "states",
-    long: "states",
-    type: "string",
-    help: "Process states (letters of /proc/PID/stat) that count as frozen.",
-    defaultText: "Tt",
-  }],
-  schema,
+  options: options({
+    states: option({ help: "/proc states that count as frozen.", parse: text, default: "Tt" }),
+  }),
   retries: () => 1,
-  async run(process, options) {
-    let stat: string;
-    try {
-      stat = await Deno.readTextFile(`/proc/${process.pid}/stat`);
-    } catch (e) {
-      return unknown(`cannot read /proc/${process.pid}/stat: ${(e as Error).message}`);
-    }
+  async run(process, { states }) {
+    const stat = await Deno.readTextFile(`/proc/${process.pid}/stat`);
     // the state follows the command name, which is in parentheses and may hold anything
     const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return options.states.includes(state)
-      ? unhealthy(`process state is ${state} (stopped)`)
-      : healthy(`process state is ${state}`);
+    return states.includes(state) ? unhealthy(`process state is ${state} (stopped)`) : true;
   },
-};
+});
 
 if (import.meta.main) {
   Deno.exit(

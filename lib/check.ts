@@ -6,7 +6,7 @@
  * protocol or about restarts; deciding what to do with a verdict is the
  * runner's job (lib/runner.ts).
  */
-import type { z } from "zod";
+import { type Options, options, type Spec } from "./option.ts";
 
 /** The part of supervisord's process info a check may look at. */
 export interface ProcessInfo {
@@ -64,41 +64,53 @@ export interface CheckContext {
   state: Map<string, unknown>;
 }
 
-/** One command-line flag of a check; also names the key in config files. */
-export interface OptionSpec {
-  /** Key in the parsed options and in complex/--config JSON (`num_retries`). */
-  key: string;
-  /** Long flag without dashes (`num-retries`). */
-  long: string;
-  /** Short flag without dash (`r`). */
-  short?: string;
-  /** boolean flags take no value. */
-  type: "string" | "boolean";
-  /** Flag may be given more than once (values arrive as an array). */
-  multiple?: boolean;
-  /** Shown in --help. */
-  help: string;
-  /** Shown in --help as the default; the schema applies the real default. */
-  defaultText?: string;
-  /** Placeholder in --help (`PORT`). */
-  metavar?: string;
-  /** Other long spellings accepted for compatibility (`msx-rss`). */
-  aliases?: string[];
-}
-
 /**
- * A check kind. `schema` validates and completes the raw option values
- * (strings from the command line, or JSON values from a config file) into
- * the options `run` receives.
+ * A check kind: its own options, declared once (lib/option.ts), from which
+ * come its flags, its config-file keys, their --help and their validation.
  */
 export interface CheckDefinition<O = unknown> {
   name: string;
   description: string;
-  options: OptionSpec[];
-  schema: z.ZodType<O>;
-  /** Extra attempts after a failed one (the original's --num-retries). */
-  retries(options: O): number;
+  /** The check's own options, declared once (lib/option.ts); finish() returns what run receives. */
+  options: Options<Spec, O>;
+  /** Extra attempts after a failed one (the original's --num-retries); none when absent. */
+  retries?(options: O): number;
   run(process: ProcessInfo, options: O, ctx: CheckContext): Promise<Verdict>;
+}
+
+/** What defineCheck takes: only `name` and `run` are needed. */
+export interface CheckDeclaration<O> {
+  name: string;
+  /** One sentence for --help; the name when absent. */
+  description?: string;
+  /** The check's options (lib/option.ts); none when absent. */
+  options?: Options<Spec, O>;
+  retries?(options: O): number;
+  /** true: healthy, false: unhealthy; or a Verdict. Sync or async; a throw is `unknown`. */
+  run(
+    process: ProcessInfo,
+    options: O,
+    ctx: CheckContext,
+  ): boolean | Verdict | Promise<boolean | Verdict>;
+}
+
+/**
+ * A check kind from a function, as the original's `BaseCheck.__call__`:
+ *
+ *   const alive = defineCheck({ name: "alive", run: (p) => p.pid > 0 });
+ */
+export function defineCheck<O = Record<never, never>>(d: CheckDeclaration<O>): CheckDefinition<O> {
+  return {
+    name: d.name,
+    description: d.description ?? d.name,
+    options: d.options ?? (options({}) as unknown as Options<Spec, O>),
+    ...(d.retries ? { retries: d.retries } : {}),
+    async run(process, o, ctx) {
+      const result = await d.run(process, o, ctx);
+      if (typeof result !== "boolean") return result;
+      return result ? healthy(`${d.name} check passed`) : unhealthy(`${d.name} check failed`);
+    },
+  };
 }
 
 /** A check kind bound to validated options: what the runner executes. */

@@ -2,67 +2,64 @@
  * Checks from a configuration object, the `complex` format of the original:
  * `{"memory": {"cumulative": true, "max_rss": 4194304}, "http": {"port": 8090, "url": "/ping"}}`
  * Each key names a check kind, its value that check's options under the
- * original's key names. Every check's own schema validates its part, so an
+ * original's key names. Every check's own option declarations validate its part, so an
  * error names the culprit as `http.port` or `memory.max_rss`.
  */
-import { z } from "zod";
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { ConfigFileError, UsageError } from "./errors.ts";
 import { formatBytes } from "./bounded_read.ts";
+import { parseConfig } from "./option.ts";
 
 /**
- * One line for a schema issue of a config file: where (the dotted key path,
- * `reportedAt`, by default the issue's own path), then the problem, with a
- * missing key said as "is required" and unknown keys named. `input` is what
- * the schema that raised the issue was given.
- */
-export function describeConfigIssue(
-  issue: z.core.$ZodIssue,
-  input: unknown,
-  reportedAt: PropertyKey[] = issue.path,
-): string {
-  let value: unknown = input;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | null)?.[key];
-  const path = reportedAt.map(String).join(".");
-  if (issue.code === "unrecognized_keys") {
-    return `${path ? `${path}: ` : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${
-      issue.keys.map((k) => `'${k}'`).join(", ")
-    }`;
-  }
-  const missing = value === undefined &&
-    (issue.code === "invalid_type" || issue.code === "invalid_union");
-  return `${path || "config"}: ${missing ? "is required" : issue.message}`;
-}
-
-/**
- * Validates a complex config against the given check kinds. `source` names
- * where it came from in messages (`-c/--check-config`, `--config /etc/x.yaml`).
+ * Validates a complex config against the given check kinds: each kind's
+ * options by its own declaration. `source` names where it came from in
+ * messages (`-c/--check-config`, `--config /etc/x.yaml`); `where` is the
+ * object's place in that file (`checks[0]` in a run config), the start of
+ * every key path; `entry` names the object in messages about it as a whole.
+ * UsageError listing every problem.
  */
 export function checksFromConfig(
   config: unknown,
   kinds: CheckDefinition[],
   source: string,
+  where = "",
+  entry = where,
 ): ConfiguredCheck[] {
-  const schema = z.strictObject(
-    Object.fromEntries(kinds.map((k) => [k.name, k.schema.optional()])),
-  ).refine((c) => Object.values(c).some((v) => v !== undefined), {
-    message: `names no check; use one or more of ${kinds.map((k) => k.name).join(", ")}`,
-  });
-  const result = schema.safeParse(config);
-  if (!result.success) {
-    let issues = result.error.issues;
-    // an unknown top-level key says enough; "names no check" would only repeat it
-    if (issues.some((i) => i.code === "unrecognized_keys" && i.path.length === 0)) {
-      issues = issues.filter((i) => i.code !== "custom" || i.path.length > 0);
-    }
+  const about = `${source}: ${entry ? `${entry}: ` : ""}`;
+  const names = kinds.map((k) => k.name);
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
     throw new UsageError(
-      `${source}: ${issues.map((i) => describeConfigIssue(i, config)).join("; ")}`,
+      `${about}expected an object naming check kinds (${names.join(", ")}), got ${
+        Array.isArray(config) ? "a list" : JSON.stringify(config)
+      }`,
     );
   }
-  const parsed = result.data as Record<string, unknown>;
-  return kinds
-    .filter((k) => parsed[k.name] !== undefined)
-    .map((definition) => ({ definition, options: parsed[definition.name] }));
+  const given = Object.keys(config);
+  const unknown = given.filter((k) => !names.includes(k));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${about}unknown key${unknown.length > 1 ? "s" : ""} ${
+        unknown.map((k) => `'${k}'`).join(", ")
+      } (check kinds: ${names.join(", ")})`,
+    );
+  }
+  if (given.length === 0) {
+    throw new UsageError(`${about}names no check; use one or more of ${names.join(", ")}`);
+  }
+  const problems: string[] = [];
+  const checks: ConfiguredCheck[] = [];
+  for (const definition of kinds.filter((k) => given.includes(k.name))) {
+    const at = where ? `${where}.${definition.name}` : definition.name;
+    try {
+      const value = (config as Record<string, unknown>)[definition.name];
+      checks.push({ definition, options: parseConfig(definition.options, value, at) });
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      problems.push(e.message);
+    }
+  }
+  if (problems.length > 0) throw new UsageError(`${source}: ${problems.join("; ")}`);
+  return checks;
 }
 
 /** Parses the text of -c/--check-config (JSON). */

@@ -4,7 +4,7 @@
  * its description on the next line), then Examples and Environment. No npm
  * imports: commands/heartbeat.ts uses it and must stay light.
  */
-import type { OptionSpec } from "./check.ts";
+import type { HelpRow } from "./option.ts";
 
 /** Widest line of any --help output. */
 export const HELP_WIDTH = 80;
@@ -77,17 +77,11 @@ function commandLines(command: string, indent = 2): string[] {
   );
 }
 
-/** `-s/--long METAVAR, --alias`: how an option is written. */
-function optionLeft(spec: OptionSpec): string {
-  const label = spec.short ? `-${spec.short}/--${spec.long}` : `--${spec.long}`;
-  const names = [label, ...(spec.aliases ?? []).map((a) => `--${a}`)].join(", ");
-  return spec.type === "string" ? `${names} ${spec.metavar ?? "VALUE"}` : names;
-}
-
 /** A section of --help: options, definition-list entries or plain paragraphs. */
 export interface HelpSection {
   title: string;
-  options?: OptionSpec[];
+  /** Options, as lib/option.ts's helpRows gives them. */
+  rows?: HelpRow[];
   entries?: [string, string][];
   paragraphs?: string[];
 }
@@ -115,15 +109,10 @@ export function renderHelp(
     ...paragraph(description),
     "",
   ];
-  const options = sections.flatMap((s) => s.options ?? []);
+  const rows = sections.flatMap((s) => s.rows ?? []);
   for (const section of sections) {
     lines.push(...paragraph(`${section.title}:`));
-    for (const spec of section.options ?? []) {
-      const help = spec.defaultText !== undefined
-        ? `${spec.help} Default: ${spec.defaultText}`
-        : spec.help;
-      lines.push(...entry(optionLeft(spec), help));
-    }
+    for (const row of section.rows ?? []) lines.push(...entry(row.left, row.text));
     for (const [left, text] of section.entries ?? []) lines.push(...entry(left, text));
     for (const text of section.paragraphs ?? []) lines.push(...paragraph(text, 2));
     lines.push("");
@@ -137,9 +126,9 @@ export function renderHelp(
   }
   const environment = [
     ...(extras.environment ?? []),
-    ...options.filter((o) => o.long.endsWith("-env")).map((o): [string, string] => [
-      `the variable you name with --${o.long}`,
-      o.help,
+    ...rows.filter((r) => r.long.endsWith("-env")).map((r): [string, string] => [
+      `the variable you name with --${r.long}`,
+      r.text,
     ]),
   ];
   if (environment.length) {

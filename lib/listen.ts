@@ -5,14 +5,16 @@
  * point for checks set up in code.
  */
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
-import { behaviourFrom, configureCheck, type ListenerSettings } from "./cli.ts";
+import { configureCheck, type ListenerSettings } from "./cli.ts";
 import { ConfigFileError, UsageError } from "./errors.ts";
 import { finisherIfAsked, guardRestarts } from "./finisher.ts";
 import { guardStdout, runEventListener } from "./listener.ts";
 import { type LogFormat, Logger } from "./log.ts";
 import { describeJobs, runOnce } from "./try_out.ts";
-import { parseMetricsListen, serveListenerMetrics } from "./metrics_server.ts";
-import { Notifier } from "./notify.ts";
+import { METRICS, serveListenerMetrics } from "./metrics_server.ts";
+import { combine, parseConfig } from "./option.ts";
+import { LOG, POLICY } from "./settings.ts";
+import { Notifier, NOTIFY } from "./notify.ts";
 import { redact } from "./redact.ts";
 import { Runner } from "./runner.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
@@ -161,8 +163,11 @@ export interface ListenerSpec {
 export function runListener(spec: ListenerSpec): Promise<number> {
   return listen(`${PROGRAM} (${spec.checkName})`, () => {
     if (spec.checkName.trim() === "") throw new UsageError("checkName must not be empty");
-    const behaviour = spec.behaviour ?? {};
-    const { policy, log, notify } = behaviourFrom(behaviour, "key");
+    const { policy, notify, log, metrics } = parseConfig(
+      combine({ policy: POLICY, notify: NOTIFY, log: LOG, metrics: METRICS }),
+      spec.behaviour ?? {},
+      "behaviour",
+    );
     return [{
       settings: {
         checkName: spec.checkName,
@@ -170,12 +175,7 @@ export function runListener(spec: ListenerSpec): Promise<number> {
         ...policy,
         log,
         notify,
-        metrics: parseMetricsListen(
-          behaviour.metrics_listen,
-          behaviour.metrics_allow_remote,
-          "metrics_listen",
-          "metrics_allow_remote: true",
-        ),
+        metrics,
       },
       checks: spec.checks.map(([definition, options]) =>
         configureCheck(definition, options, "key")

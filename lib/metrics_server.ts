@@ -9,30 +9,33 @@
  * every supervisord process of the host with its state, which is for the
  * fleet's Prometheus, not for anyone on the network.
  */
-import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { listenerMetrics, METRICS_CONTENT_TYPE } from "./metrics.ts";
+import { nonEmpty, option, options, toggle } from "./option.ts";
 import { pathOf, route } from "./route.ts";
 
-export const METRICS_OPTIONS: OptionSpec[] = [
-  {
-    key: "metrics_listen",
-    long: "metrics-listen",
-    type: "string",
+export const METRICS = options({
+  metrics_listen: option({
     metavar: "HOST:PORT",
     help: "Serve Prometheus metrics (restarts, verdicts, rounds, supervisord's processes) " +
       "at http://HOST:PORT/metrics; a loopback address unless --metrics-allow-remote.",
     defaultText: "off",
-  },
-  {
-    key: "metrics_allow_remote",
-    long: "metrics-allow-remote",
-    type: "boolean",
+    parse: nonEmpty,
+  }),
+  metrics_allow_remote: toggle({
     help: "Let --metrics-listen bind a non-loopback address (its metrics name every process " +
       "of this host: firewall it to the Prometheus servers).",
-  },
-];
+  }),
+}, (v, name) => {
+  const allow = name("metrics_allow_remote");
+  return parseMetricsListen(
+    v.metrics_listen,
+    v.metrics_allow_remote,
+    name("metrics_listen"),
+    allow.startsWith("-") ? allow : `${allow}: true`,
+  );
+});
 
 /** Where to serve /metrics. */
 export interface MetricsListen {

@@ -8,23 +8,16 @@
  * sent passes lib/redact.ts (secrets masked, control characters visible,
  * text cut).
  */
-import type { OptionSpec } from "./check.ts";
 import { UsageError } from "./errors.ts";
 import type { LogFields, Logger } from "./log.ts";
 import { describeFetchError, fetchUrlProblem } from "./net.ts";
-import { flagLabel, resolveSecret } from "./options.ts";
+import { list, type Namer, nonEmpty, option, options, parseValues, text } from "./option.ts";
+import { resolveSecret } from "./options.ts";
 import { maskSecrets, redact, SUBJECT_CHARS, TEXT_CHARS } from "./redact.ts";
 import { describeCommandResult, runCommand, splitCommandLine } from "./subprocess.ts";
 // for commands/httpok.ts, which imports it from here until its gcore moves to lib/subprocess.ts
 export { splitCommandLine } from "./subprocess.ts";
-import {
-  describeSmtp,
-  MAIL_ADDRESS,
-  parseSmtpOptions,
-  sendSmtp,
-  SMTP_OPTIONS,
-  type SmtpSettings,
-} from "./smtp.ts";
+import { describeSmtp, MAIL_ADDRESS, sendSmtp, SMTP, type SmtpSettings } from "./smtp.ts";
 import { VERSION } from "./version.ts";
 
 /** One restarted (or not restarted) process, as mailed and POSTed. */
@@ -89,52 +82,93 @@ export const DEFAULT_SENDMAIL = "/usr/sbin/sendmail -t -i";
 /** Time allowed for sendmail and for each webhook request. */
 export const NOTIFY_TIMEOUT_MS = 10_000;
 
-/** The flags every check subcommand shares (long forms only: -m is http's --method). */
-export const NOTIFY_OPTIONS: OptionSpec[] = [
-  {
-    key: "email",
-    long: "email",
-    type: "string",
-    multiple: true,
+/** A webhook URL as given (`what` says where from): http(s), one fetch may ask. */
+function webhookUrl(url: string, what: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // reported below
+  }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    throw new Error(`${what} is not an http:// or https:// URL`);
+  }
+  const problem = fetchUrlProblem(parsed);
+  if (problem) throw new Error(problem);
+  return url;
+}
+
+/** A webhook URL from an environment variable or a file, read at start-up. */
+function webhookFrom(source: "env" | "file"): (raw: unknown) => string {
+  return (raw) => {
+    const where = nonEmpty(raw);
+    const { value, error } = resolveSecret({ [source]: where }, {
+      inline: "--webhook",
+      env: "--webhook-env",
+      file: "--webhook-file",
+    });
+    if (error) throw new Error(error.message);
+    return webhookUrl(value!.trim(), `the URL in ${where}`);
+  };
+}
+
+/** The notification options every listener shares (long forms only: -m is http's --method). */
+export const NOTIFY = options({
+  email: list({
     metavar: "ADDR",
     help: "Mail a report of every restart to ADDR (repeatable); sent with --sendmail_program, " +
       "or over SMTP with --smtp-host.",
-  },
-  {
-    key: "sendmail_program",
-    long: "sendmail_program",
-    type: "string",
+    parse: (raw) => {
+      const address = text(raw).trim();
+      if (!MAIL_ADDRESS.test(address)) {
+        throw new Error(
+          `'${address}' is not a mail address like ops@example.com (give one address per flag)`,
+        );
+      }
+      return address;
+    },
+  }),
+  sendmail_program: option({
+    flag: "sendmail_program",
     metavar: "CMD",
     help: "Command that reads a mail message (headers included) on stdin and sends it.",
     defaultText: `"${DEFAULT_SENDMAIL}"`,
-  },
-  {
-    key: "webhook",
-    long: "webhook",
-    type: "string",
-    multiple: true,
+    parse: (raw) => {
+      const command = text(raw);
+      splitCommandLine(command);
+      return command;
+    },
+    default: DEFAULT_SENDMAIL,
+  }),
+  webhook: list({
     metavar: "URL",
     help: "POST every restart report as JSON to this http(s) URL (repeatable; visible in ps: " +
       "prefer --webhook-env or --webhook-file).",
-  },
-  {
-    key: "webhook_env",
-    long: "webhook-env",
-    type: "string",
-    multiple: true,
+    parse: (raw) => {
+      const url = text(raw);
+      return webhookUrl(url, `'${maskSecrets(url)}'`);
+    },
+  }),
+  webhook_env: list({
     metavar: "NAME",
     help: "Like --webhook, the URL read from environment variable NAME (repeatable).",
-  },
-  {
-    key: "webhook_file",
-    long: "webhook-file",
-    type: "string",
-    multiple: true,
+    parse: webhookFrom("env"),
+  }),
+  webhook_file: list({
     metavar: "PATH",
     help: "Like --webhook, the URL read from a file, one trailing newline dropped (repeatable).",
-  },
-  ...SMTP_OPTIONS,
-];
+    parse: webhookFrom("file"),
+  }),
+  ...SMTP.spec,
+}, (v, name): NotifyOptions => {
+  const smtp = SMTP.finish(v, name);
+  return {
+    email: v.email,
+    sendmail: v.sendmail_program,
+    webhook: [...v.webhook, ...v.webhook_env, ...v.webhook_file],
+    ...(smtp ? { smtp } : {}),
+  };
+});
 
 // ---------------------------------------------------------------------------
 // What is sent
@@ -366,77 +400,12 @@ export class Notifier {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Flags
-
-function stringList(value: unknown): string[] {
-  if (value === undefined) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
 /**
- * Raw values keyed email / sendmail_program / webhook / webhook_env /
- * webhook_file / smtp_* (strings or lists, from parseFlags or a config file) →
- * NotifyOptions; the env and file forms are read here, at start-up.
- * Throws UsageError naming the flag, as `specs` spell it (or the config
- * file's key); a URL in a message has its secrets masked.
+ * Raw values keyed as NOTIFY's options (strings or lists, from a command
+ * line, a config file or code) → NotifyOptions; the env and file forms are
+ * read here, at start-up. UsageError naming the culprit with `name` (by
+ * default its flag); a URL in a message has its secrets masked.
  */
-export function parseNotifyOptions(
-  values: Record<string, unknown>,
-  specs: OptionSpec[] = NOTIFY_OPTIONS,
-  naming: "flag" | "key" = "flag",
-): NotifyOptions {
-  const label = (key: string) => {
-    const spec = specs.find((s) => s.key === key);
-    return naming === "key" ? `'${key}'` : spec ? flagLabel(spec) : `--${key}`;
-  };
-  const email = stringList(values.email).map((a) => a.trim());
-  for (const address of email) {
-    if (!MAIL_ADDRESS.test(address)) {
-      throw new UsageError(
-        `${label("email")}: '${address}' is not a mail address like ops@example.com ` +
-          "(give one address per flag)",
-      );
-    }
-  }
-  const given: [string, string][] = stringList(values.webhook).map((url) => [
-    `${label("webhook")}: '${maskSecrets(url)}'`,
-    url,
-  ]);
-  for (const source of ["env", "file"] as const) {
-    const key = `webhook_${source}`;
-    for (const where of stringList(values[key])) {
-      const { value, error } = resolveSecret({ [source]: where }, {
-        inline: label("webhook"),
-        env: label("webhook_env"),
-        file: label("webhook_file"),
-      });
-      if (error) throw new UsageError(`${label(key)}: ${error.message}`);
-      given.push([`${label(key)}: the URL in ${where}`, value!.trim()]);
-    }
-  }
-  for (const [what, url] of given) {
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      // reported below
-    }
-    if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
-      throw new UsageError(`${what} is not an http:// or https:// URL`);
-    }
-    const problem = fetchUrlProblem(parsed);
-    if (problem) throw new UsageError(`${label("webhook")}: ${problem}`);
-  }
-  const webhook = given.map(([, url]) => url);
-  const sendmail = values.sendmail_program === undefined
-    ? DEFAULT_SENDMAIL
-    : String(values.sendmail_program);
-  try {
-    splitCommandLine(sendmail);
-  } catch (e) {
-    throw new UsageError(`${label("sendmail_program")}: ${(e as Error).message}`);
-  }
-  const smtp = parseSmtpOptions(values, label);
-  return { email, sendmail, webhook, ...(smtp ? { smtp } : {}) };
+export function parseNotifyOptions(values: Record<string, unknown>, name?: Namer): NotifyOptions {
+  return parseValues(NOTIFY, values, name);
 }

@@ -34,6 +34,8 @@ export interface Declaration {
   flagOnly?: boolean;
   /** Only in config files, never a flag. */
   keyOnly?: boolean;
+  /** Absent is an error (`is required`); --help says "Required.". */
+  required?: boolean;
 }
 
 /**
@@ -74,6 +76,7 @@ export class OptionError extends Error {
 
 /** An option that takes a value. */
 export function option<T>(d: Declaration & { parse(raw: unknown): T; default: T }): Option<T>;
+export function option<T>(d: Declaration & { parse(raw: unknown): T; required: true }): Option<T>;
 export function option<T>(d: Declaration & { parse(raw: unknown): T }): Option<T | undefined>;
 export function option<T>(d: Declaration & { parse(raw: unknown): T; default?: T }): Option<T> {
   return { ...d, takes: "value" };
@@ -92,6 +95,26 @@ export function list<T>(d: Declaration & { parse(raw: unknown): T }): Option<T[]
     parse: (raw) => (Array.isArray(raw) ? raw : [raw]).map((v) => d.parse(v)),
     default: [],
   };
+}
+
+/** The result type of an option group. */
+export type Result<O> = O extends Options<Spec, infer R> ? R : never;
+
+/**
+ * Several option groups as one (the listener's: policy, notifications,
+ * logging…): their specs side by side; finish gives each group's result
+ * under the group's name.
+ */
+export function combine<G extends Record<string, Options<Spec, unknown>>>(
+  groups: G,
+): Options<Spec, { [K in keyof G]: Result<G[K]> }> {
+  const spec: Spec = Object.assign({}, ...Object.values(groups).map((g) => g.spec));
+  const own = (g: Options<Spec, unknown>, values: Record<string, unknown>) =>
+    Object.fromEntries(Object.keys(g.spec).map((key) => [key, values[key]]));
+  return options(spec, (values, name) =>
+    Object.fromEntries(
+      Object.entries(groups).map(([k, g]) => [k, g.finish(own(g, values) as never, name)]),
+    ) as { [K in keyof G]: Result<G[K]> });
 }
 
 /** A spec with no rules across its options. */
@@ -118,16 +141,26 @@ export function flagLabel(key: string, o: Declaration): string {
   return o.short ? `-${o.short}/--${flagOf(key, o)}` : `--${flagOf(key, o)}`;
 }
 
-/** Values from raw input: each option parsed or defaulted, then the rules across them. */
-function resolve<S extends Spec, R>(
+/** Names each option by its flag (`-p/--port`); `options` for a problem of no one option. */
+export function flagNames(spec: Spec): Namer {
+  return (key) => (key === "" ? "options" : spec[key] ? flagLabel(key, spec[key]) : `'${key}'`);
+}
+
+/**
+ * The settings from raw values keyed as the spec (strings from a command
+ * line, JSON values from a file or code): each option parsed or defaulted,
+ * then the rules across them. UsageError naming each culprit with `name`.
+ */
+export function parseValues<S extends Spec, R>(
   opts: Options<S, R>,
   raw: Record<string, unknown>,
-  name: Namer,
+  name: Namer = flagNames(opts.spec),
 ): R {
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [key, o] of Object.entries(opts.spec)) {
     if (raw[key] === undefined) {
+      if (o.required) problems.push(`${name(key)}: is required`);
       values[key] = o.default;
       continue;
     }
@@ -207,11 +240,18 @@ export function spellings(
 export function parseGroups<G extends Options<Spec, unknown>[]>(
   groups: [...G],
   argv: string[],
-  { positionals = false } = {},
-): {
-  results: { [I in keyof G]: G[I] extends Options<Spec, infer R> ? R : never };
-  positionals: string[];
-} {
+  how: { positionals?: boolean; help: true },
+): Parsed<G> | "help";
+export function parseGroups<G extends Options<Spec, unknown>[]>(
+  groups: [...G],
+  argv: string[],
+  how?: { positionals?: boolean },
+): Parsed<G>;
+export function parseGroups<G extends Options<Spec, unknown>[]>(
+  groups: [...G],
+  argv: string[],
+  { positionals = false, help = false }: { positionals?: boolean; help?: boolean } = {},
+): Parsed<G> | "help" {
   const specs = groups.map((g) => g.spec);
   const written = spellings(specs);
   type ParseArgsOption = { type: "string" | "boolean"; multiple: boolean; short?: string };
@@ -222,6 +262,9 @@ export function parseGroups<G extends Options<Spec, unknown>[]>(
     w.long.forEach((name, n) => {
       config[name] = n === 0 && w.short ? { type, multiple, short: w.short } : { type, multiple };
     });
+  }
+  if (help && !config.help) {
+    config.help = shortTable(specs).has("h") ? HELP_SWITCH : { ...HELP_SWITCH, short: "h" };
   }
   let parsed;
   try {
@@ -246,21 +289,50 @@ export function parseGroups<G extends Options<Spec, unknown>[]>(
       raws[w.spec][w.key] = Array.isArray(before) ? [...before, ...(value as unknown[])] : value;
     }
   }
-  const results = groups.map((g, i) => resolve(g, raws[i], (key) => labels[i][key] ?? `'${key}'`));
-  return {
-    results: results as { [I in keyof G]: G[I] extends Options<Spec, infer R> ? R : never },
-    positionals: parsed.positionals,
-  };
+  if (help && (parsed.values as Record<string, unknown>).help) return "help";
+  const results = groups.map((g, i) =>
+    parseValues(g, raws[i], (key) => key === "" ? "options" : labels[i][key] ?? `'${key}'`)
+  );
+  return { results: results as Parsed<G>["results"], positionals: parsed.positionals };
 }
 
-/** Parses a command line against one spec; UsageError names the flag. */
+/** What parseGroups returns: each group's settings, and the positional arguments. */
+export interface Parsed<G extends Options<Spec, unknown>[]> {
+  results: { [I in keyof G]: Result<G[I]> };
+  positionals: string[];
+}
+
+const HELP_SWITCH = { type: "boolean", multiple: false } as const;
+
+/** `-h/--help` (offered by parse and parseGroups with `help: true`). */
+export const HELP_ROW: HelpRow = {
+  left: "-h/--help",
+  text: "Show this help and exit.",
+  long: "help",
+};
+
+/**
+ * Parses a command line against one spec; UsageError names the flag. With
+ * `help: true`, -h/--help is offered and "help" returned when given.
+ */
 export function parse<S extends Spec, R>(
   opts: Options<S, R>,
   argv: string[],
-  { positionals = false } = {},
-): { values: R; positionals: string[] } {
-  const { results, positionals: rest } = parseGroups([opts], argv, { positionals });
-  return { values: results[0] as R, positionals: rest };
+  how: { positionals?: boolean; help: true },
+): { values: R; positionals: string[] } | "help";
+export function parse<S extends Spec, R>(
+  opts: Options<S, R>,
+  argv: string[],
+  how?: { positionals?: boolean },
+): { values: R; positionals: string[] };
+export function parse<S extends Spec, R>(
+  opts: Options<S, R>,
+  argv: string[],
+  how: { positionals?: boolean; help?: boolean } = {},
+): { values: R; positionals: string[] } | "help" {
+  const parsed = parseGroups([opts], argv, how as { positionals?: boolean; help: true });
+  if (parsed === "help") return "help";
+  return { values: parsed.results[0] as R, positionals: parsed.positionals };
 }
 
 /** The config-file keys of a spec. */
@@ -279,8 +351,10 @@ export function parseConfig<S extends Spec, R>(
   input: unknown,
   where: string,
   ignore: string[] = [],
+  /** How to name a key, when not `where.key` (a key set elsewhere in the file). */
+  name?: Namer,
 ): R {
-  const at = (key: string) => (where ? `${where}.${key}` : key);
+  const at = (key: string) => (key === "" ? where || "config" : where ? `${where}.${key}` : key);
   if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new UsageError(`${where || "config"}: expected a mapping of keys to values`);
   }
@@ -295,7 +369,7 @@ export function parseConfig<S extends Spec, R>(
   const raw = Object.fromEntries(
     Object.entries(input).filter(([k, v]) => keys.includes(k) && v !== null),
   );
-  return resolve(opts, raw, at);
+  return parseValues(opts, raw, name ?? at);
 }
 
 /** One --help row (see lib/help.ts). */
@@ -320,10 +394,9 @@ export function helpRows(specs: Spec[]): HelpRow[][] {
       .join(", ");
     const left = o.takes === "switch" ? names : `${names} ${o.metavar ?? "VALUE"}`;
     const shown = o.defaultText ??
-      (o.default === undefined || (Array.isArray(o.default) && o.default.length === 0)
-        ? undefined
-        : String(o.default));
-    rows[w.spec].push({ left, text: shown ? `${o.help} Default: ${shown}` : o.help, long: first });
+      (o.default === undefined || o.takes !== "value" ? undefined : String(o.default));
+    const text = o.required ? `${o.help} Required.` : o.help;
+    rows[w.spec].push({ left, text: shown ? `${text} Default: ${shown}` : text, long: first });
   }
   return rows;
 }

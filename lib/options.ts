@@ -1,80 +1,42 @@
 /**
- * Option values shared by check kinds: schema pieces that accept both
- * command-line strings and config-file JSON values, and the mapping from a
- * schema error back to the flag the user typed.
+ * Options shared by check kinds (declared once, see lib/option.ts): the port
+ * spec, the host, -t/--timeout, -r/--num-retries, basic-auth credentials,
+ * and the helpers that read what they name: secrets, CA files, headers.
  */
 import { X509Certificate } from "node:crypto";
-import { z } from "zod";
-import type { OptionSpec } from "./check.ts";
-import { MAX_COUNT, MAX_SECONDS, MIN_SECONDS } from "./limits.ts";
+import {
+  count,
+  type Namer,
+  nonEmpty,
+  type Option,
+  option,
+  OptionError,
+  seconds,
+  text,
+} from "./option.ts";
 import { parsePortSpec, type PortSpec } from "./ports.ts";
 
-/** A number given as a JSON number or a command-line string. */
-function numeric(what: string) {
-  return z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const n = typeof value === "number" ? value : Number(value.trim());
-    if (typeof value === "string" && value.trim() === "" || !Number.isFinite(n)) {
-      ctx.addIssue({ code: "custom", message: `expected ${what}, got '${value}'` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
-
-/**
- * Seconds, fractions allowed, at most MAX_SECONDS. Without `min`: greater
- * than 0 and at least MIN_SECONDS (a timeout); with it: at least `min`.
- */
-export function duration(min?: number) {
-  return numeric("a number of seconds").superRefine((n, ctx) => {
-    const problem = min !== undefined
-      ? n < min ? `expected a number of seconds of at least ${min}, got '${n}'` : undefined
-      : n <= 0
-      ? "must be greater than 0"
-      : n < MIN_SECONDS
-      ? `must be at least ${MIN_SECONDS} (1 ms, the timers' resolution), got '${n}'`
-      : undefined;
-    const message = problem ??
-      (n > MAX_SECONDS ? `must be at most ${MAX_SECONDS} seconds (7 days), got '${n}'` : undefined);
-    if (message) ctx.addIssue({ code: "custom", message });
-  });
-}
-
-/** A timeout-like duration (see `duration`) with a default. */
-export function seconds(defaultValue: number) {
-  return duration().default(defaultValue);
-}
-
-/** A whole number from `min` (0 by default) to MAX_COUNT. */
-export function wholeNumber(min = 0) {
-  return numeric("a whole number").superRefine((n, ctx) => {
-    const message = !Number.isInteger(n) || n < 0
-      ? "must be a whole number of 0 or more"
-      : n < min
-      ? `must be ${min} or more`
-      : n > MAX_COUNT
-      ? `must be at most ${MAX_COUNT}, got '${n}'`
-      : undefined;
-    if (message) ctx.addIssue({ code: "custom", message });
-  });
-}
-
-/** A whole number >= 0 (at most MAX_COUNT) with a default. */
-export function count(defaultValue: number) {
-  return wholeNumber().default(defaultValue);
-}
-
 /** `-p 8080` or `-p ".+_(\d+)"`. */
-export const portSpec = z.union([z.number(), z.string()]).transform(
-  (value, ctx): PortSpec => {
-    try {
-      return parsePortSpec(value);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-      return z.NEVER;
-    }
-  },
-);
+export function portSpec(raw: unknown): PortSpec {
+  if (typeof raw !== "number" && typeof raw !== "string") {
+    throw new Error("expected a port number or a regular expression");
+  }
+  return parsePortSpec(raw);
+}
+
+/** -p/--port as the network checks declare it; `more` ends its help. */
+export function portOption(more: string): Option<PortSpec | undefined>;
+export function portOption(more: string, required: true): Option<PortSpec>;
+export function portOption(more: string, required = false): Option<PortSpec | undefined> {
+  return option({
+    short: "p",
+    metavar: "PORT",
+    help: "Port: an integer, or a regex with one capture group applied to the process " +
+      `name (".+_(\\d+)"). ${more}`.trimEnd(),
+    parse: portSpec,
+    required,
+  });
+}
 
 /** What is wrong with a host name or IP address to connect to, or undefined. */
 export function hostProblem(host: string): string | undefined {
@@ -89,14 +51,13 @@ export function hostProblem(host: string): string | undefined {
     : `'${host}' is not a host name or IP address`;
 }
 
-/** Host name or address to connect to (no default). */
-export const hostName = z.string().trim().min(1, "must not be empty").superRefine((h, ctx) => {
+/** A host name or address to connect to. */
+export function host(raw: unknown): string {
+  const h = nonEmpty(raw);
   const problem = hostProblem(h);
-  if (problem) ctx.addIssue({ code: "custom", message: problem });
-});
-
-/** Host name or address to connect to, 127.0.0.1 by default. */
-export const host = hostName.default("127.0.0.1");
+  if (problem) throw new Error(problem);
+  return h;
+}
 
 /** An RFC 7230 token: what header names are made of. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -204,122 +165,91 @@ export function resolveSecret(
   return { value: sources.inline };
 }
 
+/**
+ * Resolves a secret given by one of the options at `keys` (inline, env var
+ * name, file path); OptionError names the culprit.
+ */
+export function secretFrom(
+  sources: SecretSources,
+  keys: Partial<Record<keyof SecretSources, string>>,
+  name: Namer,
+): string | undefined {
+  const label = (source: keyof SecretSources) => keys[source] ? name(keys[source]) : source;
+  const { value, error } = resolveSecret(sources, {
+    inline: label("inline"),
+    env: label("env"),
+    file: label("file"),
+  });
+  if (error) throw new OptionError(keys[error.source] ?? "", error.message);
+  return value;
+}
+
 /** -t/--timeout: seconds allowed for one attempt. */
-export function timeoutOption(help: string, defaultSeconds: number): OptionSpec {
-  return {
-    key: "timeout",
-    long: "timeout",
+export function timeoutOption(help: string, defaultSeconds: number) {
+  return option({
     short: "t",
-    type: "string",
     metavar: "SECONDS",
     help,
-    defaultText: String(defaultSeconds),
-  };
+    parse: seconds(),
+    default: defaultSeconds,
+  });
 }
 
 /** -r/--num-retries: extra attempts after a failed one (the probe backs off between them). */
-export function retriesOption(defaultRetries: number): OptionSpec {
-  return {
-    key: "num_retries",
-    long: "num-retries",
+export function retriesOption(defaultRetries: number) {
+  return option({
     short: "r",
-    type: "string",
     metavar: "N",
     help: "Extra attempts after a failed one, with a brief back-off.",
-    defaultText: String(defaultRetries),
-  };
+    parse: count(),
+    default: defaultRetries,
+  });
 }
 
-/** Basic-auth flags: -U, and the password inline (-P), by env var name or from a file. */
-export const CREDENTIAL_OPTIONS: OptionSpec[] = [
-  {
-    key: "username",
-    long: "username",
+/** Basic-auth options: -U, and the password inline (-P), by env var name or from a file. */
+export const CREDENTIALS = {
+  username: option({
     short: "U",
-    type: "string",
     metavar: "USER",
     help: "Basic-auth user name.",
-  },
-  {
-    key: "password",
-    long: "password",
+    parse: (raw) => {
+      const user = text(raw);
+      // RFC 7617: the user-id of basic auth cannot contain a colon
+      if (user.includes(":")) throw new Error("must not contain ':' (basic auth)");
+      return user;
+    },
+  }),
+  password: option({
     short: "P",
-    type: "string",
     metavar: "PASSWORD",
     help: "Basic-auth password (visible in ps; prefer --password-env or --password-file).",
-  },
-  {
-    key: "password_env",
-    long: "password-env",
-    type: "string",
+    parse: text,
+  }),
+  password_env: option({
     metavar: "NAME",
     help: "Read the basic-auth password from environment variable NAME.",
-  },
-  {
-    key: "password_file",
-    long: "password-file",
-    type: "string",
+    parse: nonEmpty,
+  }),
+  password_file: option({
     metavar: "PATH",
     help: "Read the basic-auth password from a file (one trailing newline is dropped).",
-  },
-];
-
-/** Schema keys of CREDENTIAL_OPTIONS; spread into a check's z.object. */
-export const credentialsShape = {
-  // RFC 7617: the user-id of basic auth cannot contain a colon
-  username: z.string().refine((u) => !u.includes(":"), "must not contain ':' (basic auth)")
-    .optional(),
-  password: z.string().optional(),
-  password_env: z.string().trim().min(1, "must not be empty").optional(),
-  password_file: z.string().trim().min(1, "must not be empty").optional(),
+    parse: nonEmpty,
+  }),
 };
 
 /**
- * Resolves the credentials of `credentialsShape` at start-up (reading the
- * env var or file). Adds an issue naming the culprit key and returns
- * z.NEVER when the password cannot be had; undefined when none is given.
+ * The credentials of CREDENTIALS, read at start-up (the env var or file);
+ * undefined when none is given. OptionError names the culprit.
  */
 export function resolveCredentials(
   o: { username?: string; password?: string; password_env?: string; password_file?: string },
-  ctx: z.RefinementCtx,
-): { username: string; password: string } | undefined | typeof z.NEVER {
-  const secret = resolveSecret(
+  name: Namer,
+): { username: string; password: string } | undefined {
+  const password = secretFrom(
     { inline: o.password, env: o.password_env, file: o.password_file },
-    { inline: "-P/--password", env: "--password-env", file: "--password-file" },
+    { inline: "password", env: "password_env", file: "password_file" },
+    name,
   );
-  if (secret.error) {
-    const key = { inline: "password", env: "password_env", file: "password_file" }[
-      secret.error.source
-    ];
-    ctx.addIssue({ code: "custom", path: [key], message: secret.error.message });
-    return z.NEVER;
-  }
-  if (o.username === undefined && secret.value === undefined) return undefined;
-  return { username: o.username ?? "", password: secret.value ?? "" };
-}
-
-/** `-p/--port` for messages. */
-export function flagLabel(spec: OptionSpec): string {
-  return spec.short ? `-${spec.short}/--${spec.long}` : `--${spec.long}`;
-}
-
-/**
- * Turns a schema error into one line per problem, naming the flag (when the
- * options came from the command line) or the key (from a config file).
- */
-export function describeIssues(
-  error: z.ZodError,
-  specs: OptionSpec[],
-  raw: Record<string, unknown>,
-  naming: "flag" | "key" = "flag",
-): string[] {
-  return error.issues.map((issue) => {
-    const key = String(issue.path[0] ?? "");
-    const spec = specs.find((s) => s.key === key);
-    const label = !key ? "options" : naming === "flag" && spec ? flagLabel(spec) : `'${key}'`;
-    const missing = issue.path.length === 1 && raw[key] === undefined &&
-      (issue.code === "invalid_type" || issue.code === "invalid_union");
-    const message = missing ? "is required" : issue.message;
-    return `${label}: ${message}`;
-  });
+  if (o.username === undefined && password === undefined) return undefined;
+  return { username: o.username ?? "", password: password ?? "" };
 }

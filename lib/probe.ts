@@ -71,7 +71,7 @@ export async function probe(
   state: Map<string, unknown> = new Map(),
 ): Promise<ProbeResult> {
   const started = performance.now();
-  const attempts = 1 + check.definition.retries(check.options);
+  const attempts = 1 + (check.definition.retries?.(check.options) ?? 0);
   let verdict: Verdict = unknown("not run");
   let attempt = 0;
   while (attempt < attempts) {

@@ -17,26 +17,28 @@
  *       process: cache:redis
  *       tcp: { port: 6379 }
  */
-import { z } from "zod";
 import type { CheckDefinition } from "./check.ts";
-import { checksFromConfig, describeConfigIssue } from "./check_config.ts";
-import { behaviourFrom } from "./cli.ts";
+import { checksFromConfig } from "./check_config.ts";
+import { BEHAVIOUR } from "./cli.ts";
 import type { ListenerJob } from "./listen.ts";
 import { UsageError } from "./errors.ts";
 import type { HelpSection } from "./help.ts";
-import { NOTIFY_OPTIONS } from "./notify.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "./settings.ts";
+import { combine, configKeys, parseValues } from "./option.ts";
+import { LOG } from "./settings.ts";
 import { ProcessSelector } from "./select.ts";
-import { METRICS_OPTIONS, parseMetricsListen } from "./metrics_server.ts";
+import { METRICS } from "./metrics_server.ts";
 
-const POLICY_KEYS = POLICY_OPTIONS.map((o) => o.key);
-const NOTIFY_KEYS = NOTIFY_OPTIONS.map((o) => o.key);
-/** Top level only, like the log keys: one endpoint per listener process. */
-const LOG_KEYS = [...LOG_OPTIONS, ...METRICS_OPTIONS].map((o) => o.key);
+/** Keys an entry shares with the top level (its defaults): policy and notifications. */
+const BEHAVIOUR_KEYS = configKeys(BEHAVIOUR.spec);
+/** Top level only: one log and one metrics endpoint per listener process. */
+const LISTENER_ONLY = combine({ log: LOG, metrics: METRICS });
+const LOG_KEYS = configKeys(LISTENER_ONLY.spec);
 /** Keys of the top level: `checks`, and defaults for every entry (logging: here only). */
-const TOP_KEYS = ["checks", ...POLICY_KEYS, ...NOTIFY_KEYS, ...LOG_KEYS];
+const TOP_KEYS = ["checks", ...BEHAVIOUR_KEYS, ...LOG_KEYS];
+/** How an entry selects its processes: the keys of -g, -N and -a. */
+const SELECTION_KEYS = { process_group: "group", process_name: "process", any: "any" } as const;
 /** Keys of an entry besides its check kinds. */
-const ENTRY_KEYS = ["name", "group", "process", "any", ...POLICY_KEYS, ...NOTIFY_KEYS];
+const ENTRY_KEYS = ["name", ...Object.values(SELECTION_KEYS), ...BEHAVIOUR_KEYS];
 
 /** The keys of a `run --config` file, for `run --help` (from the same lists as the loader). */
 export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
@@ -54,9 +56,10 @@ export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
           kinds.map((k) => k.name).join(", ")
         }.`,
       ],
-      ...kinds.map((
-        k,
-      ): [string, string] => [`  ${k.name}`, k.options.map((o) => o.key).join(", ")]),
+      ...kinds.map((k): [string, string] => [
+        `  ${k.name}`,
+        configKeys(k.options.spec).join(", "),
+      ]),
     ],
     paragraphs: [
       "Each key means what the same option means in the subcommand's --help (its long " +
@@ -65,37 +68,63 @@ export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {
   }];
 }
 
-/** Turns a `run --config` document into one job per entry; UsageError names the culprit. */
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** The keys of `o` whose values are given (YAML's empty value, null, counts as absent). */
+function given(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => o[k] != null).map((k) => [k, o[k]]));
+}
+
+/**
+ * Turns a `run --config` document into one job per entry; UsageError names
+ * the culprit by its key path in the file (`checks[1].http.port`,
+ * `interval` for a top-level default).
+ */
 export function jobsFromRunConfig(
   config: unknown,
   kinds: CheckDefinition[],
   source: string,
 ): ListenerJob[] {
-  const kindNames = kinds.map((k) => k.name);
-  const anyValue = z.unknown().optional();
-  const top = z.strictObject({
-    ...Object.fromEntries(TOP_KEYS.map((k) => [k, anyValue])),
-    checks: z.array(z.record(z.string(), z.unknown())).min(1, "must list at least one entry"),
-  }).safeParse(config);
-  if (!top.success) {
-    // an unknown key (a typo of `checks`?) explains more than what follows from it
-    const issue = top.error.issues.find((i) => i.code === "unrecognized_keys") ??
-      top.error.issues[0];
-    const hint = issue.code === "unrecognized_keys" ? ` (top level: ${TOP_KEYS.join(", ")})` : "";
-    throw new UsageError(`${source}: ${describeConfigIssue(issue, config)}${hint}`);
+  if (!isObject(config)) {
+    throw new UsageError(`${source}: expected a mapping of keys (${TOP_KEYS.join(", ")})`);
   }
-  const { checks: entries, ...defaults } = top.data as Record<string, unknown> & {
-    checks: Record<string, unknown>[];
+  const unknownTop = Object.keys(config).filter((k) => !TOP_KEYS.includes(k));
+  if (unknownTop.length > 0) {
+    // an unknown key (a typo of `checks`?) explains more than what follows from it
+    throw new UsageError(
+      `${source}: unknown key${unknownTop.length > 1 ? "s" : ""} ${
+        unknownTop.map((k) => `'${k}'`).join(", ")
+      } (top level: ${TOP_KEYS.join(", ")})`,
+    );
+  }
+  const entries = config.checks;
+  if (entries == null) throw new UsageError(`${source}: checks: is required`);
+  if (!Array.isArray(entries)) {
+    throw new UsageError(`${source}: checks: expected a list of entries`);
+  }
+  if (entries.length === 0) throw new UsageError(`${source}: checks: must list at least one entry`);
+  const defaults = given(config, BEHAVIOUR_KEYS);
+  const withSource = <T>(load: () => T): T => {
+    try {
+      return load();
+    } catch (e) {
+      if (e instanceof UsageError) throw new UsageError(`${source}: ${e.message}`);
+      throw e;
+    }
   };
-  const metrics = parseMetricsListen(
-    defaults.metrics_listen,
-    defaults.metrics_allow_remote,
-    `${source}: metrics_listen`,
-    "metrics_allow_remote: true",
+  const { log, metrics } = withSource(() =>
+    parseValues(LISTENER_ONLY, given(config, LOG_KEYS), (key) => key)
   );
   const names = new Set<string>();
-  return entries.map((entry, i) => {
-    const at = `${source}: checks[${i}]${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
+  return entries.map((entry: unknown, i) => {
+    const path = `checks[${i}]`;
+    if (!isObject(entry)) {
+      throw new UsageError(`${source}: ${path}: expected a mapping of keys to values`);
+    }
+    const label = `${path}${typeof entry.name === "string" ? ` (${entry.name})` : ""}`;
+    const at = `${source}: ${label}`;
+    const kindNames = kinds.map((k) => k.name);
     const allowed = new Set([...ENTRY_KEYS, ...kindNames]);
     const unknownKeys = Object.keys(entry).filter((k) => !allowed.has(k));
     if (unknownKeys.length > 0) {
@@ -113,47 +142,48 @@ export function jobsFromRunConfig(
     }
     if (names.has(entry.name)) throw new UsageError(`${at}: name '${entry.name}' is used twice`);
     names.add(entry.name);
+    if (entry.any != null && typeof entry.any !== "boolean") {
+      throw new UsageError(`${source}: ${path}.any: expected true or false, got '${entry.any}'`);
+    }
+    for (const key of ["group", "process"]) {
+      if (entry[key] != null && typeof entry[key] !== "string") {
+        throw new UsageError(`${source}: ${path}.${key}: expected text`);
+      }
+    }
+    let selector: ProcessSelector;
     try {
-      if (entry.any !== undefined && typeof entry.any !== "boolean") {
-        throw new UsageError(`${at}: any: expected true or false, got '${entry.any}'`);
-      }
-      const selector = ProcessSelector.fromFlags(
-        entry.group as string | undefined,
-        entry.process as string | undefined,
+      selector = ProcessSelector.fromFlags(
+        entry.group as string | undefined ?? undefined,
+        entry.process as string | undefined ?? undefined,
         entry.any === true,
+        (key) => key === "any" ? "any: true" : SELECTION_KEYS[key],
       );
-      const behaviour = { ...defaults };
-      for (const k of [...POLICY_KEYS, ...NOTIFY_KEYS]) {
-        if (entry[k] !== undefined) behaviour[k] = entry[k];
-      }
-      const { policy, log, notify } = behaviourFrom(behaviour, "key");
-      const kindsConfig = Object.fromEntries(
-        kindNames.filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
-      );
-      return {
-        settings: {
-          checkName: entry.name,
-          selector,
-          naming: "key",
-          ...policy,
-          log,
-          notify,
-          metrics,
-        },
-        checks: checksFromConfig(kindsConfig, kinds, at),
-      };
     } catch (e) {
-      if (e instanceof UsageError && !e.message.startsWith(source)) {
-        throw new UsageError(
-          `${at}: ${
-            e.message
-              .replace("-g/--process-group", "group")
-              .replace("-N/--process-name", "process")
-              .replaceAll("-a/--any", "any: true")
-          }`,
-        );
-      }
+      if (e instanceof UsageError) throw new UsageError(`${at}: ${e.message}`);
       throw e;
     }
+    // an entry's own value is named at the entry, a default at the top level
+    const own = given(entry, BEHAVIOUR_KEYS);
+    const { policy, notify } = withSource(() =>
+      parseValues(BEHAVIOUR, { ...defaults, ...own }, (key) => key in own ? `${path}.${key}` : key)
+    );
+    return {
+      settings: {
+        checkName: entry.name,
+        selector,
+        naming: "key",
+        ...policy,
+        log,
+        notify,
+        metrics,
+      },
+      checks: checksFromConfig(
+        Object.fromEntries(kindNames.filter((k) => k in entry).map((k) => [k, entry[k]])),
+        kinds,
+        source,
+        path,
+        label,
+      ),
+    };
   });
 }

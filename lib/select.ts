@@ -7,6 +7,12 @@
 import type { ProcessInfo } from "./check.ts";
 import { UsageError } from "./errors.ts";
 
+const FLAGS = {
+  process_group: "-g/--process-group",
+  process_name: "-N/--process-name",
+  any: "-a/--any",
+};
+
 export class ProcessSelector {
   private constructor(
     readonly group: string | undefined,
@@ -32,11 +38,21 @@ export class ProcessSelector {
     return new ProcessSelector(undefined, undefined, any, { matches, description });
   }
 
-  static fromFlags(group?: string, processName?: string, any = false): ProcessSelector {
+  /**
+   * The selection of -g, -N and -a; UsageError naming them with `name` (a
+   * config file names its own keys: `group`, `process`, `any: true`).
+   */
+  static fromFlags(
+    group?: string,
+    processName?: string,
+    any = false,
+    name: (key: "process_group" | "process_name" | "any") => string = (key) => FLAGS[key],
+  ): ProcessSelector {
     if (any) {
       if (group !== undefined || processName !== undefined) {
         throw new UsageError(
-          "-a/--any selects every process: leave out -g/--process-group and -N/--process-name",
+          `${name("any")} selects every process: leave out ${name("process_group")} and ` +
+            name("process_name"),
         );
       }
       return new ProcessSelector(undefined, undefined, true);
@@ -45,15 +61,15 @@ export class ProcessSelector {
       const [g, n, extra] = processName.split(":");
       if (processName.trim() === "" || extra !== undefined || n === "" || g === "") {
         throw new UsageError(
-          `-N/--process-name: '${processName}' is not a process name (name or group:name)`,
+          `${name("process_name")}: '${processName}' is not a process name (name or group:name)`,
         );
       }
       return new ProcessSelector(undefined, processName);
     }
     if (group !== undefined && group.trim() !== "") return new ProcessSelector(group, undefined);
     throw new UsageError(
-      "one of -g/--process-group or -N/--process-name is required, or -a/--any for every " +
-        "process but the event listeners",
+      `one of ${name("process_group")} or ${name("process_name")} is required, or ` +
+        `${name("any")} for every process but the event listeners`,
     );
   }
 

@@ -29,7 +29,8 @@
  *       sections: {application: {maintainer: ops@example.com}}
  */
 import { z } from "zod";
-import { describeConfigIssue } from "./check_config.ts";
+import { describeConfigIssue } from "./legacy_options.ts";
+import { parseConfig } from "./option.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";
 import { BUILTIN_SECTIONS, type EnvironmentOptions } from "./environment.ts";
 import { maskSecrets } from "./redact.ts";
@@ -214,13 +215,18 @@ function buildEntry(
   const configure = (
     definition: CheckDefinition,
     input: Record<string, unknown>,
-    pathOf: (issue: z.core.$ZodIssue) => PropertyKey[],
+    nameOf: (key: string) => string,
   ) => {
-    const result = definition.schema.safeParse(input);
-    if (result.success) checks.push({ definition, options: result.data });
-    else {for (const issue of result.error.issues) {
-        errors.push(describeConfigIssue(issue, input, pathOf(issue)));
-      }}
+    try {
+      const where = [...at, definition.name].join(".");
+      checks.push({
+        definition,
+        options: parseConfig(definition.options, input, where, [], nameOf),
+      });
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      errors.push(e.message);
+    }
   };
 
   if (SUPERVISORD_TARGETS.includes(target)) {
@@ -244,7 +250,7 @@ function buildEntry(
       configure(
         definition,
         (raw[definition.name] ?? {}) as Record<string, unknown>,
-        (issue) => [...at, definition.name, ...issue.path],
+        (key) => [...at, definition.name, ...(key ? [key] : [])].join("."),
       );
     }
     if (errors.length > before || !selector) return undefined;
@@ -278,10 +284,10 @@ function buildEntry(
     definition,
     { ...own, ...derived },
     // a problem with an option the target set is reported at the target
-    (issue) =>
-      issue.path.length > 0 && Object.hasOwn(derived, issue.path[0] as string)
+    (key) =>
+      (key && Object.hasOwn(derived, key)
         ? [...at, target]
-        : [...at, definition.name, ...issue.path],
+        : [...at, definition.name, ...(key ? [key] : [])]).join("."),
   );
   if (errors.length > before) return undefined;
   return { name, target: { kind: "plain", process: syntheticProcess(name) }, checks };

@@ -17,13 +17,10 @@
  * - tls: implicit TLS (SMTPS, port 465 by default), certificate verified;
  * - none: never TLS, even when offered.
  *
- * Reused by every mailer: the listeners' `--email`, httpok's `-m`, and any
- * program that maps its own flags (superlance's `--smtpHost`, `--userName`,
- * `--tls`) onto SMTP_OPTIONS' keys before calling parseSmtpOptions.
+ * Reused by every mailer: the listeners' `--email`, httpok's `-m`.
  */
-import type { OptionSpec } from "./check.ts";
-import { UsageError } from "./errors.ts";
-import { resolveSecret } from "./options.ts";
+import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
+import { secretFrom } from "./options.ts";
 
 export type SmtpTls = "auto" | "starttls" | "tls" | "none";
 const TLS_MODES: SmtpTls[] = ["auto", "starttls", "tls", "none"];
@@ -48,223 +45,187 @@ export const SMTP_TIMEOUT_SECONDS = 10;
 /** Something like `user@example.com`: no blanks, no header or list syntax. */
 export const MAIL_ADDRESS = /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/;
 
-/** The SMTP flags (long forms only); the key is also the config-file key. */
-export const SMTP_OPTIONS: OptionSpec[] = [
-  {
-    key: "smtp_host",
-    long: "smtp-host",
-    type: "string",
-    metavar: "HOST[:PORT]",
-    help: "Send mail over SMTP to this server instead of through --sendmail_program " +
-      "(IPv6: [addr]:port).",
-  },
-  {
-    key: "smtp_port",
-    long: "smtp-port",
-    type: "string",
-    metavar: "PORT",
-    help: "SMTP port, when --smtp-host does not give one.",
-    defaultText: "465 with --smtp-tls tls, else 25",
-  },
-  {
-    key: "smtp_tls",
-    long: "smtp-tls",
-    type: "string",
-    metavar: "MODE",
-    help: "auto: STARTTLS when offered (certificate not checked; required and checked with " +
-      "--smtp-user); starttls: required, certificate checked; tls: implicit TLS; none: never.",
-    defaultText: "auto",
-  },
-  {
-    key: "smtp_user",
-    long: "smtp-user",
-    type: "string",
-    metavar: "USER",
-    help: "Log in (AUTH) as USER; the password from --smtp-password-env or --smtp-password-file.",
-  },
-  {
-    key: "smtp_password_env",
-    long: "smtp-password-env",
-    type: "string",
-    metavar: "NAME",
-    help: "The SMTP password from environment variable NAME.",
-  },
-  {
-    key: "smtp_password_file",
-    long: "smtp-password-file",
-    type: "string",
-    metavar: "PATH",
-    help: "The SMTP password from a file (one trailing newline dropped).",
-  },
-  {
-    key: "smtp_from",
-    long: "smtp-from",
-    type: "string",
-    metavar: "ADDR",
-    help: "Sender address (envelope and From:).",
-    defaultText: "supervisor-checks@<host name>",
-  },
-  {
-    key: "smtp_ca_file",
-    long: "smtp-ca-file",
-    type: "string",
-    metavar: "PATH",
-    help: "PEM CA certificate(s) to trust for the SMTP server instead of the system's.",
-  },
-  {
-    key: "smtp_timeout",
-    long: "smtp-timeout",
-    type: "string",
-    metavar: "SECONDS",
-    help: "Time allowed for one delivery; a slower one is abandoned and logged.",
-    defaultText: String(SMTP_TIMEOUT_SECONDS),
-  },
-];
-
-function parsePort(text: string, what: string): number {
+function parsePort(text: string): number {
   const port = Number(text);
   if (!/^\d+$/.test(text) || port < 1 || port > 65535) {
-    throw new UsageError(`${what}: '${text}' is not a port (1-65535)`);
+    throw new Error(`'${text}' is not a port (1-65535)`);
   }
   return port;
 }
 
 /** `host`, `host:port`, `[v6]`, `[v6]:port` → host (no brackets) and port if given. */
-function splitHostPort(text: string, what: string): { host: string; port?: string } {
+function splitHostPort(raw: unknown): { host: string; port?: number } {
+  const text = nonEmpty(raw);
   const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(.*))?$/.exec(text);
-  if (bracketed) return { host: bracketed[1], port: bracketed[2] };
+  if (bracketed) {
+    return {
+      host: bracketed[1],
+      port: bracketed[2] === undefined ? undefined : parsePort(bracketed[2]),
+    };
+  }
   const [host, port, ...more] = text.split(":");
   if (more.length > 0) {
-    throw new UsageError(`${what}: '${text}' is not HOST[:PORT] (write an IPv6 address as [addr])`);
+    throw new Error(`'${text}' is not HOST[:PORT] (write an IPv6 address as [addr])`);
   }
-  if (!/^[A-Za-z0-9._-]+$/.test(host)) {
-    throw new UsageError(`${what}: '${host}' is not a host name or address`);
-  }
-  return { host, port };
+  if (!/^[A-Za-z0-9._-]+$/.test(host)) throw new Error(`'${host}' is not a host name or address`);
+  return { host, port: port === undefined ? undefined : parsePort(port) };
 }
 
-function readCaFile(path: string, what: string): string {
+function readCaFile(path: string): string {
   let pem: string;
   try {
     pem = Deno.readTextFileSync(path);
   } catch (e) {
-    throw new UsageError(`${what}: cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-    throw new UsageError(`${what}: ${path} holds no PEM certificate`);
+    throw new Error(`${path} holds no PEM certificate`);
   }
   try {
     Deno.createHttpClient({ caCerts: [pem] }).close();
   } catch (e) {
-    throw new UsageError(`${what}: ${path}: ${(e as Error).message}`);
+    throw new Error(`${path}: ${(e as Error).message}`);
   }
   return pem;
 }
 
-/**
- * Raw values keyed as SMTP_OPTIONS (strings or, from a config file,
- * numbers) → settings, or undefined without `smtp_host`. Reads the
- * password and CA file now. `label(key)` names the flag or key in a
- * UsageError. An inline `smtp_password` (no flag declares it) is for
- * superlance-compatible programs whose --password is inline.
- */
-export function parseSmtpOptions(
-  values: Record<string, unknown>,
-  label: (key: string) => string,
-): SmtpSettings | undefined {
-  const text = (key: string) => {
-    const value = values[key];
-    if (value === undefined) return undefined;
-    const s = String(value).trim();
-    if (s === "") throw new UsageError(`${label(key)}: must not be empty`);
-    return s;
-  };
-  const given = SMTP_OPTIONS.map((o) => o.key).filter((k) => values[k] !== undefined);
-  const hostText = text("smtp_host");
-  if (hostText === undefined) {
-    if (given.length > 0) throw new UsageError(`${label(given[0])}: needs ${label("smtp_host")}`);
+/** The SMTP options (long forms only; the key is also the config-file key). */
+const SMTP_SPEC = {
+  smtp_host: option({
+    metavar: "HOST[:PORT]",
+    help: "Send mail over SMTP to this server instead of through --sendmail_program " +
+      "(IPv6: [addr]:port).",
+    parse: splitHostPort,
+  }),
+  smtp_port: option({
+    metavar: "PORT",
+    help: "SMTP port, when --smtp-host does not give one.",
+    defaultText: "465 with --smtp-tls tls, else 25",
+    parse: (raw) => parsePort(nonEmpty(raw)),
+  }),
+  smtp_tls: option({
+    metavar: "MODE",
+    help: "auto: STARTTLS when offered (certificate not checked; required and checked with " +
+      "--smtp-user); starttls: required, certificate checked; tls: implicit TLS; none: never.",
+    defaultText: "auto",
+    parse: (raw): SmtpTls => {
+      const mode = nonEmpty(raw);
+      if (!TLS_MODES.includes(mode as SmtpTls)) {
+        throw new Error(`'${mode}' is not one of ${TLS_MODES.join(", ")}`);
+      }
+      return mode as SmtpTls;
+    },
+  }),
+  smtp_user: option({
+    metavar: "USER",
+    help: "Log in (AUTH) as USER; the password from --smtp-password-env or --smtp-password-file.",
+    parse: nonEmpty,
+  }),
+  smtp_password_env: option({
+    metavar: "NAME",
+    help: "The SMTP password from environment variable NAME.",
+    parse: nonEmpty,
+  }),
+  smtp_password_file: option({
+    metavar: "PATH",
+    help: "The SMTP password from a file (one trailing newline dropped).",
+    parse: nonEmpty,
+  }),
+  smtp_from: option({
+    metavar: "ADDR",
+    help: "Sender address (envelope and From:).",
+    defaultText: "supervisor-checks@<host name>",
+    parse: (raw) => {
+      const from = nonEmpty(raw);
+      if (!MAIL_ADDRESS.test(from)) {
+        throw new Error(`'${from}' is not a mail address like alerts@example.com`);
+      }
+      return from;
+    },
+  }),
+  smtp_ca_file: option({
+    metavar: "PATH",
+    help: "PEM CA certificate(s) to trust for the SMTP server instead of the system's.",
+    parse: nonEmpty,
+  }),
+  smtp_timeout: option({
+    metavar: "SECONDS",
+    help: "Time allowed for one delivery; a slower one is abandoned and logged.",
+    defaultText: String(SMTP_TIMEOUT_SECONDS),
+    parse: (raw) => {
+      const text = nonEmpty(raw);
+      const timeout = Number(text);
+      if (!(timeout > 0) || !Number.isFinite(timeout)) {
+        throw new Error(`'${text}' is not a number of seconds > 0`);
+      }
+      return timeout;
+    },
+  }),
+};
+
+function smtpSettings(v: Values<typeof SMTP_SPEC>, name: Namer): SmtpSettings | undefined {
+  const given = (Object.keys(SMTP_SPEC) as (keyof typeof v)[]).filter((k) => v[k] !== undefined);
+  if (v.smtp_host === undefined) {
+    if (given.length > 0) throw new OptionError(given[0], `needs ${name("smtp_host")}`);
     return undefined;
   }
-  const tlsText = text("smtp_tls") ?? "auto";
-  if (!TLS_MODES.includes(tlsText as SmtpTls)) {
-    throw new UsageError(
-      `${label("smtp_tls")}: '${tlsText}' is not one of ${TLS_MODES.join(", ")}`,
+  const tls = v.smtp_tls ?? "auto";
+  if (v.smtp_host.port !== undefined && v.smtp_port !== undefined) {
+    throw new OptionError("smtp_port", `the port is in ${name("smtp_host")} already`);
+  }
+  const port = v.smtp_host.port ?? v.smtp_port ?? (tls === "tls" ? 465 : 25);
+  if (v.smtp_password_env !== undefined && v.smtp_password_file !== undefined) {
+    throw new OptionError(
+      "smtp_password_file",
+      `give only one of ${name("smtp_password_env")}, ${name("smtp_password_file")}`,
     );
   }
-  const tls = tlsText as SmtpTls;
-  const { host, port: hostPort } = splitHostPort(hostText, label("smtp_host"));
-  const portText = text("smtp_port");
-  if (hostPort !== undefined && portText !== undefined) {
-    throw new UsageError(`${label("smtp_port")}: the port is in ${label("smtp_host")} already`);
-  }
-  const port = hostPort !== undefined
-    ? parsePort(hostPort, label("smtp_host"))
-    : portText !== undefined
-    ? parsePort(portText, label("smtp_port"))
-    : tls === "tls"
-    ? 465
-    : 25;
-
-  if (values.smtp_password_env !== undefined && values.smtp_password_file !== undefined) {
-    throw new UsageError(
-      `${label("smtp_password_file")}: give only one of ${label("smtp_password_env")}, ` +
-        label("smtp_password_file"),
-    );
-  }
-  const secret = resolveSecret({
-    inline: values.smtp_password === undefined ? undefined : String(values.smtp_password),
-    env: text("smtp_password_env"),
-    file: text("smtp_password_file"),
-  }, {
-    inline: label("smtp_password"),
-    env: label("smtp_password_env"),
-    file: label("smtp_password_file"),
-  });
-  if (secret.error) {
-    const key = secret.error.source === "inline"
-      ? "smtp_password"
-      : `smtp_password_${secret.error.source}`;
-    throw new UsageError(`${label(key)}: ${secret.error.message}`);
-  }
-  const user = text("smtp_user");
-  const password = secret.value;
+  const password = secretFrom(
+    { env: v.smtp_password_env, file: v.smtp_password_file },
+    { env: "smtp_password_env", file: "smtp_password_file" },
+    name,
+  );
+  const user = v.smtp_user;
   if (user !== undefined && !password) {
-    throw new UsageError(
-      `${label("smtp_user")}: needs a password (${label("smtp_password_env")} or ` +
-        `${label("smtp_password_file")}), not empty`,
+    throw new OptionError(
+      "smtp_user",
+      `needs a password (${name("smtp_password_env")} or ${name("smtp_password_file")}), ` +
+        "not empty",
     );
   }
   if (user === undefined && password !== undefined) {
-    const source = given.find((k) => k.startsWith("smtp_password")) ?? "smtp_password";
-    throw new UsageError(`${label(source)}: needs ${label("smtp_user")}`);
+    const source = v.smtp_password_env !== undefined ? "smtp_password_env" : "smtp_password_file";
+    throw new OptionError(source, `needs ${name("smtp_user")}`);
   }
-
-  const from = text("smtp_from") ?? `supervisor-checks@${Deno.hostname()}`;
+  const from = v.smtp_from ?? `supervisor-checks@${Deno.hostname()}`;
   if (!MAIL_ADDRESS.test(from)) {
-    const why = values.smtp_from === undefined ? " (made from the host name: set it)" : "";
-    throw new UsageError(
-      `${label("smtp_from")}: '${from}'${why} is not a mail address like alerts@example.com`,
+    throw new OptionError(
+      "smtp_from",
+      `'${from}' (made from the host name: set it) is not a mail address like alerts@example.com`,
     );
   }
-  const caFile = text("smtp_ca_file");
-  const ca = caFile === undefined ? undefined : readCaFile(caFile, label("smtp_ca_file"));
-  const timeoutText = text("smtp_timeout");
-  const timeout = Number(timeoutText ?? SMTP_TIMEOUT_SECONDS);
-  if (!(timeout > 0) || !Number.isFinite(timeout)) {
-    throw new UsageError(
-      `${label("smtp_timeout")}: '${timeoutText}' is not a number of seconds > 0`,
-    );
+  let ca: string | undefined;
+  try {
+    ca = v.smtp_ca_file === undefined ? undefined : readCaFile(v.smtp_ca_file);
+  } catch (e) {
+    throw new OptionError("smtp_ca_file", (e as Error).message);
   }
   return {
-    host,
+    host: v.smtp_host.host,
     port,
     tls,
     from,
-    timeoutMs: timeout * 1000,
+    timeoutMs: (v.smtp_timeout ?? SMTP_TIMEOUT_SECONDS) * 1000,
     ...(user === undefined ? {} : { user, password }),
     ...(ca === undefined ? {} : { ca }),
   };
 }
+
+/**
+ * The SMTP options, checked at start-up (the password and the CA file are
+ * read then); undefined without `smtp_host`.
+ */
+export const SMTP = options(SMTP_SPEC, smtpSettings);
 
 /** `smtp://mail.example.com:587 (starttls, as alerts)`: for logs, no secrets. */
 export function describeSmtp(s: SmtpSettings): string {

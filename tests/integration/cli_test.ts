@@ -5,11 +5,10 @@
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
 import { SUBCOMMANDS } from "../../commands/mod.ts";
-import { listenerOptionsFor } from "../../lib/cli.ts";
-import { flagLabel } from "../../lib/options.ts";
+import { BEHAVIOUR, LISTENER } from "../../lib/cli.ts";
+import { configKeys, helpRows } from "../../lib/option.ts";
 import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
-import { NOTIFY_OPTIONS } from "../../lib/notify.ts";
-import { LOG_OPTIONS, POLICY_OPTIONS } from "../../lib/settings.ts";
+import { LOG } from "../../lib/settings.ts";
 import { DENO, MAIN, RUN_MAIN, waitFor } from "../support/supervisord.ts";
 import { anchors, readDoc } from "../support/docs.ts";
 import config from "../../deno.json" with { type: "json" };
@@ -50,14 +49,16 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
     assert.equal(r.code, 0, definition.name);
-    for (const spec of [...listenerOptionsFor(definition.options), ...definition.options]) {
-      const label = flagLabel(spec);
+    // every option of the check and of the listener, as the declarations spell them
+    for (const row of helpRows([definition.options.spec, LISTENER.spec]).flat()) {
+      const label = row.left.split(" ")[0].replace(/,$/, "");
       const line = helpEntry(r.stdout, label);
       assert.ok(line, `${definition.name} --help lacks ${label}`);
-      if (spec.defaultText !== undefined) {
+      const shown = /Default: (.*)$/.exec(row.text)?.[1];
+      if (shown !== undefined) {
         assert.ok(
-          line.includes(`Default: ${spec.defaultText}`),
-          `${definition.name} --help: ${label} without its default ${spec.defaultText}`,
+          line.includes(`Default: ${shown}`),
+          `${definition.name} --help: ${label} without its default ${shown}`,
         );
       }
     }
@@ -138,9 +139,9 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
     assert.ok(text, `run --help: no '${label}' keys`);
     return new Set(text.slice(label.length).split(/[\s,.:]+/).filter(Boolean));
   };
-  const behaviour = [...POLICY_OPTIONS, ...NOTIFY_OPTIONS].map((o) => o.key);
+  const behaviour = configKeys(BEHAVIOUR.spec);
   const top = keys("top level");
-  for (const key of ["checks", ...behaviour, ...LOG_OPTIONS.map((o) => o.key)]) {
+  for (const key of ["checks", ...behaviour, ...configKeys(LOG.spec)]) {
     assert.ok(top.has(key), `top level lacks ${key}`);
   }
   const entry = keys("each entry of checks");
@@ -149,7 +150,9 @@ Deno.test("run --help lists the config keys: top level, per entry and per check 
   }
   for (const definition of Object.values(CHECKS)) {
     const own = keys(definition.name);
-    for (const o of definition.options) assert.ok(own.has(o.key), `${definition.name}.${o.key}`);
+    for (const key of configKeys(definition.options.spec)) {
+      assert.ok(own.has(key), `${definition.name}.${key}`);
+    }
   }
 });
 
@@ -205,7 +208,7 @@ Deno.test("every config reference pointer names a heading of docs/configuration.
 });
 
 const BAD: [string[], RegExp][] = [
-  [["http", "-g", "web", "-p", "80"], /-n\/--check-name is required/],
+  [["http", "-g", "web", "-p", "80"], /-n\/--check-name: is required/],
   [["http", "-n", "c", "-p", "80"], /one of -g\/--process-group or -N\/--process-name is required/],
   [
     ["http", "-n", "c", "-g", "w", "-p", "(\\d+"],
@@ -504,7 +507,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
             "interval: 3000000\nchecks: [{name: a, group: w, tcp: {port: 80}}]\n",
           ),
         ],
-        /r1\.yaml: checks\[0\] \(a\): 'interval': must be at most 604800/,
+        /r1\.yaml: interval: must be at most 604800/,
       ],
       [
         [
@@ -512,7 +515,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
           "--config",
           await file("r2.yaml", "checks: [{name: a, group: w, tcp: {port: 80, timeout: 1e7}}]\n"),
         ],
-        /r2\.yaml: checks\[0\] \(a\): tcp\.timeout: must be at most 604800/,
+        /r2\.yaml: checks\[0\]\.tcp\.timeout: must be at most 604800/,
       ],
       [
         [
@@ -523,7 +526,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
             `checks: [{name: a, group: w, http: {port: 80, ca_file: ${junk}}}]\n`,
           ),
         ],
-        /r3\.yaml: checks\[0\] \(a\): http\.ca_file: .* holds no PEM certificate/,
+        /r3\.yaml: checks\[0\]\.http\.ca_file: .* holds no PEM certificate/,
       ],
       [
         [
@@ -534,7 +537,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
             "checks: [{name: a, group: w, tcp: {port: 80}, max_restarts: 1.5}]\n",
           ),
         ],
-        /r4\.yaml: checks\[0\] \(a\): 'max_restarts': must be a whole number/,
+        /r4\.yaml: checks\[0\]\.max_restarts: must be a whole number/,
       ],
       [
         [
@@ -545,7 +548,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
             "webhook: http://127.0.0.1:6697/\nchecks: [{name: a, group: w, tcp: {port: 80}}]\n",
           ),
         ],
-        /r5\.yaml: checks\[0\] \(a\): 'webhook': fetch refuses port 6697/,
+        /r5\.yaml: webhook: fetch refuses port 6697/,
       ],
       [
         ["serve", "--application-health-ready-timeout", "3000000"],

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { cpuCheck, type CpuHistory, type CpuOptions, judge } from "../../checks/cpu.ts";
 import type { Verdict } from "../../lib/check.ts";
+import { parseConfig } from "../../lib/option.ts";
 import {
   DENO,
   listenerSection,
@@ -175,15 +176,15 @@ Deno.test("cpu judge: a new pid or start time starts the history again", () => {
 });
 
 Deno.test("cpu: flags from the command line and JSON; bad ones name the flag", async () => {
-  assert.deepEqual(cpuCheck.schema.parse({ max_cpu: "150", interval: "2.5" }), {
+  assert.deepEqual(parseConfig(cpuCheck.options, { max_cpu: "150", interval: "2.5" }, "cpu"), {
     max_cpu: 150,
     interval: 2.5,
   });
-  assert.deepEqual(cpuCheck.schema.parse({ max_cpu: 90, interval: 1800 }), {
+  assert.deepEqual(parseConfig(cpuCheck.options, { max_cpu: 90, interval: 1800 }, "cpu"), {
     max_cpu: 90,
     interval: 1800,
   });
-  assert.equal(cpuCheck.schema.parse({ max_cpu: "80%", interval: 1 }).max_cpu, 80);
+  assert.equal(parseConfig(cpuCheck.options, { max_cpu: "80%", interval: 1 }, "cpu").max_cpu, 80);
   const cases: [string[], RegExp][] = [
     [
       ["-p", "abc", "-i", "5"],

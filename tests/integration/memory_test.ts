@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { memoryCheck, type MemoryOptions } from "../../checks/memory.ts";
 import type { CheckContext } from "../../lib/check.ts";
+import { parseConfig } from "../../lib/option.ts";
 import {
   denoProgram,
   listenerSection,
@@ -111,7 +112,7 @@ function context(): CheckContext {
 }
 
 function options(raw: Record<string, unknown>): MemoryOptions {
-  return memoryCheck.schema.parse(raw);
+  return parseConfig(memoryCheck.options, raw, "memory");
 }
 
 const info = (pid: number) => ({

@@ -5,12 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
-import { type CheckDefinition, healthy, type ProcessInfo } from "../../lib/check.ts";
+import { type CheckDefinition, defineCheck, healthy, type ProcessInfo } from "../../lib/check.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { Logger } from "../../lib/log.ts";
 import { CheckSuite } from "../../lib/serve_checks.ts";
 import { serveConfigFrom } from "../../lib/serve_config.ts";
-import { z } from "zod";
 import { ask, runServe, Sidecar, waitStatus } from "../fixtures/serve_sidecar.ts";
 import { promtool } from "../support/metrics.ts";
 import {
@@ -557,19 +556,15 @@ Deno.test("serve: with the cache off every request runs the checks, and concurre
 });
 
 Deno.test("serve: a check that throws is a failed result carrying the error text", async () => {
-  const boom: CheckDefinition<Record<string, never>> = {
+  const boom: CheckDefinition = defineCheck({
     name: "boom",
     description: "throws",
-    options: [],
-    schema: z.strictObject({}),
-    retries: () => 0,
     run: () => Promise.reject(new TypeError("kaboom: cannot read 'explode' of undefined")),
-  };
-  const fine: CheckDefinition<Record<string, never>> = {
-    ...boom,
+  });
+  const fine: CheckDefinition = defineCheck({
     name: "fine",
     run: () => Promise.resolve(healthy("all good")),
-  };
+  });
   const process: ProcessInfo = {
     name: "x",
     group: "x",

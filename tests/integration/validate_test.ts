@@ -179,7 +179,7 @@ Deno.test("--validate on run, complex and serve: no supervisord needed; exit 0 o
   );
   const b = await run(["run", "--config", badRun, "--validate"]);
   assert.equal(b.code, 2);
-  assert.match(b.stderr, new RegExp(`--config ${badRun}: checks\\[0\\] \\(web\\): tcp\\.port: `));
+  assert.match(b.stderr, new RegExp(`--config ${badRun}: checks\\[0\\]\\.tcp\\.port: `));
 
   const complexFile = tempFile("c.yaml", "http: { port: 8080, url: /ping }\n");
   const c = await run(["complex", "-n", "c", "-a", "--config", complexFile, "--validate"]);

@@ -11,7 +11,7 @@ Deno.test("complex: the original README's example is accepted as written", () =>
   const checks = checksFromConfig(parseJsonConfig(README_EXAMPLE, "-c"), KINDS, "-c");
   assert.deepEqual(checks.map((c) => c.definition.name).sort(), ["http", "memory"]);
   const http = checks.find((c) => c.definition.name === "http")!;
-  assert.equal(http.definition.retries(http.options), 3);
+  assert.equal(http.definition.retries?.(http.options), 3);
 });
 
 function rejects(config: unknown, message: RegExp) {
@@ -23,13 +23,20 @@ function rejects(config: unknown, message: RegExp) {
 }
 
 Deno.test("complex: errors name the source and the key path", () => {
-  rejects({ htp: {} }, /^--config x\.yaml: unknown key 'htp'$/);
+  rejects({ htp: {} }, /^--config x\.yaml: unknown key 'htp' \(check kinds: http, tcp, .*\)$/);
   rejects({ http: { port: 80, url2: "/" } }, /http: unknown key 'url2'/);
-  rejects({ tcp: {} }, /tcp\.port: is required/);
+  rejects({ tcp: {} }, /^--config x\.yaml: tcp\.port: is required$/);
+  rejects(
+    { http: { url: "/ping" } },
+    /^--config x\.yaml: http\.port: is required when http\.url is a path$/,
+  );
   rejects({ tcp: { port: 80, timeout: "soon" } }, /tcp\.timeout: expected a number of seconds/);
   rejects({ tcp: { port: "(x" } }, /tcp\.port: '\(x' is not a valid regular expression/);
   rejects({}, /names no check; use one or more of http, tcp/);
-  rejects([1], /expected object/);
+  rejects(
+    [1],
+    /^--config x\.yaml: expected an object naming check kinds \(http, .*\), got a list$/,
+  );
   assert.throws(
     () => parseJsonConfig("{nope", "-c/--check-config"),
     /^.*-c\/--check-config: not valid JSON/,

@@ -238,7 +238,7 @@ Deno.test("exec: start-up errors name the flags; retries default to 0", () => {
   assert.match(usageError({ command: "true", timeout: "soon" }), /^-t\/--timeout: expected/);
   assert.match(usageError({ command: "true", num_retries: "-1" }), /^-r\/--num-retries: /);
   const { options } = configureCheck(execCheck, { command: "true" });
-  assert.equal(execCheck.retries(options as never), 0);
+  assert.equal(execCheck.retries?.(options as never), 0);
   const json = configureCheck(execCheck, { command: "true", timeout: 2, num_retries: 1, port: 80 });
-  assert.equal(execCheck.retries(json.options as never), 1);
+  assert.equal(execCheck.retries?.(json.options as never), 1);
 });

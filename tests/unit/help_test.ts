@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { HELP_WIDTH, renderHelp, wrap } from "../../lib/help.ts";
+import { helpRows, option, text, toggle } from "../../lib/option.ts";
 
 Deno.test("help: wrap keeps every character within the width, cutting long words at punctuation", () => {
   const text =
@@ -20,17 +21,16 @@ Deno.test("help: wrap keeps every character within the width, cutting long words
 Deno.test("help: a flag too long for its column gets its description on the next line, aligned", () => {
   const help = renderHelp("prog sub", "Does things. ".repeat(20), [{
     title: "Options",
-    options: [
-      { key: "a", long: "a", short: "a", type: "boolean", help: "Short flag." },
-      {
-        key: "long_env",
-        long: "a-very-long-flag-name-env",
-        type: "string",
+    rows: helpRows([{
+      a: toggle({ short: "a", help: "Short flag.", defaultText: undefined }),
+      long_env: option({
+        flag: "a-very-long-flag-name-env",
         metavar: "NAME",
         help: "The value from variable NAME.",
         defaultText: "none",
-      },
-    ],
+        parse: text,
+      }),
+    }])[0],
   }], { examples: ["prog sub " + "--flag value ".repeat(10)] });
   const lines = help.split("\n");
   for (const line of lines) assert.ok(line.length <= HELP_WIDTH, line);

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { httpCheck } from "../../checks/http.ts";
 import type { ProcessInfo, Verdict } from "../../lib/check.ts";
 import { configureCheck } from "../../lib/cli.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { parse, parseConfig } from "../../lib/option.ts";
 import { makeCertificates } from "../support/certs.ts";
 
 function proc(name: string): ProcessInfo {
@@ -241,4 +243,24 @@ Deno.test("http: a password in -u is sent as basic auth and masked in the verdic
     assert.equal(seen[0].headers.get("authorization"), `Basic ${btoa("monitor:url-pw")}`);
     assert.match(v.message, /^GET http:\/\/monitor:\*{8}@127\.0\.0\.1:\d+\/health: HTTP 503/);
   });
+});
+
+Deno.test("http: a rule across options names the flags on a command line, the keys in a file", () => {
+  // guarantee: Help and config errors
+  const fails = (f: () => unknown, message: string) =>
+    assert.throws(f, (e) => e instanceof UsageError && e.message === message, message);
+  fails(
+    () => parse(httpCheck.options, ["-u", "/ping"]),
+    "-p/--port: is required when -u/--url is a path",
+  );
+  fails(
+    () => parse(httpCheck.options, ["-p", "80", "-b", "x"]),
+    "-m/--method: GET requests carry no body; give -m/--method POST (or PUT, …) with " +
+      "-j/--json or -b/--body",
+  );
+  fails(
+    () => parseConfig(httpCheck.options, { port: 80, body: "x" }, "checks[2].http"),
+    "checks[2].http.method: GET requests carry no body; give checks[2].http.method POST " +
+      "(or PUT, …) with checks[2].http.json or checks[2].http.body",
+  );
 });

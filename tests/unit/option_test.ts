@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   choice,
+  combine,
   count,
   helpRows,
   list,
@@ -121,4 +122,50 @@ Deno.test("option: limits of seconds and counts", () => {
   assert.throws(() => count(1)(0), /1 or more/);
   assert.throws(() => count()(2_000_000), /at most 1000000/);
   assert.equal(seconds(0)("0"), 0);
+});
+
+Deno.test("option: required options, problems of no one option, -h/--help", () => {
+  const source = options({
+    inline: option({ short: "c", help: "Inline.", parse: text }),
+    file: option({ help: "From a file.", parse: text }),
+    name: option({ short: "n", help: "Name.", parse: nonEmpty, required: true }),
+  }, (v, name) => {
+    if ((v.inline === undefined) === (v.file === undefined)) {
+      throw new OptionError("", `give exactly one of ${name("inline")} and ${name("file")}`);
+    }
+    return v;
+  });
+  assert.equal(usageError(() => parse(source, ["-c", "x"])), "-n/--name: is required");
+  assert.equal(
+    usageError(() => parse(source, ["-n", "a"])),
+    "options: give exactly one of -c/--inline and --file",
+  );
+  assert.equal(
+    usageError(() => parseConfig(source, { name: "a" }, "checks[0]")),
+    "checks[0]: give exactly one of checks[0].inline and checks[0].file",
+  );
+  assert.equal(parse(source, ["-n", "a", "--help"], { help: true }), "help");
+  assert.equal(parse(source, ["-h"], { help: true }), "help");
+  assert.match(usageError(() => parse(source, ["--help"])), /help/);
+  const [rows] = helpRows([source.spec]);
+  assert.equal(rows[2].text, "Name. Required.");
+});
+
+Deno.test("option: combined groups parse as one; a file's key may be named elsewhere", () => {
+  const timing = options({
+    interval: option({ help: "Timer.", parse: seconds(0.5) }),
+  }, (v) => ({ every: v.interval }));
+  const logging = options({ quiet: toggle({ short: "q", help: "Less." }) });
+  const both = combine({ timing, logging });
+  assert.deepEqual(parse(both, ["-q", "--interval", "2"]).values, {
+    timing: { every: 2 },
+    logging: { quiet: true },
+  });
+  // a default from the top of a file, an override in an entry: each named where it is
+  const name = (key: string) => (key === "quiet" ? `checks[3].${key}` : key);
+  assert.equal(
+    usageError(() => parseConfig(both, { interval: 0.1, quiet: "no" }, "", [], name)),
+    "interval: expected a number of seconds of at least 0.5, got '0.1'; " +
+      "checks[3].quiet: expected true or false, got 'no'",
+  );
 });

@@ -3,9 +3,9 @@
  * first attempt that is not unhealthy.
  */
 import assert from "node:assert/strict";
-import { z } from "zod";
 import { type ProcessInfo, unhealthy, type Verdict } from "../../lib/check.ts";
 import { backoffMs, probe } from "../../lib/probe.ts";
+import { options } from "../../lib/option.ts";
 
 Deno.test("retries: the pauses between attempts are 250 ms, 500 ms, 1 s, 2 s, then 2 s each", () => {
   // guarantee: Retries
@@ -31,8 +31,7 @@ Deno.test("retries: -r N gives N more attempts after a failed one, and stops at 
     definition: {
       name: "scripted",
       description: "",
-      options: [],
-      schema: z.object({}),
+      options: options({}),
       retries: () => 3,
       run: (_p: ProcessInfo, _o: unknown, ctx: { attempt: number }) => {
         attempts.push(ctx.attempt);

@@ -53,22 +53,32 @@ Deno.test("run --config: errors name the entry and the key", () => {
     /checks\[0\] \(a\): one of group or process is required/,
   );
   rejects({ checks: [{ name: "a", group: "w", htp: {} }] }, /checks\[0\] \(a\): unknown key 'htp'/);
-  rejects({ checks: [{ name: "a", group: "w" }] }, /checks\[0\] \(a\): config: names no check/);
+  rejects({ checks: [{ name: "a", group: "w" }] }, /checks\[0\] \(a\): names no check/);
   rejects(
     { checks: [{ name: "a", group: "w", tcp: { port: "(x" } }] },
-    /checks\[0\] \(a\): tcp\.port: '\(x' is not a valid regular expression/,
+    /^--config x\.yaml: checks\[0\]\.tcp\.port: '\(x' is not a valid regular expression/,
   );
   rejects(
     { checks: [{ name: "a", group: "w", tcp: { port: 1 }, log_format: "json" }] },
     /checks\[0\] \(a\): log_format can be set at the top level only/,
   );
   rejects(
+    {
+      checks: [{ name: "a", group: "w", tcp: { port: 1 } }, {
+        name: "b",
+        group: "w",
+        http: { url: "/ping" },
+      }],
+    },
+    /^--config x\.yaml: checks\[1\]\.http\.port: is required when checks\[1\]\.http\.url is a path$/,
+  );
+  rejects(
     { checks: [{ name: "a", group: "w", tcp: { port: 1 }, failure_threshold: 0 }] },
-    /checks\[0\] \(a\): 'failure_threshold': must be 1 or more/,
+    /^--config x\.yaml: checks\[0\]\.failure_threshold: must be 1 or more$/,
   );
   rejects(
     { interval: 0.1, checks: [{ name: "a", group: "w", tcp: { port: 1 } }] },
-    /'interval': expected a number of seconds of at least 0\.5/,
+    /^--config x\.yaml: interval: expected a number of seconds of at least 0\.5/,
   );
   rejects(
     {
@@ -99,7 +109,7 @@ Deno.test("run --config: webhook_env and webhook_file; http headers_env", () => 
     assert.equal(http.headers.Authorization, "Bearer b");
     rejects(
       { webhook_file: "/nonexistent/hook", checks: [{ name: "a", group: "w", tcp: { port: 1 } }] },
-      /checks\[0\] \(a\): 'webhook_file': cannot read \/nonexistent\/hook/,
+      /^--config x\.yaml: webhook_file: cannot read \/nonexistent\/hook/,
     );
   } finally {
     Deno.env.delete("SC_TEST_RUN_HOOK");

@@ -124,7 +124,7 @@ Deno.test("smtp keys in run --config: numbers accepted, errors name the entry", 
   assert.equal(job.settings.notify.smtp?.timeoutMs, 3000);
   assert.throws(
     () => jobsFromRunConfig(config({ smtp_tls: "ssl" }), Object.values(CHECKS), "x.yaml"),
-    /checks\[0\] \(web\): 'smtp_tls': 'ssl' is not one of/,
+    /: x\.yaml: checks\[0\]\.smtp_tls: 'ssl' is not one of/,
   );
 });
 

@@ -332,13 +332,13 @@ Deno.test("xmlrpc: the original's JSON keys and JSON values configure it (comple
     username: "ops",
     password: "pw",
   }, "key");
-  assert.equal(xmlrpcCheck.retries(options as never), 3);
+  assert.equal(xmlrpcCheck.retries?.(options as never), 3);
   assert.deepEqual(
     usageError({ sock_path: "/a.sock", sock_dir: "/run" }, "key"),
-    "'sock_dir': give only one of -s/--socket-path, -S/--socket-dir",
+    "sock_dir: give only one of sock_path, sock_dir",
   );
   const defaults = configureCheck(xmlrpcCheck, { sock_dir: "/run" }).options;
-  assert.equal(xmlrpcCheck.retries(defaults as never), 2);
+  assert.equal(xmlrpcCheck.retries?.(defaults as never), 2);
 });
 
 // supervisord's own faults (BAD_NAME, …): tests/integration/restart_test.ts, from the real one
