@@ -169,8 +169,8 @@ function memmonHelp(command: string): string {
     [
       { title: "memmon options", rows: [...limits, ...own, HELP_ROW] },
       {
-        title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
-          "long forms only)",
+        title: "Listener options (timing, thresholds, restart budget, trying out, logging, " +
+          "metrics, webhooks, SMTP: as every listener's, long forms only)",
         rows: shared,
       },
     ],
