@@ -21,11 +21,10 @@ import {
   namespec,
   type ProcessInfo,
   unhealthy,
-  unknown,
 } from "../lib/check.ts";
 import { list, option, OptionError, options, toggle } from "../lib/option.ts";
 import { hasProc } from "../lib/proc.ts";
-import { formatKb, measureRssKb } from "./memory.ts";
+import { cumulativeOver, formatKb, measureRssKb } from "./memory.ts";
 
 const BYTE_UNITS: Record<string, number> = { "": 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
@@ -168,14 +167,10 @@ export const memmonCheck: CheckDefinition<MemmonLimits> = {
     const limit = limitFor(process, limits);
     if (limit === undefined) return healthy("no memmon limit applies");
     const measured = await measureRssKb(process.pid, limits.cumulative);
-    if (measured === undefined) {
-      return unknown(`cannot read the memory of pid ${process.pid}: the process has exited`);
-    }
+    if ("status" in measured) return measured;
     const { kb, counted } = measured;
     const bytes = kb * 1024;
-    const over = limits.cumulative
-      ? `, cumulative over ${counted} process${counted === 1 ? "" : "es"}`
-      : "";
+    const over = limits.cumulative ? `, ${cumulativeOver(counted)}` : "";
     const rss = `${bytes} bytes RSS (${formatKb(kb)}${over})`;
     return bytes > limit.bytes
       ? unhealthy(`${rss} exceeds ${limit.bytes} bytes (${limit.by})`)

@@ -17,7 +17,7 @@
  * (not Linux) the process's own RSS comes from pidusage, and -c is refused
  * at start-up.
  */
-import { type CheckDefinition, healthy, unhealthy, unknown } from "../lib/check.ts";
+import { type CheckDefinition, healthy, unhealthy, unknown, type Verdict } from "../lib/check.ts";
 import { option, OptionError, options, type Result, toggle } from "../lib/option.ts";
 import { descendantsOf, hasProc, readRssKb } from "../lib/proc.ts";
 
@@ -44,14 +44,17 @@ export function parseSizeKb(value: number | string): number {
 /**
  * The resident memory of `pid` in KB; with `cumulative`, summed with every
  * descendant's (one that exits during the scan is left out). `counted`: how
- * many processes the sum covers. undefined when `pid` itself has exited.
+ * many processes the sum covers. An `unknown` verdict when `pid` itself has
+ * exited.
  */
 export async function measureRssKb(
   pid: number,
   cumulative: boolean,
-): Promise<{ kb: number; counted: number } | undefined> {
+): Promise<{ kb: number; counted: number } | Verdict> {
   const own = await readRssKb(pid);
-  if (own === undefined) return undefined;
+  if (own === undefined) {
+    return unknown(`cannot read the memory of pid ${pid}: the process has exited`);
+  }
   let kb = own;
   let counted = 1;
   if (cumulative) {
@@ -62,6 +65,11 @@ export async function measureRssKb(
     }
   }
   return { kb, counted };
+}
+
+/** `cumulative over 3 processes` */
+export function cumulativeOver(counted: number): string {
+  return `cumulative over ${counted} process${counted === 1 ? "" : "es"}`;
 }
 
 /** KB → `840 KB`, `612 MB`, `1.5 GB` (one decimal at most). */
@@ -118,13 +126,9 @@ export const memoryCheck: CheckDefinition<MemoryOptions> = {
   options: OPTIONS,
   async run(process, o) {
     const measured = await measureRssKb(process.pid, o.cumulative);
-    if (measured === undefined) {
-      return unknown(`cannot read the memory of pid ${process.pid}: the process has exited`);
-    }
+    if ("status" in measured) return measured;
     const { kb: total, counted } = measured;
-    const over = o.cumulative
-      ? ` (cumulative over ${counted} process${counted === 1 ? "" : "es"})`
-      : "";
+    const over = o.cumulative ? ` (${cumulativeOver(counted)})` : "";
     let [rss, limit] = [formatKb(total), formatKb(o.max_rss)];
     if (rss === limit) [rss, limit] = [`${total} KB`, `${o.max_rss} KB`];
     return total > o.max_rss
