@@ -121,6 +121,8 @@ Deno.test("memmon: over its limit restarted, others left; -p beats -g and -a, -g
     assert.equal((await sv.process(spec)).pid, before[spec], `${spec} keeps its pid`);
   }
   assert.doesNotMatch(await sv.listenerLog("mm"), /(big|job|calm) .*(unhealthy|restart)/);
+  // -a leaves the event listeners out: this one is never measured
+  assert.doesNotMatch(await sv.listenerLog("mm"), /mm:mm \(pid \d+\): memmon/);
 
   const hogMail = await waitFor(
     "the mail about web:hog",
