@@ -58,6 +58,24 @@ export const HELP_EXAMPLES: Record<string, string[]> = {
     `${P} httpok -p web -t 10 http://127.0.0.1:8080/ping`,
     `${P} httpok -p web -c 200 -b '"status": "ok"' -m ops@example.com --url-env WEB_URL`,
   ],
+  crashmail: [
+    `${P} crashmail -p web -p workers:worker_0 -m ops@example.com`,
+    "# every process, over SMTP, BACKOFF loops too (events=PROCESS_STATE):",
+    `${P} crashmail -a -o prod -m ops@example.com --smtp-host mail.example.com:587 ` +
+    "--smtp-from alerts@example.com --backoff-alert 5",
+  ],
+  crashmailbatch: [
+    `${P} crashmailbatch --toEmail ops@example.com --fromEmail alerts@example.com`,
+    `${P} crashmailbatch -t ops@example.com -f alerts@example.com -i 5 ` +
+    "-H mail.example.com:587 --tls -u alerts --password-env SMTP_PASSWORD",
+  ],
+  fatalmailbatch: [
+    `${P} fatalmailbatch --toEmail ops@example.com --fromEmail alerts@example.com`,
+    `${P} fatalmailbatch -t ops@example.com -f alerts@example.com --group web --backoff-alert 3`,
+  ],
+  crashsms: [
+    `${P} crashsms -t 5551234567@sms.example.net -f alerts@example.com -e TICK_5`,
+  ],
   serve: [
     `${P} serve --port 8888 --group web`,
     `${P} serve --port 8888 --config /etc/supervisor-checks/serve.yaml --environment`,

@@ -18,6 +18,8 @@ const LAZY_MODULES: Record<string, string> = {
   "commands/httpok.ts": "export async function runHttpokCommand(",
   "commands/memmon.ts": "export function runMemmonCommand(",
   "commands/heartbeat.ts": "export async function runHeartbeatCommand(",
+  "commands/crashmail.ts": "export function runCrashmailCommand(",
+  "lib/mail_batch.ts": "export function runBatchProgram(",
   "commands/install_compat.ts": "export function runInstallCompat(",
   "checks/mod.ts": "export const CHECKS",
   "checks/http.ts": "export const httpCheck:",
