@@ -49,6 +49,11 @@ export const HELP_EXAMPLES: Record<string, string[]> = {
     `${P} run --config /etc/supervisor-checks/run.yaml --validate`,
     `${P} run --config /etc/supervisor-checks/run.yaml --once`,
   ],
+  memmon: [
+    `${P} memmon -a 200MB -m ops@example.com`,
+    "# web:api may use 1 GB whatever -g and -a say; its children count too:",
+    `${P} memmon -p web:api=1GB -g web=300MB -c -n web -u 1d --max-restarts 3`,
+  ],
   httpok: [
     `${P} httpok -p web -t 10 http://127.0.0.1:8080/ping`,
     `${P} httpok -p web -c 200 -b '"status": "ok"' -m ops@example.com --url-env WEB_URL`,

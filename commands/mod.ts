@@ -67,6 +67,12 @@ const ROUTES: Route[] = [
     load: async () => (await import("./httpok.ts")).runHttpokCommand,
   },
   {
+    name: "memmon",
+    section: "listener",
+    summary: "superlance's memmon: restart programs whose memory exceeds their limit.",
+    load: async () => (await import("./memmon.ts")).runMemmonCommand,
+  },
+  {
     name: "crashmail",
     section: "listener",
     summary: "superlance's crashmail: one mail per unexpected exit.",
@@ -108,7 +114,7 @@ const ROUTES: Route[] = [
   {
     name: "install-compat",
     section: "other",
-    summary: "The Python package's program names (supervisor_http_check, …).",
+    summary: "The original program names (supervisor_http_check, …, memmon, crashmail, …).",
     load: async () => {
       const { runInstallCompat } = await import("./install_compat.ts");
       return reporting("install-compat", runInstallCompat);

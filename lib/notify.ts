@@ -40,6 +40,8 @@ export interface RestartReport {
   outcome: string;
   /** What was done, step by step; external commands' output. */
   detail?: string;
+  /** Seconds it had been running when judged (for mail composers; not POSTed). */
+  uptime?: number;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface Notification {
   subject: string;
   body: string;
   reports: RestartReport[];
+  /** false: POST the reports, mail nothing. */
+  mail?: boolean;
 }
 
 export interface NotifyOptions {
@@ -64,6 +68,12 @@ export interface NotifyOptions {
   webhook?: string[];
   /** Subject of the mail Notifier.notify sends; defaultSubject otherwise. */
   subject?: (report: RestartReport) => string;
+  /**
+   * The whole mail Notifier.notify sends for a report (memmon's subject and
+   * body), instead of the subject and reportBody; `{ skip }`: no mail for
+   * this report, logged with that reason (webhooks still get the report).
+   */
+  compose?: (report: RestartReport) => { subject: string; body: string } | { skip: string };
   /** Time allowed per channel (sendmail run, webhook request). */
   timeoutMs?: number;
 }
@@ -294,11 +304,17 @@ export class Notifier {
 
   /** Mails and POSTs one report. Never rejects; safe to `void` or to await. */
   notify(report: RestartReport): Promise<Delivery> {
-    const subject = this.options.subject?.(report) ?? defaultSubject(report);
-    return this.send(
-      { subject, body: reportBody(report), reports: [report] },
-      { process: report.process, pid: report.pid || undefined },
-    );
+    const fields = { process: report.process, pid: report.pid || undefined };
+    const mail = this.options.compose?.(report) ??
+      {
+        subject: this.options.subject?.(report) ?? defaultSubject(report),
+        body: reportBody(report),
+      };
+    if ("skip" in mail) {
+      if (this.#email.length) this.logger.info(`not mailed: ${mail.skip}`, fields);
+      return this.send({ subject: "", body: "", reports: [report], mail: false }, fields);
+    }
+    return this.send({ ...mail, reports: [report] }, fields);
   }
 
   /**
@@ -336,7 +352,7 @@ export class Notifier {
 
   /** undefined once sent (or nothing to send), else why not (logged). */
   async #mail(n: Notification, fields: LogFields): Promise<string | undefined> {
-    if (this.#email.length === 0) return;
+    if (this.#email.length === 0 || n.mail === false) return;
     const to = this.#email.join(", ");
     const failure = this.options.smtp
       ? await this.#smtp(this.options.smtp, n)

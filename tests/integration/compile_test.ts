@@ -16,6 +16,7 @@ const LAZY_MODULES: Record<string, string> = {
   "commands/serve.ts": "export async function runServeCommand(",
   "lib/statsd.ts": "export class StatsdListener",
   "commands/httpok.ts": "export async function runHttpokCommand(",
+  "commands/memmon.ts": "export function runMemmonCommand(",
   "commands/heartbeat.ts": "export async function runHeartbeatCommand(",
   "commands/crashmail.ts": "export function runCrashmailCommand(",
   "lib/mail_batch.ts": "export function runBatchProgram(",

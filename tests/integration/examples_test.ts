@@ -172,6 +172,7 @@ Deno.test("examples: supervisord sections parse in supervisord and their command
       "complex",
       "run",
       "httpok",
+      "memmon",
       "serve",
       "crashmail",
       "crashmailbatch",
