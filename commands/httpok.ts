@@ -7,210 +7,206 @@
  * reports are superlance's mail and webhooks (lib/round_mail.ts).
  *
  * Beyond the original: -c takes lists and ranges, --fail-body,
- * --restart-command, --webhook, -v, and the shared listener policy in long
- * forms only, since the short ones keep superlance's meaning. Their
- * defaults are the original's behaviour: act on every TICK, restart on the
- * first failure, mail every failed check.
+ * --restart-command, --url-env/--url-file, -v, and the options every
+ * listener shares (--once, --validate, policy, logs, metrics, webhooks,
+ * SMTP) in long forms only, since the short ones keep superlance's
+ * meaning. Their defaults are the original's behaviour: act on every TICK,
+ * restart on the first failure, mail every failed check.
  */
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
 import { checkUrl } from "../checks/url.ts";
 import { namespec } from "../lib/check.ts";
-import { behaviourFrom, renderHelp } from "../lib/cli.ts";
-import { SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
+import { renderHelp, SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
 import { listen, type ListenerJob, PROGRAM } from "../lib/listen.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fetchUrlProblem } from "../lib/net.ts";
+import { METRICS, type MetricsListen } from "../lib/metrics_server.ts";
+import { MODES } from "../lib/modes.ts";
+import { displayUrl, NOTIFY, type NotifyOptions, splitCommandLine } from "../lib/notify.ts";
 import {
-  DEFAULT_SENDMAIL,
-  displayUrl,
-  type NotifyOptions,
-  splitCommandLine,
-} from "../lib/notify.ts";
+  combine,
+  flagLabel,
+  HELP_ROW,
+  helpRows,
+  list,
+  option,
+  OptionError,
+  options,
+  parseGroups,
+  seconds,
+  text,
+  toggle,
+} from "../lib/option.ts";
 import { resolveSecret } from "../lib/options.ts";
-import { type MetricsListen, parseMetricsListen } from "../lib/metrics_server.ts";
 import type { RestartHooks } from "../lib/restart.ts";
 import { RoundMail } from "../lib/round_mail.ts";
 import { namedBy } from "../lib/select.ts";
 import type { Selection } from "../lib/runner.ts";
-import type { LogSettings, PolicySettings } from "../lib/settings.ts";
-import {
-  legacyRows,
-  LOG_OPTIONS,
-  METRICS_OPTIONS,
-  NOTIFY_OPTIONS,
-  ONCE_OPTION,
-  type OptionSpec,
-  parseFlags,
-  parseNotifyOptions,
-  POLICY_OPTIONS,
-  seconds,
-} from "../lib/legacy_options.ts";
+import { LOG, type LogSettings, POLICY, type PolicySettings } from "../lib/settings.ts";
 import { type CommandResult, describeCommandResult, runCommand } from "../lib/subprocess.ts";
 
 const DEFAULT_GCORE = "/usr/bin/gcore -o";
-const DEFAULT_TIMEOUT = 10;
 /** Time allowed for the gcore program and for --restart-command. */
 export const EXTERNAL_COMMAND_TIMEOUT_MS = 300_000;
 
-const OPTIONS: OptionSpec[] = [
-  {
-    key: "program",
-    long: "program",
+/** Text as written, refused when empty (`blank`: also when only spaces). */
+function given(blank = false): (raw: unknown) => string {
+  return (raw) => {
+    const t = text(raw);
+    if ((blank ? t.trim() : t) === "") throw new Error("must not be empty");
+    return t;
+  };
+}
+
+/** A -p name: `name` or `group:name`. */
+function programName(raw: unknown): string {
+  const name = text(raw);
+  const parts = name.split(":");
+  if (parts.length > 2 || parts.some((p) => p.trim() === "")) {
+    throw new Error(`'${name}' is not a program name (name or group:name)`);
+  }
+  return name;
+}
+
+/** -d: an existing directory. */
+function directory(raw: unknown): string {
+  const dir = text(raw);
+  let isDirectory = false;
+  try {
+    isDirectory = Deno.statSync(dir).isDirectory;
+  } catch {
+    // reported below
+  }
+  if (!isDirectory) throw new Error(`'${dir}' is not a directory`);
+  return dir;
+}
+
+/** superlance's httpok flags, and this one's own (--fail-body, --url-env, --restart-command…). */
+export const HTTPOK_OPTIONS = options({
+  program: list({
     short: "p",
-    type: "string",
-    multiple: true,
     metavar: "NAME",
     help: "Restart this supervisord program, `name` (in any group) or `group:name`, " +
       "when the URL check fails, if it is RUNNING (repeatable).",
-  },
-  {
-    key: "any",
-    long: "any",
+    parse: programName,
+  }),
+  any: toggle({
     short: "a",
-    type: "boolean",
     help: "Restart every RUNNING child of supervisord except the event listeners; overrides -p.",
-  },
-  {
-    key: "timeout",
-    long: "timeout",
+  }),
+  timeout: option({
     short: "t",
-    type: "string",
     metavar: "SECONDS",
     help: "Time allowed for the response, body included.",
-    defaultText: String(DEFAULT_TIMEOUT),
-  },
-  {
-    key: "code",
-    long: "code",
+    parse: seconds(),
+    default: 10,
+  }),
+  code: list({
     short: "c",
-    type: "string",
-    multiple: true,
     metavar: "CODE",
     help: "Expected HTTP status (repeatable; lists and ranges too: 200,204 or 200-299). " +
       "Redirects are not followed.",
     defaultText: "200",
-  },
-  {
-    key: "body",
-    long: "body",
+    parse: (raw) => parseStatusList(text(raw)),
+  }),
+  body: option({
     short: "b",
-    type: "string",
     metavar: "TEXT",
     help: "Text the response body must contain.",
-  },
-  {
-    key: "fail_body",
-    long: "fail-body",
-    type: "string",
-    multiple: true,
+    parse: given(),
+  }),
+  fail_body: list({
     metavar: "TEXT",
     help: "Fail when the response body contains TEXT (repeatable).",
-  },
-  {
-    key: "email",
-    long: "email",
+    parse: given(),
+  }),
+  // the notification options every listener has, with superlance's letters
+  email: {
+    ...NOTIFY.spec.email,
     short: "m",
-    type: "string",
-    multiple: true,
-    metavar: "ADDR",
     help: "Mail a report to ADDR whenever the check fails (repeatable). No mail without it.",
   },
-  {
-    key: "sendmail_program",
-    long: "sendmail_program",
-    short: "s",
-    type: "string",
-    metavar: "CMD",
-    help: "Command that reads a mail message (headers included) on stdin and sends it.",
-    defaultText: `"${DEFAULT_SENDMAIL}"`,
-  },
-  ...NOTIFY_OPTIONS.filter((o) => o.key.startsWith("webhook") || o.key.startsWith("smtp_")),
-  {
-    key: "gcore",
-    long: "gcore",
+  sendmail_program: { ...NOTIFY.spec.sendmail_program, short: "s" },
+  gcore: option({
     short: "g",
-    type: "string",
     metavar: "CMD",
     help: "Program writing a core file, given a file name and a pid; used with -d.",
     defaultText: `"${DEFAULT_GCORE}"`,
-  },
-  {
-    key: "coredir",
-    long: "coredir",
+    parse: (raw) => splitCommandLine(text(raw)),
+    default: splitCommandLine(DEFAULT_GCORE),
+  }),
+  coredir: option({
     short: "d",
-    type: "string",
     metavar: "DIR",
     help: "Before restarting a process, run `<gcore> DIR/group:name PID` and report its output.",
-  },
-  {
-    key: "eager",
-    long: "eager",
+    parse: directory,
+  }),
+  eager: toggle({
     short: "e",
-    type: "boolean",
     help: "Check the URL (and act, and mail) even when none of the programs is RUNNING.",
     defaultText: "on",
-  },
-  {
-    key: "not_eager",
-    long: "not-eager",
+  }),
+  not_eager: toggle({
     short: "E",
-    type: "boolean",
     help: "Do not check the URL while none of the programs is RUNNING.",
-  },
-  {
-    key: "name",
-    long: "name",
+  }),
+  name: option({
     short: "n",
-    type: "string",
     metavar: "NAME",
     help: "Name of this httpok: in every log line and in the mail subject (httpok [NAME]: …).",
-  },
-  {
-    key: "url_env",
-    long: "url-env",
-    type: "string",
+    parse: given(true),
+  }),
+  url_env: option({
     metavar: "NAME",
     help: "Instead of the URL argument, the URL from environment variable NAME (keeps a " +
       "password in it out of ps).",
-  },
-  {
-    key: "url_file",
-    long: "url-file",
-    type: "string",
+    parse: text,
+  }),
+  url_file: option({
     metavar: "PATH",
     help: "Instead of the URL argument, the URL from a file (one trailing newline dropped).",
-  },
-  {
-    key: "restart_command",
-    long: "restart-command",
-    type: "string",
+    parse: text,
+  }),
+  restart_command: option({
     metavar: "CMD",
     help: "Restart with CMD (run by /bin/sh -c, environment HTTPOK_PROCESS=group:name and " +
       "HTTPOK_PID) instead of supervisord's stopProcess/startProcess.",
-  },
-  {
-    key: "verbose",
-    long: "verbose",
-    short: "v",
-    type: "boolean",
-    help: "Log every check result, not only failures.",
-  },
-  ONCE_OPTION,
-  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
-];
+    parse: given(true),
+  }),
+  // the listeners' -v, in httpok's words
+  verbose: { ...LOG.spec.verbose, help: "Log every check result, not only failures." },
+}, (v, name) => {
+  if (v.eager && v.not_eager) {
+    throw new OptionError(
+      "not_eager",
+      `give only one of ${name("eager")} and ${name("not_eager")}`,
+    );
+  }
+  const codes = v.code.length ? v.code : [parseStatusList("200")];
+  return {
+    ...v,
+    codes: {
+      accepts: (status: number) => codes.some((c) => c.accepts(status)),
+      text: codes.map((c) => c.text).join(","),
+    },
+  };
+});
 
 /**
- * The policy and log flags every listener shares. They have long forms only,
- * apart from -v/--verbose, which httpok already has, and -q/--quiet, which
- * collides with none of superlance's letters.
+ * The options every listener shares, in long form only where superlance
+ * has the letter: --once/--validate, timing, thresholds, budget, logs,
+ * metrics, webhooks and SMTP (-m, -s and -v above take the spellings of
+ * their notification and log options, so these leave them out).
  */
-export const HTTPOK_POLICY_OPTIONS: OptionSpec[] = [
-  ...POLICY_OPTIONS,
-  ...LOG_OPTIONS.filter((o) => o.key !== "verbose"),
-  ...METRICS_OPTIONS,
-];
+export const HTTPOK_SHARED = combine({
+  mode: MODES,
+  policy: POLICY,
+  log: LOG,
+  metrics: METRICS,
+  notify: NOTIFY,
+});
 
 /** Validated httpok settings. */
 export interface HttpokConfig {
@@ -234,41 +230,41 @@ export interface HttpokConfig {
   /** Timing, thresholds, budget, dry run, revival: the defaults keep the original's behaviour. */
   policy: PolicySettings;
   log: LogSettings;
-  /** --once: one URL check now, printed; nothing restarted. */
-  once: boolean;
+  /** --once: one URL check now, printed, nothing restarted; --validate: print what would run. */
+  mode?: "once" | "validate";
   metrics?: MetricsListen;
 }
 
-function strings(value: unknown): string[] {
-  return value === undefined ? [] : (value as string[]);
-}
-
 /** The URL argument, or --url-env / --url-file. */
-function parseUrl(positionals: string[], values: Record<string, unknown>): URL {
+function parseUrl(positionals: string[], env?: string, file?: string): URL {
   if (positionals.length > 1) {
     throw new UsageError(
       `give exactly one URL, got ${positionals.length}: ${positionals.join(" ")}`,
     );
   }
-  const labels = { inline: "URL", env: "--url-env", file: "--url-file" };
-  const given = resolveSecret({
-    inline: positionals[0],
-    env: values.url_env as string | undefined,
-    file: values.url_file as string | undefined,
-  }, labels);
-  if (given.error) throw new UsageError(`${labels[given.error.source]}: ${given.error.message}`);
-  if (given.value === undefined) {
-    throw new UsageError("URL is required (the address to GET; or --url-env, --url-file)");
+  const labels = {
+    inline: "URL",
+    env: flagLabel("url_env", HTTPOK_OPTIONS.spec.url_env),
+    file: flagLabel("url_file", HTTPOK_OPTIONS.spec.url_file),
+  };
+  const resolved = resolveSecret({ inline: positionals[0], env, file }, labels);
+  if (resolved.error) {
+    throw new UsageError(`${labels[resolved.error.source]}: ${resolved.error.message}`);
   }
-  const text = given.value.trim();
+  if (resolved.value === undefined) {
+    throw new UsageError(
+      `URL is required (the address to GET; or ${labels.env}, ${labels.file})`,
+    );
+  }
+  const written = resolved.value.trim();
   let url: URL | undefined;
   try {
-    url = new URL(text);
+    url = new URL(written);
   } catch {
     // reported below
   }
   if (url?.protocol !== "http:" && url?.protocol !== "https:") {
-    const what = positionals.length ? `'${text}'` : "the URL read";
+    const what = positionals.length ? `'${written}'` : "the URL read";
     throw new UsageError(`URL: ${what} is not an http:// or https:// URL`);
   }
   const problem = fetchUrlProblem(url);
@@ -276,92 +272,36 @@ function parseUrl(positionals: string[], values: Record<string, unknown>): URL {
   return url;
 }
 
-function parsePrograms(names: string[]): string[] {
-  for (const name of names) {
-    const parts = name.split(":");
-    if (parts.length > 2 || parts.some((p) => p.trim() === "")) {
-      throw new UsageError(`-p/--program: '${name}' is not a program name (name or group:name)`);
-    }
-  }
-  return names;
-}
-
 /** argv → settings, or "help". Throws UsageError naming the flag at fault. */
 export function parseHttpokArgs(argv: string[]): HttpokConfig | "help" {
-  const { values, positionals } = parseFlags([...OPTIONS, ...HTTPOK_POLICY_OPTIONS], argv, true);
-  if (values.help) return "help";
-  const url = parseUrl(positionals, values);
-
-  const timeout = seconds(DEFAULT_TIMEOUT).safeParse(values.timeout);
-  if (!timeout.success) {
-    throw new UsageError(`-t/--timeout: ${timeout.error.issues[0].message}`);
-  }
-  const codeText = strings(values.code).join(",") || "200";
-  let codes: HttpokConfig["codes"];
-  try {
-    codes = parseStatusList(codeText);
-  } catch (e) {
-    throw new UsageError(`-c/--code: ${(e as Error).message}`);
-  }
-  if (values.eager && values.not_eager) {
-    throw new UsageError("give only one of -e/--eager and -E/--not-eager");
-  }
-  const name = values.name as string | undefined;
-  if (name !== undefined && name.trim() === "") throw new UsageError("-n/--name: is empty");
-  const body = values.body as string | undefined;
-  if (body === "") throw new UsageError("-b/--body: is empty");
-  const failBody = strings(values.fail_body);
-  if (failBody.includes("")) throw new UsageError("--fail-body: is empty");
-
-  let gcore: string[];
-  try {
-    gcore = splitCommandLine((values.gcore as string | undefined) ?? DEFAULT_GCORE);
-  } catch (e) {
-    throw new UsageError(`-g/--gcore: ${(e as Error).message}`);
-  }
-  const coredir = values.coredir as string | undefined;
-  if (coredir !== undefined) {
-    let isDirectory = false;
-    try {
-      isDirectory = Deno.statSync(coredir).isDirectory;
-    } catch {
-      // reported below
-    }
-    if (!isDirectory) throw new UsageError(`-d/--coredir: '${coredir}' is not a directory`);
-  }
-  const restartCommand = values.restart_command as string | undefined;
-  if (restartCommand !== undefined && restartCommand.trim() === "") {
-    throw new UsageError("--restart-command: is empty");
-  }
-  const notify = parseNotifyOptions(values, OPTIONS);
-  // only the policy and log keys: the notification flags are httpok's own (-m, -s)
-  const behaviour = behaviourFrom(
-    Object.fromEntries(
-      [...HTTPOK_POLICY_OPTIONS, ...OPTIONS.filter((o) => o.key === "verbose")]
-        .filter((o) => values[o.key] !== undefined)
-        .map((o) => [o.key, values[o.key]]),
-    ),
-  );
+  const parsed = parseGroups([HTTPOK_OPTIONS, HTTPOK_SHARED], argv, {
+    positionals: true,
+    help: true,
+  });
+  if (parsed === "help") return "help";
+  const [own, shared] = parsed.results;
+  const url = parseUrl(parsed.positionals, own.url_env, own.url_file);
   return {
     url,
     display: displayUrl(url),
-    programs: parsePrograms(strings(values.program)),
-    any: Boolean(values.any),
-    timeout: timeout.data,
-    codes,
-    body,
-    failBody,
-    gcore,
-    coredir,
-    eager: !values.not_eager,
-    name,
-    restartCommand,
-    notify,
-    verbose: Boolean(values.verbose),
-    policy: behaviour.policy,
-    log: behaviour.log,
-    once: Boolean(values.once),
-    metrics: parseMetricsListen(values.metrics_listen, values.metrics_allow_remote),
+    programs: own.program,
+    any: own.any,
+    timeout: own.timeout,
+    codes: own.codes,
+    body: own.body,
+    failBody: own.fail_body,
+    gcore: own.gcore,
+    coredir: own.coredir,
+    eager: !own.not_eager,
+    name: own.name,
+    restartCommand: own.restart_command,
+    notify: { ...shared.notify, email: own.email, sendmail: own.sendmail_program },
+    verbose: own.verbose,
+    policy: shared.policy,
+    // -v is httpok's own flag (above); it wins over -q, as every listener's
+    log: own.verbose ? { ...shared.log, level: "debug" } : shared.log,
+    mode: shared.mode,
+    metrics: shared.metrics,
   };
 }
 
@@ -445,7 +385,7 @@ export function httpokJob(config: HttpokConfig): ListenerJob {
       ...config.policy,
       log: config.log,
       notify: config.notify,
-      mode: config.once ? "once" : undefined,
+      mode: config.mode,
       metrics: config.metrics,
     },
     checks: [],
@@ -472,17 +412,19 @@ export function httpokJob(config: HttpokConfig): ListenerJob {
 }
 
 function httpokHelp(command: string): string {
+  const [own, shared] = helpRows([HTTPOK_OPTIONS.spec, HTTPOK_SHARED.spec]);
   return renderHelp(
     command,
     "superlance's httpok as a supervisord event listener (events=TICK_60): on every TICK " +
       "event, GET URL; on a timeout, a connection error, an unexpected status or body, " +
       "restart the selected programs that are RUNNING, and mail/POST a report.",
     [
-      { title: "httpok options", rows: legacyRows(OPTIONS) },
+      { title: "httpok options", rows: [...own, HELP_ROW] },
       {
-        title: "Timing, thresholds, restart budget, logging and metrics (as every listener's; " +
-          "long forms only, a 'round' being one URL check)",
-        rows: legacyRows(HTTPOK_POLICY_OPTIONS),
+        title: "Listener options (timing, thresholds, restart budget, trying out, logging, " +
+          "metrics, webhooks, SMTP: as every listener's, long forms only; a 'round' is one " +
+          "URL check)",
+        rows: shared,
       },
     ],
     {

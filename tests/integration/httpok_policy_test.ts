@@ -6,7 +6,8 @@
  * the original's behaviour: tests/integration/httpok_test.ts.
  */
 import assert from "node:assert/strict";
-import { HTTPOK_POLICY_OPTIONS, parseHttpokArgs } from "../../commands/httpok.ts";
+import { HTTPOK_OPTIONS, HTTPOK_SHARED, parseHttpokArgs } from "../../commands/httpok.ts";
+import { spellings } from "../../lib/option.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { DEFAULT_POLICY_SETTINGS } from "../../lib/settings.ts";
 import {
@@ -145,7 +146,9 @@ Deno.test("httpok policy flags: defaults keep the original's behaviour; superlan
   assert.equal(short.log.level, "warn");
   assert.equal(short.verbose, false);
   assert.deepEqual(
-    HTTPOK_POLICY_OPTIONS.flatMap((o) => o.short ?? []),
+    spellings([HTTPOK_OPTIONS.spec, HTTPOK_SHARED.spec])
+      .filter((w) => w.spec === 1)
+      .flatMap((w) => w.short ?? []),
     ["q"],
     "the shared flags add no short form but -q",
   );
