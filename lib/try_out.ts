@@ -30,15 +30,20 @@ export async function runOnce(runners: Runner[], format: LogFormat): Promise<num
 
 const times = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
 
-/** One line on what a check set does: checks, selection, timing, policy, notifications. */
+/**
+ * One line on what a check set does: checks (or `summary`, what a shared
+ * probe checks: httpok's GET), selection, timing, policy, notifications.
+ */
 export function describeJob(
   settings: ListenerSettings,
   checks: ConfiguredCheck[],
   logger: Logger,
+  summary?: string,
 ): string {
   const { policy } = settings;
   const parts = [
-    `${checks.map((c) => c.definition.name).join(" + ")} on ${settings.selector.describe()}`,
+    `${summary ?? checks.map((c) => c.definition.name).join(" + ")} on ` +
+    settings.selector.describe(),
     settings.interval === undefined ? "on every TICK event" : `every ${settings.interval}s`,
     `restart after ${times(policy.failureThreshold, "failed round")} in a row`,
   ];
@@ -63,9 +68,11 @@ export function describeJob(
 
 /** --validate's output: one line per check set, then the verdict. */
 export function describeJobs(
-  jobs: { settings: ListenerSettings; checks: ConfiguredCheck[] }[],
+  jobs: { settings: ListenerSettings; checks: ConfiguredCheck[]; summary?: string }[],
   logger: Logger,
 ): string {
-  const lines = jobs.map(({ settings, checks }) => describeJob(settings, checks, logger));
+  const lines = jobs.map(({ settings, checks, summary }) =>
+    describeJob(settings, checks, logger, summary)
+  );
   return [...lines, `OK: ${times(jobs.length, "check set")}, valid`].join("\n");
 }

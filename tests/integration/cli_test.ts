@@ -77,7 +77,7 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   // the ways to try before deploying, where each applies
   const tries: [string, string[]][] = [
     ["run", ["--once", "--validate"]],
-    ["httpok", ["--once"]],
+    ["httpok", ["--once", "--validate"]],
     ["memmon", ["--once", "--validate"]],
   ];
   for (const [command, flags] of tries) {

@@ -1,14 +1,12 @@
 /**
  * examples/ never rots: every config file loads with `validate`; every
  * supervisord section parses with supervisord's own parser, and each of its
- * supervisor-checks command lines passes `--validate` of the real entry point
- * (httpok, which has no --validate, passes its own argument parser), and so
- * does each example of --help; the gunicorn hook never sends a workers count
+ * supervisor-checks command lines passes `--validate` of the real entry point,
+ * and so does each example of --help; the gunicorn hook never sends a workers count
  * of 0.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { parseHttpokArgs } from "../../commands/httpok.ts";
 import { HELP_EXAMPLES } from "../../commands/examples.ts";
 import { DENO, listenerCommand, MAIN, Supervisord, waitFor } from "../support/supervisord.ts";
 
@@ -82,7 +80,7 @@ async function shellSplit(lines: string[]): Promise<string[][]> {
 
 /**
  * Checks one `supervisor-checks …` argv (without the program) as it would
- * start: `--validate` of the real entry point, or httpok's parser; paths
+ * start: `--validate` of the real entry point; paths
  * under /etc/supervisor-checks/ are the files of examples/.
  */
 async function validateArgv(argv: string[], env: Record<string, string>, what: string) {
@@ -90,15 +88,6 @@ async function validateArgv(argv: string[], env: Record<string, string>, what: s
   const args = argv.filter((a) => a !== "--once" && a !== "--validate").map((a) =>
     a.startsWith(INSTALLED) ? `${EXAMPLES}${a.slice(INSTALLED.length)}` : a
   );
-  if (args[0] === "httpok") {
-    for (const [k, v] of Object.entries(env)) Deno.env.set(k, v);
-    try {
-      assert.notEqual(parseHttpokArgs(args.slice(1)), "help", what);
-    } finally {
-      for (const k of Object.keys(env)) Deno.env.delete(k);
-    }
-    return;
-  }
   const r = await output(DENO, ["run", "-A", "--no-prompt", MAIN, ...args, "--validate"], {
     SUPERVISOR_SERVER_URL: "unix:///nonexistent.sock",
     ...env,

@@ -45,14 +45,12 @@ Deno.test("validate: every YAML example of the docs is valid, as the kind it doc
 
 Deno.test("--validate: every command line of the docs is valid", async () => {
   const lines = [...DOCS.matchAll(/^command=(?:\/usr\/local\/bin\/)?supervisor-checks (.+)$/gm)]
-    .map((m) => splitCommandLine(m[1]))
-    // httpok has no --validate (examples_test.ts checks its lines with its parser)
-    .filter((argv) => argv[0] !== "httpok");
+    .map((m) => splitCommandLine(m[1]));
   assert.ok(lines.length >= 20, `${lines.length} command lines`);
   // every subcommand that has --validate is exercised
   assert.deepEqual(
     [...new Set(lines.map((argv) => argv[0]))].sort(),
-    ["complex", "cpu", "exec", "file", "http", "memory", "run", "serve", "tcp", "xmlrpc"],
+    ["complex", "cpu", "exec", "file", "http", "httpok", "memory", "run", "serve", "tcp", "xmlrpc"],
   );
   // the CA file of the example is the host's: a fresh self-signed one stands in for it
   const dir = Deno.makeTempDirSync({ prefix: "validate-ca-" });
@@ -207,6 +205,43 @@ Deno.test("--validate on run, complex and serve: no supervisord needed; exit 0 o
   const both = await run(["http", "-n", "x", "-g", "w", "-p", "80", "--once", "--validate"]);
   assert.equal(both.code, 2);
   assert.match(both.stderr, /give only one of --once and --validate/);
+});
+
+Deno.test("--validate on httpok: prints the GET, the programs and the policy without supervisord; exit 2 naming the flag", async () => {
+  // guarantee: Trying out
+  const ok = await run([
+    "httpok",
+    "-p",
+    "web",
+    "-c",
+    "200-299",
+    "-b",
+    "pong",
+    "--failure-threshold",
+    "2",
+    "--url-env",
+    "SC_TEST_URL",
+    "--validate",
+  ], { SC_TEST_URL: "http://user:pw@127.0.0.1:8080/ping" });
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(
+    ok.stdout,
+    'httpok: GET http://user:********@127.0.0.1:8080/ping expecting status 200-299, body containing "pong" ' +
+      "within 10s on programs web, on every TICK event, restart after 2 failed rounds in a row\n" +
+      "OK: 1 check set, valid\n",
+  );
+  for (
+    const [argv, message] of [
+      [["-t", "0"], /^supervisor-checks httpok: error: -t\/--timeout: must be greater than 0$/m],
+      [["-p", "a:b:c"], /^supervisor-checks httpok: error: -p\/--program: 'a:b:c' is not a/m],
+      [["--once"], /: --validate: give only one of --once and --validate$/m],
+    ] as [string[], RegExp][]
+  ) {
+    const bad = await run(["httpok", ...argv, "--validate", "http://127.0.0.1:8080/"]);
+    assert.equal(bad.code, 2, argv.join(" "));
+    assert.equal(bad.stdout, "");
+    assert.match(bad.stderr, message);
+  }
 });
 
 Deno.test("-a/--any: the original's group-less line has an equivalent; the missing-selection error suggests it", async () => {
