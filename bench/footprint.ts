@@ -349,8 +349,9 @@ async function tenVersusOne(): Promise<void> {
 
 /** Part 3: idle processes, from a bare runtime up to the `http` listener. */
 async function breakdown(): Promise<void> {
-  const config = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
-  const npm = (name: string) => `import "${config.imports[name]}";`;
+  const lock = JSON.parse(await Deno.readTextFile(`${REPO}deno.lock`));
+  const npm = (name: string) =>
+    `import "${Object.keys(lock.specifiers).find((s) => s.startsWith(`npm:${name}@`))}";`;
   // the node: built-ins the http listener's own modules import
   const builtins = ["node:util", "node:buffer", "node:path", "node:os"]
     .map((b) => `import "${b}";`).join(" ");

@@ -121,7 +121,7 @@ interface PidUsage {
  */
 async function pidusageOf(pid: number): Promise<PidUsage | undefined> {
   // loaded on first use: on Linux (with /proc) it never is
-  const { default: pidusage } = await import("pidusage");
+  const { default: pidusage } = await import("npm:pidusage@4.1.0");
   try {
     return await pidusage(pid, { usePs: true, maxage: 0 }) as PidUsage;
   } catch (e) {

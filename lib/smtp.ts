@@ -233,7 +233,7 @@ export function describeSmtp(s: SmtpSettings): string {
   return `smtp://${host}:${s.port} (${s.tls}${s.user === undefined ? "" : `, as ${s.user}`})`;
 }
 
-let library: Promise<typeof import("nodemailer")> | undefined;
+let library: Promise<typeof import("npm:nodemailer@10.6.1")> | undefined;
 
 /**
  * Delivers `message` (headers and body, LF line ends) to `to`. Resolves
@@ -243,7 +243,7 @@ let library: Promise<typeof import("nodemailer")> | undefined;
  * longer than the timeout.
  */
 export async function sendSmtp(s: SmtpSettings, to: string[], message: string): Promise<void> {
-  const nodemailer = await (library ??= import("nodemailer"));
+  const nodemailer = await (library ??= import("npm:nodemailer@10.6.1"));
   const requireTLS = s.tls === "starttls" || (s.tls === "auto" && s.user !== undefined);
   const transport = nodemailer.createTransport({
     host: s.host,

@@ -16,8 +16,8 @@ import { Buffer } from "node:buffer";
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
-import Deserializer from "xmlrpc/lib/deserializer.js";
-import Serializer from "xmlrpc/lib/serializer.js";
+import Deserializer from "npm:xmlrpc@1.3.2/lib/deserializer.js";
+import Serializer from "npm:xmlrpc@1.3.2/lib/serializer.js";
 import { readAtMost, TooLargeError } from "./bounded_read.ts";
 
 /** Where an XML-RPC server listens. */
