@@ -37,8 +37,8 @@ const LOG_KEYS = configKeys(LISTENER_ONLY.spec);
 const TOP_KEYS = ["checks", ...BEHAVIOUR_KEYS, ...LOG_KEYS];
 /** How an entry selects its processes: the keys of -g, -N and -a. */
 const SELECTION_KEYS = { process_group: "group", process_name: "process", any: "any" } as const;
-/** Keys of an entry besides its check kinds. */
-const ENTRY_KEYS = ["name", ...Object.values(SELECTION_KEYS), ...BEHAVIOUR_KEYS];
+/** Keys of an entry besides its check kinds (which therefore cannot take these names). */
+export const ENTRY_KEYS = ["name", ...Object.values(SELECTION_KEYS), ...BEHAVIOUR_KEYS];
 
 /** The keys of a `run --config` file, for `run --help` (from the same lists as the loader). */
 export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {

@@ -1,25 +1,155 @@
-/** examples/not_frozen_check.ts: a user-written check under a real supervisord. */
+/**
+ * A user's binary with a check kind of its own (examples/not_frozen_check.ts),
+ * run as a user would: copied to a directory outside the checkout, importing
+ * mod.ts by absolute path, started by deno with no config file (no import
+ * map) and from the cache only (no network), under a real supervisord.
+ */
 import assert from "node:assert/strict";
+import { defineCheck, main } from "../../mod.ts";
 import { DENO, REPO, shq, Supervisord } from "../support/supervisord.ts";
 
-Deno.test("custom check example: a stopped worker is restarted, a running one is not", async () => {
-  await using sv = await Supervisord.start({
-    sections: (dir) =>
-      `[program:w1]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n` +
-      `[program:w2]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n` +
-      `[group:workers]\nprograms=w1,w2\n` +
-      `[eventlistener:not_frozen]
-command=${shq(DENO)} run -A ${shq(`${REPO}examples/not_frozen_check.ts`)} workers
+/** The example, copied into `dir` with its import of mod.ts made absolute; its path. */
+async function copyExample(dir: string): Promise<string> {
+  const source = await Deno.readTextFile(`${REPO}examples/not_frozen_check.ts`);
+  assert.match(source, /from "\.\.\/mod\.ts"/);
+  const file = `${dir}/my_binary.ts`;
+  await Deno.writeTextFile(file, source.replace(`"../mod.ts"`, JSON.stringify(`${REPO}mod.ts`)));
+  return file;
+}
+
+/** `deno run` of the copy: no deno.json, no import map, npm packages from the cache only. */
+const runArgs = (file: string) => ["run", "-A", "--no-config", "--cached-only", file];
+
+async function runOutside(dir: string, file: string, args: string[]) {
+  const out = await new Deno.Command(DENO, {
+    args: [...runArgs(file), ...args],
+    cwd: dir,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+}
+
+const RUN_YAML = `interval: 1
+checks:
+  - name: b_frozen
+    group: b
+    not_frozen: { states: T }
+`;
+
+Deno.test("custom kind from outside the checkout: complex -c and run --config restart a frozen process, not a running one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
+  try {
+    assert.ok(!dir.startsWith(REPO));
+    const file = await copyExample(dir);
+    await Deno.writeTextFile(`${dir}/checks.yaml`, RUN_YAML);
+    const listener = (name: string, args: string[], logs: string) =>
+      `[eventlistener:${name}]
+command=${[DENO, ...runArgs(file), ...args].map(shq).join(" ")}
+directory=${dir}
 events=TICK_5
-stderr_logfile=${dir}/not_frozen.err.log
+stderr_logfile=${logs}/${name}.err.log
 startsecs=0
-`,
-  });
-  const before = await sv.waitRunning(["workers:w1", "workers:w2"]);
-  await sv.kill("workers:w2", "SIGSTOP");
-  await sv.waitRestarted("workers:w2", before["workers:w2"]);
-  assert.equal((await sv.process("workers:w1")).pid, before["workers:w1"]);
-  const log = await sv.waitLog("not_frozen", /restarted/);
-  assert.match(log, /workers:w2 \(pid \d+\): not_frozen unhealthy: process state is T \(stopped\)/);
-  assert.match(log, /workers:w2 \(pid \d+\): restarted/);
+`;
+    const programs = ["a:a1", "a:a2", "b:b1", "b:b2"];
+    await using sv = await Supervisord.start({
+      sections: (logs) =>
+        programs.map((spec) =>
+          `[program:${spec.split(":")[1]}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n`
+        ).join("") +
+        `[group:a]\nprograms=a1,a2\n[group:b]\nprograms=b1,b2\n` +
+        listener("complex_frozen", [
+          "complex",
+          "-n",
+          "a_frozen",
+          "-g",
+          "a",
+          "--interval",
+          "1",
+          "-c",
+          '{"not_frozen":{}}',
+        ], logs) +
+        listener("run_frozen", ["run", "--config", `${dir}/checks.yaml`], logs),
+    });
+    const before = await sv.waitRunning(programs);
+    await sv.kill("a:a2", "SIGSTOP");
+    await sv.kill("b:b2", "SIGSTOP");
+    await sv.waitRestarted("a:a2", before["a:a2"]);
+    await sv.waitRestarted("b:b2", before["b:b2"]);
+    for (const [listener, spec] of [["complex_frozen", "a:a2"], ["run_frozen", "b:b2"]]) {
+      const log = await sv.waitLog(listener, new RegExp(`${spec} \\(pid \\d+\\): restarted`));
+      assert.match(
+        log,
+        new RegExp(
+          `${spec} \\(pid \\d+\\): not_frozen unhealthy: process state is T \\(stopped\\)`,
+        ),
+      );
+    }
+    assert.equal((await sv.process("a:a1")).pid, before["a:a1"]);
+    assert.equal((await sv.process("b:b1")).pid, before["b:b1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("custom kind from outside the checkout: --validate accepts it by name, an unknown kind is named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
+  try {
+    const file = await copyExample(dir);
+    await Deno.writeTextFile(`${dir}/checks.yaml`, RUN_YAML);
+    await Deno.writeTextFile(`${dir}/typo.yaml`, RUN_YAML.replace("not_frozen:", "not_frozn:"));
+    const select = ["-n", "x", "-g", "w", "--validate"];
+
+    for (
+      const args of [
+        ["complex", ...select, "-c", '{"not_frozen":{},"memory":{"max_rss":"1GB"}}'],
+        ["run", "--config", "checks.yaml", "--validate"],
+        ["not_frozen", ...select, "--states", "T"],
+      ]
+    ) {
+      const out = await runOutside(dir, file, args);
+      assert.equal(out.code, 0, `${args.join(" ")}: ${out.stderr}`);
+      assert.match(out.stdout, /: (memory \+ )?not_frozen on group '(w|b)'/);
+    }
+
+    const typo = await runOutside(dir, file, ["complex", ...select, "-c", '{"not_frozn":{}}']);
+    assert.equal(typo.code, 2);
+    assert.match(
+      typo.stderr,
+      /-c\/--check-config: unknown key 'not_frozn' \(check kinds: .*not_frozen\)/,
+    );
+    const typoRun = await runOutside(dir, file, ["run", "--config", "typo.yaml", "--validate"]);
+    assert.equal(typoRun.code, 2);
+    assert.match(typoRun.stderr, /checks\[0\] \(b_frozen\): unknown key 'not_frozn'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main: a kind of one's own may not shadow a subcommand, a run config key or another kind", async () => {
+  const kind = (name: string) => defineCheck({ name, run: () => true });
+  const errors: string[] = [];
+  const error = console.error;
+  console.error = (...args: unknown[]) => errors.push(args.join(" "));
+  try {
+    for (
+      const checks of [[kind("http")], [kind("run")], [kind("group")], [kind("x"), kind("x")], [
+        kind("1x"),
+      ]]
+    ) {
+      assert.equal(await main(["--version"], { checks }), 2);
+    }
+  } finally {
+    console.error = error;
+  }
+  assert.deepEqual(errors, [
+    "supervisor-checks: check kind 'http' would shadow the subcommand http",
+    "supervisor-checks: check kind 'run' would shadow the subcommand run",
+    "supervisor-checks: check kind 'group' would shadow the run config key group",
+    "supervisor-checks: check kind 'x' is given twice",
+    "supervisor-checks: check kind '1x': a name is a letter, then letters, digits, _ or -",
+  ]);
+  assert.equal(await main(["--version"], { checks: [kind("mine")] }), 0);
 });
