@@ -40,6 +40,7 @@ checks:
 `;
 
 Deno.test("custom kind from outside the checkout: complex -c and run --config restart a frozen process, not a running one", async () => {
+  // guarantee: Custom kinds
   const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
   try {
     assert.ok(!dir.startsWith(REPO));
@@ -95,6 +96,7 @@ startsecs=0
 });
 
 Deno.test("custom kind from outside the checkout: --validate accepts it by name, an unknown kind is named", async () => {
+  // guarantee: Custom kinds
   const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
   try {
     const file = await copyExample(dir);
@@ -129,6 +131,7 @@ Deno.test("custom kind from outside the checkout: --validate accepts it by name,
 });
 
 Deno.test("main: a kind of one's own may not shadow a subcommand, a run config key or another kind", async () => {
+  // guarantee: Custom kinds
   const kind = (name: string) => defineCheck({ name, run: () => true });
   const errors: string[] = [];
   const error = console.error;
