@@ -4,7 +4,8 @@
  * specifiers: a subcommand loads only its own modules (a listener does not
  * pay for the sidecar, StatsD or httpok), and `deno compile` still bundles
  * them all. A user's binary (mod.ts's `main`) adds its own check kinds:
- * each is a listener subcommand and a kind of complex, run and validate.
+ * each is a listener subcommand and a kind of complex, run, serve and
+ * validate.
  */
 import { CHECK_NAMES, loadCheck } from "../checks/load.ts";
 import type { CheckDefinition } from "../lib/check.ts";
@@ -75,7 +76,10 @@ const ROUTES: Route[] = [
     name: "serve",
     section: "other",
     summary: "HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics.",
-    load: async () => (await import("./serve.ts")).runServeCommand,
+    load: async (extra) => {
+      const { runServeCommand } = await import("./serve.ts");
+      return async (argv) => runServeCommand(argv, await allKinds(extra));
+    },
   },
   {
     name: "heartbeat",

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { defineCheck, main } from "../../mod.ts";
+import type { ExtraKinds } from "../../commands/mod.ts";
+import { notFrozenCheck } from "../../examples/not_frozen_check.ts";
 import { DENO, REPO, shq, Supervisord } from "../support/supervisord.ts";
 
 /** The example, copied into `dir` with its import of mod.ts made absolute; its path. */
@@ -155,4 +157,44 @@ Deno.test("main: a kind of one's own may not shadow a subcommand, a run config k
     "supervisor-checks: check kind '1x': a name is a letter, then letters, digits, _ or -",
   ]);
   assert.equal(await main(["--version"], { checks: [kind("mine")] }), 0);
+});
+
+/** main's exit status and what it printed to stdout, in this process. */
+async function mainOutput(argv: string[], checks: ExtraKinds): Promise<[number, string]> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    return [await main(argv, { checks }), lines.join("\n")];
+  } finally {
+    console.log = log;
+  }
+}
+
+Deno.test("main: validate and serve --validate take a config naming one's own kind", async () => {
+  // guarantee: Custom kinds
+  const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
+  try {
+    const serveYaml = `${dir}/serve.yaml`;
+    await Deno.writeTextFile(`${dir}/run.yaml`, RUN_YAML);
+    await Deno.writeTextFile(
+      serveYaml,
+      "checks:\n  - name: w\n    group: w\n    not_frozen: {}\nhealthcheck: { success_ttl: 5 }\n",
+    );
+    const [code, out] = await mainOutput(
+      ["validate", `${dir}/run.yaml`, serveYaml],
+      [notFrozenCheck],
+    );
+    assert.equal(code, 0, out);
+    assert.match(out, /run\.yaml: valid run config\n {2}b_frozen: not_frozen on group 'b'/);
+    assert.match(out, /serve\.yaml: valid serve config\n {2}w: not_frozen on group 'w'/);
+    const [serveCode, serveOut] = await mainOutput(
+      ["serve", "--config", serveYaml, "--validate"],
+      [notFrozenCheck],
+    );
+    assert.equal(serveCode, 0, serveOut);
+    assert.match(serveOut, /w: not_frozen on group 'w'/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
