@@ -2,6 +2,8 @@
  * supervisor-checks: health checks for supervisord-managed services.
  * Finds the subcommand (commands/mod.ts) and hands off. `main` is also a
  * user's binary with check kinds of their own (exported by mod.ts).
+ *
+ * @module
  */
 import { type ExtraKinds, extraKindsProblem, loadCommand, usage } from "./commands/mod.ts";
 import { PROGRAM, VERSION } from "./lib/version.ts";
@@ -10,8 +12,9 @@ import { PROGRAM, VERSION } from "./lib/version.ts";
 export interface MainOptions {
   /**
    * Check kinds of its own (defineCheck): each runs as the listener
-   * subcommand of its name and is a kind of complex, run and validate
-   * configs. A name may not shadow a subcommand (start-up error, exit 2).
+   * subcommand of its name and a kind of complex, run, serve and validate
+   * configs. A name may not shadow a subcommand or a run config key
+   * (start-up error, exit 2).
    */
   checks?: ExtraKinds;
 }

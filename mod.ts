@@ -5,10 +5,11 @@
  * process and returns true/false or a verdict, sync or async; options, if
  * any, are declared once (`options()`, `option()`, …). `main(Deno.args,
  * { checks: [myCheck] })` is the whole command line with your kinds beside
- * the built-in ones: `my_check` as a listener subcommand and as a kind of
- * `complex -c`, `run --config` and `validate`. `runCheckListener` and
- * `runListener` run one check as a listener. Imports from anywhere on disk
- * (no import map needed). See examples/not_frozen_check.ts.
+ * the built-in ones: each a listener subcommand of its name and a kind of
+ * `complex -c`, `run --config`, `serve --config` and `validate`.
+ * `runCheckListener` and `runListener` run one check as a listener.
+ * Imports from anywhere on disk (no import map needed). See
+ * examples/not_frozen_check.ts.
  *
  * @module
  */

@@ -6,6 +6,8 @@
  * them all. A user's binary (mod.ts's `main`) adds its own check kinds:
  * each is a listener subcommand and a kind of complex, run, serve and
  * validate.
+ *
+ * @module
  */
 import { CHECK_NAMES, loadCheck } from "../checks/load.ts";
 import type { CheckDefinition } from "../lib/check.ts";

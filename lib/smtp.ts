@@ -5,8 +5,8 @@
  *
  * The SMTP client is nodemailer, imported on the first delivery only, so a
  * listener that never mails over SMTP never loads it (nor the node:net/tls
- * layers it needs). The dynamic import names the import-map entry, which
- * `deno compile` still bundles.
+ * layers it needs). The dynamic import names a pinned `npm:` specifier,
+ * which `deno compile` still bundles.
  *
  * TLS modes (`--smtp-tls`):
  * - auto (default): STARTTLS when the server offers it, its certificate not
