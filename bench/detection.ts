@@ -480,7 +480,7 @@ async function idleScriptKb(source: string): Promise<number | undefined> {
  */
 function idleListenerKb(): Promise<number | undefined> {
   return idleKb(
-    [...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "1"],
+    [...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "8080"],
     {
       cwd: REPO,
       env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },

@@ -21,8 +21,11 @@
  * PSS of each is sampled 5 times; prints the sum of the ten against the one.
  *
  * Part 3 (where the megabytes go): idle `deno run`s with the same flags of a
- * bare script, then of scripts importing what a listener loads, step by step
- * (the node: built-ins, npm:xmlrpc), against the `http` listener.
+ * bare script, then of scripts importing what the `http` listener loads, one
+ * step at a time (the node: built-ins, the first npm module, each further
+ * one, our own modules, then the listener itself run in-process), each with
+ * its V8 heap used and committed as it reports it; and the listener as users
+ * run it.
  *
  * RSS and PSS come from /proc/<pid>/smaps_rollup. RSS counts the runtime
  * binary's file-backed pages, which every Deno process on the host shares,
@@ -137,6 +140,47 @@ interface Subject {
   program?: boolean;
 }
 
+/** What a process holds, by its own account (Deno.memoryUsage()) and the kernel's. */
+interface Held extends Memory {
+  /** V8 heap: bytes in live and not yet collected objects, and bytes committed for it */
+  heapUsedKb?: number;
+  heapTotalKb?: number;
+  /** memory outside the V8 heap held by JS objects (ArrayBuffers, …) */
+  externalKb?: number;
+}
+
+/**
+ * A script that runs the entry point in-process, as the listener would run,
+ * and writes Deno.memoryUsage() to `report` every `everyMs` (JSON).
+ */
+function heapReporter(report: string, everyMs: number): string {
+  return `import { main } from "${REPO}main.ts";\n` +
+    `setInterval(() => Deno.writeTextFileSync(${JSON.stringify(report)}, ` +
+    `JSON.stringify(Deno.memoryUsage())), ${everyMs});\n` +
+    `Deno.exit(await main(Deno.args));\n`;
+}
+
+/** `deno run` arguments for a script beside the project: its import map, the binary's flags. */
+function scriptRun(script: string): string[] {
+  return ["run", "-A", "--no-prompt", "--config", `${REPO}deno.json`, ...RUNTIME_FLAGS, script];
+}
+
+/** Adds what the process reported in `report` (a heapReporter's file) to `memory`. */
+async function withHeap(memory: Memory, report: string): Promise<Held> {
+  const usage = JSON.parse(await Deno.readTextFile(report));
+  return {
+    ...memory,
+    heapUsedKb: usage.heapUsed / 1024,
+    heapTotalKb: usage.heapTotal / 1024,
+    externalKb: usage.external / 1024,
+  };
+}
+
+/** private = V8 heap committed + external + the rest ("native"). */
+function nativeKb(m: Held): number | undefined {
+  return m.heapTotalKb === undefined ? undefined : m.privateKb - m.heapTotalKb - m.externalKb!;
+}
+
 /** Part 1: every kind, idle and working. */
 async function kinds(): Promise<void> {
   const ports = freePorts(SERVICES + 2);
@@ -208,8 +252,12 @@ async function kinds(): Promise<void> {
         runConfigYaml([{ name: "web", group: "web" }], "") +
           "healthcheck: { success_ttl: 1, failed_ttl: 1 }\n",
       );
+      Deno.writeTextFileSync(`${dir}/twin.ts`, heapReporter(`${dir}/twin.json`, 500));
       return names.map((n, i) => pythonService(n, ports[i], `${dir}/www`)).join("\n") +
         `[group:web]\nprograms=${names.join(",")}\n\n` +
+        `[eventlistener:twin]\ncommand=${
+          [DENO, ...scriptRun(`${dir}/twin.ts`), ...subjects[0].args(dir, true)].map(shq).join(" ")
+        }\nevents=TICK_60\nstderr_logfile=${dir}/twin.err.log\nautorestart=false\nstartsecs=0\n\n` +
         subjects.flatMap((s, i) =>
           [false, true].map((w) =>
             s.program
@@ -222,7 +270,7 @@ async function kinds(): Promise<void> {
   try {
     await sv.waitRunning(names.map((n) => `web:${n}`), 60_000);
     for (const n of frozen) await sv.kill(`web:${n}`, "SIGSTOP");
-    const all = subjects.flatMap((_, i) => [id(i, false), id(i, true)]);
+    const all = [...subjects.flatMap((_, i) => [id(i, false), id(i, true)]), "twin"];
     const pids = await sv.waitRunning(all, 60_000);
     const started = performance.now();
     const serveUrl = `http://127.0.0.1:${serveWorkPort}`;
@@ -246,6 +294,7 @@ async function kinds(): Promise<void> {
 
     const peaks = new Map<string, Memory>();
     const idle = new Map<string, Memory>();
+    let twinPeak: Held | undefined;
     const deadline = started + PEAK_S * 1000;
     while (performance.now() < deadline) {
       if (idle.size === 0 && performance.now() >= started + IDLE_S * 1000) {
@@ -262,6 +311,9 @@ async function kinds(): Promise<void> {
           privateKb: Math.max(m.privateKb, p?.privateKb ?? 0),
         });
       }
+      const twin = await withHeap(await mustMemoryOf("twin", pids.twin), `${sv.dir}/twin.json`)
+        .catch(() => undefined); // no report written yet
+      if (twin && twin.privateKb > (twinPeak?.privateKb ?? 0)) twinPeak = twin;
       await sleep(1000);
     }
     asking = false;
@@ -294,6 +346,16 @@ async function kinds(): Promise<void> {
       );
     });
     console.log(`  (the working http listener logged ${rounds} "would restart" verdicts)`);
+    if (twinPeak) {
+      console.log(
+        `  where the working http listener's private memory goes, at the peak of a twin that ` +
+          `runs it in-process and reports its heap: ${mb(twinPeak.privateKb)} = V8 heap ` +
+          `${mb(twinPeak.heapTotalKb!)} committed (${mb(twinPeak.heapUsedKb!)} used) + external ` +
+          `${mb(twinPeak.externalKb!)} + native ${mb(nativeKb(twinPeak)!)} (RSS ${
+            mb(twinPeak.rssKb)
+          }; idle: part 3's last rows)`,
+      );
+    }
   } finally {
     for (const n of frozen) await sv.kill(`web:${n}`, "SIGCONT").catch(() => {});
   }
@@ -347,18 +409,37 @@ async function tenVersusOne(): Promise<void> {
   );
 }
 
-/** Part 3: idle processes, from a bare runtime up to the `http` listener. */
+/**
+ * Part 3: idle processes, from a bare runtime up to the `http` listener,
+ * one import added at a time; each step reports its V8 heap, the kernel its
+ * RSS and private memory.
+ */
 async function breakdown(): Promise<void> {
   const lock = JSON.parse(await Deno.readTextFile(`${REPO}deno.lock`));
-  const npm = (name: string) =>
-    `import "${Object.keys(lock.specifiers).find((s) => s.startsWith(`npm:${name}@`))}";`;
-  // the node: built-ins the http listener's own modules import
-  const builtins = ["node:util", "node:buffer", "node:path", "node:os"]
-    .map((b) => `import "${b}";`).join(" ");
+  const xmlrpcPackage = Object.keys(lock.specifiers).find((s) => s.startsWith("npm:xmlrpc@"));
+  const imports = (...specifiers: string[]) => specifiers.map((s) => `import "${s}";`).join(" ");
+  // the node: built-ins and npm modules in the http listener's static module graph
+  const light = imports("node:buffer", "node:util", "node:crypto");
+  const httpStack = `${light} ${imports("node:stream", "node:http", "node:https")}`;
+  const serializer = `${httpStack} ${imports(`${xmlrpcPackage}/lib/serializer.js`)}`;
+  const xmlrpc = `${serializer} ${imports(`${xmlrpcPackage}/lib/deserializer.js`)}`;
+  const ours = `${xmlrpc} ${
+    imports(...["main.ts", "commands/listener.ts", "checks/http.ts"].map((f) => `${REPO}${f}`))
+  }`;
+  const listenerArgs = ["http", "-n", "idle", "-g", "none", "-p", "8080"];
   const steps: [string, string][] = [
     ["bare deno (an idle script)", ""],
-    ["+ node: built-ins the listener imports", builtins],
-    ["+ npm:xmlrpc (supervisord's API)", `${builtins} ${npm("xmlrpc")}`],
+    ["+ node:buffer, util, crypto", light],
+    ["+ node:stream, http, https", httpStack],
+    ["+ first npm module (xmlrpc serializer)", serializer],
+    ["+ xmlrpc deserializer (sax)", xmlrpc],
+    ["+ our modules (loaded, not run)", ours],
+    [
+      "the http listener, idle (same modules)",
+      `import { main } from "${REPO}main.ts"; Deno.exit(await main(${
+        JSON.stringify(listenerArgs)
+      }));`,
+    ],
   ];
   progress("part 3: idle baselines");
   const dir = await Deno.makeTempDir({ prefix: "footprint-" });
@@ -376,45 +457,76 @@ async function breakdown(): Promise<void> {
       children.push(child);
       return child;
     };
-    const flags = ["run", "-A", "--no-prompt", ...RUNTIME_FLAGS];
+    const report = (i: number) => `${dir}/step${i}.json`;
     const scripts = steps.map(([, source], i) => {
       const file = `${dir}/step${i}.ts`;
+      // the heap is read 1 s before the kernel's figures, so that writing it is not counted
       Deno.writeTextFileSync(
         file,
-        `${source}\nawait new Promise((r) => setTimeout(r, 600_000));\n`,
+        `setTimeout(() => Deno.writeTextFileSync(${JSON.stringify(report(i))}, ` +
+          `JSON.stringify(Deno.memoryUsage())), ${(IDLE_S - 1) * 1000});\n${source}\n` +
+          `await new Promise((r) => setTimeout(r, 600_000));\n`,
       );
-      return spawn([...flags, file]);
+      return spawn(scriptRun(file));
     });
-    const listener = spawn([...RUN_MAIN, "http", "-n", "idle", "-g", "none", "-p", "8080"]);
+    const listener = spawn([...RUN_MAIN, ...listenerArgs]);
     await sleep(IDLE_S * 1000);
-    const rows: [string, Memory][] = [];
+    const rows: [string, Held][] = [];
     for (let i = 0; i < steps.length; i++) {
-      rows.push([steps[i][0], await mustMemoryOf(steps[i][0], scripts[i].pid)]);
+      rows.push([
+        steps[i][0],
+        await withHeap(await mustMemoryOf(steps[i][0], scripts[i].pid), report(i)),
+      ]);
     }
-    rows.push(["the http listener (all its modules)", await mustMemoryOf("http", listener.pid)]);
+    rows.push(["the http listener as users run it", await mustMemoryOf("http", listener.pid)]);
     console.log(
       `\nPart 3: where the megabytes go (idle processes, read after ${IDLE_S} s, same flags); ` +
-        `private = not shared with any other process`,
+        `private = not shared with any other process; heap = V8's (used / committed), ` +
+        `external = ArrayBuffers and the like, native = private − heap committed − external ` +
+        `(the runtime's own allocations: module loader, npm resolver, sockets, thread stacks)`,
     );
-    console.log(
-      `  ${"step".padEnd(42)}${"RSS".padStart(9)}${"private".padStart(10)}${
-        "+private".padStart(10)
-      }`,
-    );
+    const columns: [string, number][] = [
+      ["RSS", 8],
+      ["private", 9],
+      ["+private", 10],
+      ["heap used", 11],
+      ["heap total", 11],
+      ["external", 10],
+      ["native", 9],
+    ];
+    console.log(`  ${"step".padEnd(42)}${columns.map(([c, w]) => c.padStart(w)).join("")}`);
+    const cell = (kb: number | undefined) => kb === undefined ? "" : mb(kb);
     rows.forEach(([label, m], i) => {
-      const delta = i === 0 ? "" : `+${mb(m.privateKb - rows[i - 1][1].privateKb)}`;
+      const values = [
+        cell(m.rssKb),
+        cell(m.privateKb),
+        i === 0 || i === rows.length - 1 ? "" : `+${mb(m.privateKb - rows[i - 1][1].privateKb)}`,
+        cell(m.heapUsedKb),
+        cell(m.heapTotalKb),
+        cell(m.externalKb),
+        cell(nativeKb(m)),
+      ];
       console.log(
-        `  ${label.padEnd(42)}${mb(m.rssKb).padStart(9)}${mb(m.privateKb).padStart(10)}` +
-          delta.padStart(10),
+        `  ${label.padEnd(42)}${values.map((v, k) => v.padStart(columns[k][1])).join("")}`,
       );
     });
     console.log(
       `  the rest of RSS is the runtime binary's file-backed pages, shared by every Deno process`,
     );
+    const npmRow = rows.find(([label]) => label.startsWith("+ first npm module"))![1];
+    console.log(
+      `  floor before any module of ours: ${mb(rows[0][1].rssKb)} RSS for the bare runtime, ` +
+        `${mb(npmRow.rssKb)} RSS (${mb(npmRow.privateKb)} private) once the Node-compatibility ` +
+        `layer and the first npm module are in (targets: <= 50 MB RSS idle, <= 55 MB peak)`,
+    );
   } finally {
     for (const c of children) {
-      c.kill("SIGTERM");
       await c.stdin.close().catch(() => {});
+      try {
+        c.kill("SIGTERM");
+      } catch {
+        // it has exited (mustMemoryOf said so)
+      }
       await c.status;
     }
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,5 +1,6 @@
 /**
- * Benchmark: the cost of one round of memory + cpu checks over 200 processes.
+ * Benchmark: the cost of one round of memory + cpu checks, and of memmon's,
+ * over 200 processes.
  *
  * 200 `sleep 600` programs in one supervisord group `bench`. Two measures:
  *
@@ -10,24 +11,27 @@
  *    (performance.now) and this process's CPU time (process.cpuUsage(),
  *    user + system of all threads, so Deno's I/O threads count) are
  *    recorded. Target: under 50 ms of CPU per memory+cpu round.
- * 2. Real listeners: `supervisor-checks memory -c` and `supervisor-checks
- *    cpu` as [eventlistener:x] on TICK_5, through the real entry point; their
+ * 2. Real listeners: `supervisor-checks memory -c`, `supervisor-checks
+ *    cpu` and `supervisor-checks memmon -c` as [eventlistener:x] on TICK_5, through the real entry point; their
  *    CPU time (utime + stime from /proc/<pid>/stat) over a span of TICK_5
  *    rounds, divided by the rounds in it. This includes the XML-RPC call and
- *    the event protocol, so it is given for information only.
+ *    the event protocol, so it is given for information only; with each
+ *    listener's peak RSS (VmHWM) at the end.
  *
  * Run:  deno run -A bench/memory_cpu_round.ts
  *
  * Prints figures with PASS/MISS; exits 0 whatever they are, 1 only when the
  * benchmark itself broke.
  */
-import { parseConfig } from "../lib/option.ts";
+import { parse, parseConfig } from "../lib/option.ts";
 import process from "node:process";
 import { cpuCheck } from "../checks/cpu.ts";
 import { memoryCheck } from "../checks/memory.ts";
+import { MEMMON_OPTIONS, memmonCheck } from "../checks/memmon.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "../lib/check.ts";
 import { probe } from "../lib/probe.ts";
 import { readStat } from "../lib/proc.ts";
+import { peakRssMb } from "../tests/support/memory.ts";
 import { listenerSection, Supervisord } from "../tests/support/supervisord.ts";
 
 const PROCESSES = 200;
@@ -117,7 +121,7 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 async function run(): Promise<void> {
   const names = Array.from({ length: PROCESSES }, (_, i) => `sleep_${i}`);
-  progress(`starting supervisord with ${PROCESSES} sleep processes and two listeners`);
+  progress(`starting supervisord with ${PROCESSES} sleep processes and three listeners`);
   await using sv = await Supervisord.start({
     sections: (dir) =>
       names.map((n) => `[program:${n}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n`)
@@ -143,7 +147,8 @@ async function run(): Promise<void> {
         "90",
         "-i",
         "60",
-      ], dir),
+      ], dir) +
+      listenerSection("mmlistener", ["memmon", "-n", "mmlistener", "-g", "bench=1GB", "-c"], dir),
   });
   const specs = names.map((n) => `bench:${n}`);
   const t0 = performance.now();
@@ -168,9 +173,19 @@ async function run(): Promise<void> {
   report("memory alone", await measure([memory], processes, ROUNDS));
   report("memory -c alone", await measure([memoryCumulative], processes, ROUNDS));
   report("cpu alone", await measure([cpu], processes, ROUNDS));
+  const memmon = (...argv: string[]): ConfiguredCheck => ({
+    definition: memmonCheck,
+    options: parse(MEMMON_OPTIONS, argv).values,
+  });
+  report("memmon -g bench=1GB", await measure([memmon("-g", "bench=1GB")], processes, ROUNDS));
+  report(
+    "memmon -g bench=1GB -c",
+    await measure([memmon("-g", "bench=1GB", "-c")], processes, ROUNDS),
+    TARGET_CPU_MS,
+  );
 
   progress(`watching the real listeners for ${LISTENER_ROUNDS} TICK_5 rounds`);
-  const listeners = await sv.waitRunning(["memlistener", "cpulistener"]);
+  const listeners = await sv.waitRunning(["memlistener", "cpulistener", "mmlistener"]);
   // start at a round boundary: just after a TICK_5 (multiples of 5 s of the clock)
   await sleep(5000 - (Date.now() % 5000) + 1000);
   const before = await Promise.all(Object.values(listeners).map(cpuSeconds));
@@ -182,6 +197,12 @@ async function run(): Promise<void> {
   console.log(
     `real listeners (TICK_5, /proc CPU time over ${LISTENER_ROUNDS} rounds, 10 ms resolution): ` +
       `${perRound.join(", ")} of CPU per round, XML-RPC and protocol included`,
+  );
+  const peaks = await Promise.all(Object.values(listeners).map(peakRssMb));
+  console.log(
+    `real listeners' peak RSS (VmHWM): ${
+      Object.keys(listeners).map((name, i) => `${name} ${peaks[i]} MB`).join(", ")
+    }`,
   );
   for (const name of Object.keys(listeners)) {
     const log = await sv.listenerLog(name);

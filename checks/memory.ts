@@ -17,7 +17,7 @@
  * (not Linux) the process's own RSS comes from pidusage, and -c is refused
  * at start-up.
  */
-import { type CheckDefinition, healthy, unhealthy, unknown } from "../lib/check.ts";
+import { type CheckDefinition, healthy, unhealthy, unknown, type Verdict } from "../lib/check.ts";
 import { option, OptionError, options, type Result, toggle } from "../lib/option.ts";
 import { descendantsOf, hasProc, readRssKb } from "../lib/proc.ts";
 
@@ -39,6 +39,37 @@ export function parseSizeKb(value: number | string): number {
   }
   if (!Number.isFinite(kb) || kb <= 0) throw new Error(`must be greater than 0, got '${value}'`);
   return kb;
+}
+
+/**
+ * The resident memory of `pid` in KB; with `cumulative`, summed with every
+ * descendant's (one that exits during the scan is left out). `counted`: how
+ * many processes the sum covers. An `unknown` verdict when `pid` itself has
+ * exited.
+ */
+export async function measureRssKb(
+  pid: number,
+  cumulative: boolean,
+): Promise<{ kb: number; counted: number } | Verdict> {
+  const own = await readRssKb(pid);
+  if (own === undefined) {
+    return unknown(`cannot read the memory of pid ${pid}: the process has exited`);
+  }
+  let kb = own;
+  let counted = 1;
+  if (cumulative) {
+    for (const rss of await Promise.all((await descendantsOf(pid)).map((d) => readRssKb(d)))) {
+      if (rss === undefined) continue; // exited during the scan
+      kb += rss;
+      counted++;
+    }
+  }
+  return { kb, counted };
+}
+
+/** `cumulative over 3 processes` */
+export function cumulativeOver(counted: number): string {
+  return `cumulative over ${counted} process${counted === 1 ? "" : "es"}`;
 }
 
 /** KB → `840 KB`, `612 MB`, `1.5 GB` (one decimal at most). */
@@ -94,23 +125,10 @@ export const memoryCheck: CheckDefinition<MemoryOptions> = {
     "exceeds a limit.",
   options: OPTIONS,
   async run(process, o) {
-    const own = await readRssKb(process.pid);
-    if (own === undefined) {
-      return unknown(`cannot read the memory of pid ${process.pid}: the process has exited`);
-    }
-    let total = own;
-    let counted = 1;
-    if (o.cumulative) {
-      const descendants = await descendantsOf(process.pid);
-      for (const rss of await Promise.all(descendants.map((pid) => readRssKb(pid)))) {
-        if (rss === undefined) continue; // exited during the scan
-        total += rss;
-        counted++;
-      }
-    }
-    const over = o.cumulative
-      ? ` (cumulative over ${counted} process${counted === 1 ? "" : "es"})`
-      : "";
+    const measured = await measureRssKb(process.pid, o.cumulative);
+    if ("status" in measured) return measured;
+    const { kb: total, counted } = measured;
+    const over = o.cumulative ? ` (${cumulativeOver(counted)})` : "";
     let [rss, limit] = [formatKb(total), formatKb(o.max_rss)];
     if (rss === limit) [rss, limit] = [`${total} KB`, `${o.max_rss} KB`];
     return total > o.max_rss

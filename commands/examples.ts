@@ -49,9 +49,32 @@ export const HELP_EXAMPLES: Record<string, string[]> = {
     `${P} run --config /etc/supervisor-checks/run.yaml --validate`,
     `${P} run --config /etc/supervisor-checks/run.yaml --once`,
   ],
+  memmon: [
+    `${P} memmon -a 200MB -m ops@example.com`,
+    "# web:api may use 1 GB whatever -g and -a say; its children count too:",
+    `${P} memmon -p web:api=1GB -g web=300MB -c -n web -u 1d --max-restarts 3`,
+  ],
   httpok: [
     `${P} httpok -p web -t 10 http://127.0.0.1:8080/ping`,
     `${P} httpok -p web -c 200 -b '"status": "ok"' -m ops@example.com --url-env WEB_URL`,
+  ],
+  crashmail: [
+    `${P} crashmail -p web -p workers:worker_0 -m ops@example.com`,
+    "# every process, over SMTP, BACKOFF loops too (events=PROCESS_STATE):",
+    `${P} crashmail -a -o prod -m ops@example.com --smtp-host mail.example.com:587 ` +
+    "--smtp-from alerts@example.com --backoff-alert 5",
+  ],
+  crashmailbatch: [
+    `${P} crashmailbatch --toEmail ops@example.com --fromEmail alerts@example.com`,
+    `${P} crashmailbatch -t ops@example.com -f alerts@example.com -i 5 ` +
+    "-H mail.example.com:587 --tls -u alerts --password-env SMTP_PASSWORD",
+  ],
+  fatalmailbatch: [
+    `${P} fatalmailbatch --toEmail ops@example.com --fromEmail alerts@example.com`,
+    `${P} fatalmailbatch -t ops@example.com -f alerts@example.com --group web --backoff-alert 3`,
+  ],
+  crashsms: [
+    `${P} crashsms -t 5551234567@sms.example.net -f alerts@example.com -e TICK_5`,
   ],
   serve: [
     `${P} serve --port 8888 --group web`,

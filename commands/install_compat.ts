@@ -1,9 +1,9 @@
 /**
  * `supervisor-checks install-compat DIR`: the Python package's seven program
- * names as small shell wrappers in DIR, each running the matching
- * subcommand, so existing supervisord configs keep working unchanged once
- * the Python package is removed (put DIR first in PATH, or use
- * /usr/local/bin where pip put them).
+ * names and superlance's six as small shell wrappers in DIR, each running
+ * the matching subcommand, so existing supervisord configs keep working
+ * unchanged once the Python packages are removed (put DIR first in PATH, or
+ * use /usr/local/bin where pip put them).
  */
 import { renderHelp } from "../lib/cli.ts";
 import { HELP_EXAMPLES } from "./examples.ts";
@@ -20,6 +20,13 @@ export const COMPAT_NAMES: Record<string, string> = {
   supervisor_cpu_check: "cpu",
   supervisor_file_check: "file",
   supervisor_complex_check: "complex",
+  // superlance's programs, under their own names
+  httpok: "httpok",
+  memmon: "memmon",
+  crashmail: "crashmail",
+  crashmailbatch: "crashmailbatch",
+  fatalmailbatch: "fatalmailbatch",
+  crashsms: "crashsms",
 };
 
 /** First line after the shebang of every wrapper; marks files safe to replace. */
@@ -68,7 +75,8 @@ export function runInstallCompat(argv: string[], command: string): number {
     console.log(
       renderHelp(
         command,
-        "Install the original program names as wrappers in DIR.",
+        "Install the original program names (supervisor_checks' and superlance's) as " +
+          "wrappers in DIR.",
         [{ title: "Options", rows: [...helpRows([OPTIONS.spec])[0], HELP_ROW] }],
         { usage: "[options] DIR", examples: HELP_EXAMPLES["install-compat"] },
       ),
@@ -94,9 +102,7 @@ export function runInstallCompat(argv: string[], command: string): number {
   const foreign = paths.filter((p) => exists(p) && !isOurWrapper(p));
   if (foreign.length > 0 && !values.force) {
     throw new UsageError(
-      `not replacing ${
-        foreign.join(", ")
-      }: not written by install-compat (the Python package's?); ` +
+      `not replacing ${foreign.join(", ")}: not written by install-compat (pip's?); ` +
         "remove them or pass --force",
     );
   }

@@ -75,6 +75,36 @@ const ROUTES: Route[] = [
     load: async () => (await import("./httpok.ts")).runHttpokCommand,
   },
   {
+    name: "memmon",
+    section: "listener",
+    summary: "superlance's memmon: restart programs whose memory exceeds their limit.",
+    load: async () => (await import("./memmon.ts")).runMemmonCommand,
+  },
+  {
+    name: "crashmail",
+    section: "listener",
+    summary: "superlance's crashmail: one mail per unexpected exit.",
+    load: async () => (await import("./crashmail.ts")).runCrashmailCommand,
+  },
+  {
+    name: "crashmailbatch",
+    section: "listener",
+    summary: "superlance's crashmailbatch: the unexpected exits of each interval in one mail.",
+    load: async () => (await import("./crashmailbatch.ts")).runCrashmailbatchCommand,
+  },
+  {
+    name: "fatalmailbatch",
+    section: "listener",
+    summary: "superlance's fatalmailbatch: the FATAL processes of each interval in one mail.",
+    load: async () => (await import("./fatalmailbatch.ts")).runFatalmailbatchCommand,
+  },
+  {
+    name: "crashsms",
+    section: "listener",
+    summary: "superlance's crashsms: the unexpected exits of each interval, to an SMS gateway.",
+    load: async () => (await import("./crashsms.ts")).runCrashsmsCommand,
+  },
+  {
     name: "serve",
     section: "other",
     summary: "HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics.",
@@ -95,7 +125,7 @@ const ROUTES: Route[] = [
   {
     name: "install-compat",
     section: "other",
-    summary: "The Python package's program names (supervisor_http_check, …).",
+    summary: "The original program names (supervisor_http_check, …, memmon, crashmail, …).",
     load: async () => {
       const { runInstallCompat } = await import("./install_compat.ts");
       return reporting("install-compat", runInstallCompat);

@@ -5,7 +5,6 @@
  * flags into settings and runs the process: it opens the StatsD listener
  * and the HTTP server around lib/serve_app.ts, and stops on SIGTERM/SIGINT.
  */
-import { z } from "zod";
 import { describeConfig } from "./validate.ts";
 import { CHECKS } from "../checks/mod.ts";
 import type { CheckDefinition } from "../lib/check.ts";
@@ -16,142 +15,183 @@ import { HELP_EXAMPLES } from "./examples.ts";
 import { PROGRAM, reportUsageError, warnUnlessSigusr1Ignored } from "../lib/listen.ts";
 import { UsageError } from "../lib/errors.ts";
 import { Logger } from "../lib/log.ts";
+import { MODES } from "../lib/modes.ts";
 import {
-  describeIssues,
-  legacyRows,
-  type OptionSpec,
-  parseFlags,
+  HELP_ROW,
+  helpRows,
+  list,
+  nonEmpty,
+  option,
+  OptionError,
+  options,
+  parse,
   seconds,
-  VALIDATE_OPTION,
-} from "../lib/legacy_options.ts";
-import { resolveSecret } from "../lib/options.ts";
+  text,
+  toggle,
+} from "../lib/option.ts";
+import { secretFrom } from "../lib/options.ts";
 import { ProcessSelector } from "../lib/select.ts";
 import { ServeApp, type ServeSettings } from "../lib/serve_app.ts";
-import { serveConfigFrom } from "../lib/serve_config.ts";
+import { processName, serveConfigFrom, serveConfigHelp } from "../lib/serve_config.ts";
 import { type ReadyTarget, readyTarget } from "../lib/serve_ready.ts";
 import { StatsdListener } from "../lib/statsd.ts";
 import { SupervisorClient } from "../lib/supervisor.ts";
 
-export const SERVE_OPTIONS: OptionSpec[] = [
-  {
-    key: "host",
-    long: "host",
+/** A TCP/UDP port to bind, 0 for any free one. */
+function bindPort(raw: unknown): number {
+  const value = text(raw).trim();
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new Error(`'${value}' is not a port number 0-65535`);
+  }
+  return Number(value);
+}
+
+const DEFAULT_STATSD = { host: "localhost", port: 8125 };
+
+/**
+ * serve's options, declared once: flags only (its config file has keys of
+ * its own, lib/serve_config.ts). The StatsD options have no default in the
+ * declaration, so that --no-statsd can refuse them when given; their
+ * defaults (DEFAULT_STATSD, never for --workers-ttl) apply after.
+ */
+const SPEC = {
+  host: option({
     short: "H",
-    type: "string",
     metavar: "HOST",
     help: "The host that the HTTP server binds on.",
-    defaultText: "localhost",
-  },
-  {
-    key: "port",
-    long: "port",
+    parse: nonEmpty,
+    default: "localhost",
+  }),
+  port: option({
     short: "P",
-    type: "string",
     metavar: "PORT",
     help: "The port that the HTTP server binds on (0: any free port, logged at start-up).",
-    defaultText: "8000",
-  },
-  {
-    key: "statsd_host",
-    long: "statsd-host",
-    type: "string",
+    parse: bindPort,
+    default: 8000,
+  }),
+  statsd_host: option({
     metavar: "HOST",
     help: "The host the StatsD UDP listener binds on.",
-    defaultText: "localhost",
-  },
-  {
-    key: "statsd_port",
-    long: "statsd-port",
-    type: "string",
+    defaultText: DEFAULT_STATSD.host,
+    parse: nonEmpty,
+  }),
+  statsd_port: option({
     metavar: "PORT",
     help: "The port of the StatsD UDP listener (0: any free port, logged).",
-    defaultText: "8125",
-  },
-  {
-    key: "no_statsd",
-    long: "no-statsd",
-    type: "boolean",
+    defaultText: String(DEFAULT_STATSD.port),
+    parse: bindPort,
+  }),
+  no_statsd: toggle({
+    defaultText: undefined,
     help: "No StatsD listener and no workers gate: liveness comes from --group/--process alone.",
-  },
-  {
-    key: "workers_ttl",
-    long: "workers-ttl",
-    type: "string",
+  }),
+  workers_ttl: option({
     metavar: "SECONDS",
     help: "Count no workers once the workers gauge has not been updated for this long: " +
       "a dead gunicorn master sends nothing. gunicorn sends its gauge only when the count " +
       "changes, so the sender must repeat it (see examples/gunicorn_conf.py).",
     defaultText: "never",
-  },
-  {
-    key: "application_health_ready_url",
-    long: "application-health-ready-url",
-    type: "string",
+    parse: seconds(),
+  }),
+  application_health_ready_url: option({
     metavar: "URL",
     help: "The application URL which provides a readiness status (optional; `user:pass@` " +
       "becomes basic auth, visible in ps: prefer the next two).",
-  },
-  {
-    key: "application_health_ready_url_env",
-    long: "application-health-ready-url-env",
-    type: "string",
+    parse: text,
+  }),
+  application_health_ready_url_env: option({
     metavar: "NAME",
     help: "Read the readiness URL from environment variable NAME.",
-  },
-  {
-    key: "application_health_ready_url_file",
-    long: "application-health-ready-url-file",
-    type: "string",
+    parse: nonEmpty,
+  }),
+  application_health_ready_url_file: option({
     metavar: "PATH",
     help: "Read the readiness URL from a file (one trailing newline dropped).",
-  },
-  {
-    key: "application_health_ready_timeout",
-    long: "application-health-ready-timeout",
-    type: "string",
+    parse: nonEmpty,
+  }),
+  application_health_ready_timeout: option({
     metavar: "SECONDS",
     help: "Time allowed for the application to answer, body included.",
-    defaultText: "5",
-  },
-  {
-    key: "group",
-    long: "group",
-    type: "string",
-    multiple: true,
+    parse: seconds(),
+    default: 5,
+  }),
+  group: list({
     metavar: "GROUP",
     help: "/health/live also needs every process of this supervisord group RUNNING (repeatable).",
-  },
-  {
-    key: "process",
-    long: "process",
-    type: "string",
-    multiple: true,
+    parse: nonEmpty,
+  }),
+  process: list({
     metavar: "NAME",
     help: "/health/live also needs this process (name or group:name) RUNNING (repeatable).",
-  },
-  {
-    key: "config",
-    long: "config",
-    type: "string",
+    parse: processName,
+  }),
+  config: option({
     metavar: "FILE",
     help: "Checks for /healthcheck and /environment settings, YAML (JSON if *.json).",
-  },
-  {
-    key: "environment",
-    long: "environment",
-    type: "boolean",
-    help: "Serve GET /environment (secrets masked).",
-  },
-  {
-    key: "verbose",
-    long: "verbose",
-    short: "v",
-    type: "boolean",
-    help: "Log every request, malformed datagram and passed check.",
-  },
-  VALIDATE_OPTION,
-  { key: "help", long: "help", short: "h", type: "boolean", help: "Show this help and exit." },
-];
+    parse: text,
+  }),
+  environment: toggle({ help: "Serve GET /environment (secrets masked)." }),
+  verbose: toggle({ short: "v", help: "Log every request, malformed datagram and passed check." }),
+  validate: MODES.spec.validate,
+};
+
+/** The flags as parsed, and what follows from them alone (the config file is read after). */
+export const SERVE_OPTIONS = options(SPEC, (f, name) => {
+  if (f.no_statsd) {
+    for (const key of ["statsd_host", "statsd_port", "workers_ttl"] as const) {
+      if (f[key] !== undefined) {
+        throw new OptionError(key, `has no effect with ${name("no_statsd")}`);
+      }
+    }
+    if (f.group.length === 0 && f.process.length === 0) {
+      throw new OptionError(
+        "no_statsd",
+        `give ${name("group")} or ${name("process")}, else nothing decides liveness`,
+      );
+    }
+  }
+  const sources = {
+    inline: "application_health_ready_url",
+    env: "application_health_ready_url_env",
+    file: "application_health_ready_url_file",
+  } as const;
+  const readyUrl = secretFrom(
+    {
+      inline: f.application_health_ready_url,
+      env: f.application_health_ready_url_env,
+      file: f.application_health_ready_url_file,
+    },
+    sources,
+    name,
+  );
+  let ready: ReadyTarget | undefined;
+  if (readyUrl !== undefined) {
+    const source = f.application_health_ready_url !== undefined
+      ? sources.inline
+      : f.application_health_ready_url_env !== undefined
+      ? sources.env
+      : sources.file;
+    try {
+      ready = readyTarget(readyUrl.trim(), f.application_health_ready_timeout);
+    } catch (e) {
+      throw new OptionError(source, (e as Error).message);
+    }
+  }
+  const statsd = f.no_statsd ? undefined : {
+    host: f.statsd_host ?? DEFAULT_STATSD.host,
+    port: f.statsd_port ?? DEFAULT_STATSD.port,
+    workersTtl: f.workers_ttl ?? Infinity,
+  };
+  return {
+    flags: f,
+    statsd,
+    ready,
+    selectors: [
+      ...f.group.map((g) => ProcessSelector.fromFlags(g)),
+      ...f.process.map((p) => ProcessSelector.fromFlags(undefined, p)),
+    ],
+  };
+});
 
 const DESCRIPTION =
   "A sidecar answering HTTP probes: /health/live (workers from StatsD gauges `workers` / " +
@@ -159,101 +199,15 @@ const DESCRIPTION =
   "readiness URL), /healthcheck (checks from --config), /metrics (Prometheus) and " +
   "/environment. Stops on SIGTERM or SIGINT.";
 
-/** A TCP/UDP port given on the command line. */
-function port(fallback: number) {
-  return z.string().default(String(fallback)).transform((value, ctx) => {
-    const n = Number(value.trim());
-    if (!/^\d+$/.test(value.trim()) || n > 65535) {
-      ctx.addIssue({ code: "custom", message: `'${value}' is not a port number 0-65535` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
-
-const hostName = z.string().trim().min(1, "must not be empty").default("localhost");
-
-const flagSchema = z.object({
-  host: hostName,
-  port: port(8000),
-  statsd_host: hostName,
-  statsd_port: port(8125),
-  no_statsd: z.boolean().default(false),
-  /** Infinity: never (the default). */
-  workers_ttl: seconds(Infinity),
-  application_health_ready_url: z.string().optional(),
-  application_health_ready_url_env: z.string().trim().min(1, "must not be empty").optional(),
-  application_health_ready_url_file: z.string().trim().min(1, "must not be empty").optional(),
-  application_health_ready_timeout: seconds(5),
-  group: z.array(z.string().trim().min(1, "must not be empty")).default([]),
-  process: z.array(z.string()).default([]),
-  config: z.string().optional(),
-  environment: z.boolean().default(false),
-  verbose: z.boolean().default(false),
-});
-
 /** Parses and validates `serve`'s argv (and its config file); "help" for --help. */
 export async function parseServeArgs(
   argv: string[],
   kinds: CheckDefinition[] = Object.values(CHECKS),
   env: { get(name: string): string | undefined } = Deno.env,
 ): Promise<ServeSettings | "help"> {
-  const { values } = parseFlags(SERVE_OPTIONS, argv);
-  if (values.help) return "help";
-  const parsed = flagSchema.safeParse(values);
-  if (!parsed.success) {
-    throw new UsageError(describeIssues(parsed.error, SERVE_OPTIONS, values).join("; "));
-  }
-  const f = parsed.data;
-  if (f.no_statsd) {
-    for (const key of ["statsd_host", "statsd_port", "workers_ttl"]) {
-      const spec = SERVE_OPTIONS.find((s) => s.key === key)!;
-      if (values[key] !== undefined) {
-        throw new UsageError(`--${spec.long}: has no effect with --no-statsd`);
-      }
-    }
-    if (f.group.length === 0 && f.process.length === 0) {
-      throw new UsageError(
-        "--no-statsd: give --group or --process, else nothing decides liveness",
-      );
-    }
-  }
-  let ready: ReadyTarget | undefined;
-  const readyFlags = {
-    inline: "--application-health-ready-url",
-    env: "--application-health-ready-url-env",
-    file: "--application-health-ready-url-file",
-  };
-  const readyUrl = resolveSecret({
-    inline: f.application_health_ready_url,
-    env: f.application_health_ready_url_env,
-    file: f.application_health_ready_url_file,
-  }, readyFlags);
-  if (readyUrl.error) {
-    throw new UsageError(`${readyFlags[readyUrl.error.source]}: ${readyUrl.error.message}`);
-  }
-  if (readyUrl.value !== undefined) {
-    const source = f.application_health_ready_url !== undefined
-      ? "inline"
-      : f.application_health_ready_url_env !== undefined
-      ? "env"
-      : "file";
-    try {
-      ready = readyTarget(readyUrl.value.trim(), f.application_health_ready_timeout);
-    } catch (e) {
-      throw new UsageError(`${readyFlags[source]}: ${(e as Error).message}`);
-    }
-  }
-  const selectors = [
-    ...f.group.map((g) => ProcessSelector.fromFlags(g)),
-    ...f.process.map((p) => {
-      try {
-        return ProcessSelector.fromFlags(undefined, p);
-      } catch {
-        throw new UsageError(`--process: '${p}' is not a process name (name or group:name)`);
-      }
-    }),
-  ];
+  const parsed = parse(SERVE_OPTIONS, argv, { help: true });
+  if (parsed === "help") return "help";
+  const { flags: f, statsd, ready, selectors } = parsed.values;
   const file = f.config;
   const rawConfig = file === undefined
     ? {}
@@ -266,7 +220,7 @@ export async function parseServeArgs(
     ...(f.group.length ? ["--group"] : []),
     ...(f.process.length ? ["--process"] : []),
     ...config.checks.flatMap((c, i) =>
-      c.target.kind === "supervisord" ? [`--config ${f.config}: checks.${i}`] : []
+      c.target.kind === "supervisord" ? [`--config ${file}: checks[${i}]`] : []
     ),
   ];
   if (needers.length && !env.get("SUPERVISOR_SERVER_URL")) {
@@ -279,17 +233,20 @@ export async function parseServeArgs(
   return {
     host: f.host,
     port: f.port,
-    statsd: f.no_statsd
-      ? undefined
-      : { host: f.statsd_host, port: f.statsd_port, workersTtl: f.workers_ttl },
+    statsd,
     ready,
     selectors,
     client: needers.length ? SupervisorClient.fromEnv(env) : undefined,
     config,
     environment: f.environment,
     verbose: f.verbose,
-    shown: { flags: f, file: rawConfig },
+    shown: { flags: { ...f, ...(statsd && statsdFlags(statsd)) }, file: rawConfig },
   };
+}
+
+/** The StatsD flags as they apply (defaults included), for GET /environment. */
+function statsdFlags(s: { host: string; port: number; workersTtl: number }) {
+  return { statsd_host: s.host, statsd_port: s.port, workers_ttl: s.workersTtl };
 }
 
 /** --validate's output: the listening addresses, the liveness rule, each /healthcheck entry. */
@@ -407,8 +364,8 @@ export async function runServeCommand(
       console.log(
         renderHelp(command, DESCRIPTION, [{
           title: "serve options",
-          rows: legacyRows(SERVE_OPTIONS),
-        }], {
+          rows: [...helpRows([SERVE_OPTIONS.spec])[0], HELP_ROW],
+        }, serveConfigHelp(kinds)], {
           examples: HELP_EXAMPLES.serve,
           environment: [
             ...SUPERVISOR_ENVIRONMENT.map(([name, text]): [string, string] => [

@@ -32,13 +32,22 @@ export class DeadlineError extends Error {
 }
 
 /** Bytes read into one reused buffer when the source is a byte stream. */
-const BUFFER_BYTES = 64 * 1024;
+const BUFFER_BYTES = 16 * 1024;
+/**
+ * Buffers of finished reads, handed to the next ones (at most
+ * SPARE_BUFFERS kept): a round of checks reads as many bodies as it has
+ * processes, and a buffer each would be garbage outside the V8 heap,
+ * collected late.
+ */
+const spare: ArrayBuffer[] = [];
+const SPARE_BUFFERS = 8;
 
 /**
- * The chunks of `source`, each valid only until the next one is asked for.
- * A byte stream (a fetch body) is read into one reused buffer: reading
- * gigabytes this way keeps the process near its idle size, where a chunk
- * per read lets garbage pile up faster than it is collected. Past
+ * The chunks of `source`, each valid only until the next one is asked for
+ * (or the iteration ends). A byte stream (a fetch body) is read into one
+ * reused buffer, taken from and given back to the spares: reading gigabytes
+ * this way keeps the process near its idle size, where a chunk per read
+ * lets garbage pile up faster than it is collected. Past
  * `deadline` (a performance.now() time) it throws DeadlineError: a body
  * that is always ready starves timers, so an AbortSignal.timeout alone
  * would never fire. Leaving early cancels the source.
@@ -69,21 +78,24 @@ async function* chunksOf(source: ByteSource, deadline = Infinity): AsyncGenerato
     return;
   }
   let done = false;
+  let buffer = spare.pop() ?? new ArrayBuffer(BUFFER_BYTES);
   try {
-    let buffer = new Uint8Array(BUFFER_BYTES);
     for (;;) {
-      const next = await byob.read(buffer);
+      const next = await byob.read(new Uint8Array(buffer));
+      // a read takes the buffer over and hands it back in its answer
+      if (next.value) buffer = next.value.buffer as ArrayBuffer;
       if (next.done) {
         done = true;
         return;
       }
       check();
       yield next.value;
-      buffer = new Uint8Array(next.value.buffer);
     }
   } finally {
     if (!done) await byob.cancel().catch(() => {});
     byob.releaseLock();
+    // a failed read leaves it detached (length 0)
+    if (buffer.byteLength === BUFFER_BYTES && spare.length < SPARE_BUFFERS) spare.push(buffer);
   }
 }
 
@@ -141,7 +153,8 @@ export async function scanFor(
   const found = new Set<string>();
   const encoded = needles.map((n) => new TextEncoder().encode(n));
   const keep = Math.max(0, ...encoded.map((n) => n.length - 1));
-  let window = new Uint8Array(keep + BUFFER_BYTES);
+  // nothing to look for: the body is only drained
+  let window = new Uint8Array(needles.length === 0 ? 0 : keep + BUFFER_BYTES);
   let end = 0;
   for await (const chunk of chunksOf(source, deadline)) {
     if (found.size === needles.length) continue; // drained to the end, unread

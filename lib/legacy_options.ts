@@ -1,9 +1,9 @@
 /**
- * The flag tables of `serve` and `httpok`, until they too are declared with
- * lib/option.ts: the former OptionSpec, its parser, the shared options seen
- * as OptionSpecs (derived from their one declaration), and the zod pieces
- * those two validate with. Nothing else may import this module (zod costs
- * every process that loads it ~6 MB); delete it with their conversion.
+ * The flag table of `httpok`, until it too is declared with lib/option.ts:
+ * the former OptionSpec, its parser, the shared options seen as OptionSpecs
+ * (derived from their one declaration), and the zod pieces it validates
+ * with. Nothing else may import this module (zod costs every process that
+ * loads it ~6 MB); delete it with httpok's conversion.
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
@@ -60,7 +60,7 @@ export const POLICY_OPTIONS = legacySpecs(POLICY.spec);
 export const LOG_OPTIONS = legacySpecs(LOG.spec);
 export const METRICS_OPTIONS = legacySpecs(METRICS.spec);
 export const NOTIFY_OPTIONS = legacySpecs(NOTIFY.spec);
-export const [ONCE_OPTION, VALIDATE_OPTION] = legacySpecs(MODES.spec);
+export const [ONCE_OPTION] = legacySpecs(MODES.spec);
 
 /** The --help rows of OptionSpecs (lib/help.ts). */
 export function legacyRows(specs: OptionSpec[]): HelpRow[] {
@@ -168,49 +168,4 @@ export function duration(min?: number) {
 /** A timeout-like duration (see `duration`) with a default. */
 export function seconds(defaultValue: number) {
   return duration().default(defaultValue);
-}
-
-/**
- * Turns a schema error into one line per problem, naming the flag (when the
- * options came from the command line) or the key (from a config file).
- */
-export function describeIssues(
-  error: z.ZodError,
-  specs: OptionSpec[],
-  raw: Record<string, unknown>,
-  naming: "flag" | "key" = "flag",
-): string[] {
-  return error.issues.map((issue) => {
-    const key = String(issue.path[0] ?? "");
-    const spec = specs.find((s) => s.key === key);
-    const label = !key ? "options" : naming === "flag" && spec ? flagLabel(spec) : `'${key}'`;
-    const missing = issue.path.length === 1 && raw[key] === undefined &&
-      (issue.code === "invalid_type" || issue.code === "invalid_union");
-    const message = missing ? "is required" : issue.message;
-    return `${label}: ${message}`;
-  });
-}
-
-/**
- * One line for a schema issue of a config file: where (the dotted key path,
- * `reportedAt`, by default the issue's own path), then the problem, with a
- * missing key said as "is required" and unknown keys named. `input` is what
- * the schema that raised the issue was given.
- */
-export function describeConfigIssue(
-  issue: z.core.$ZodIssue,
-  input: unknown,
-  reportedAt: PropertyKey[] = issue.path,
-): string {
-  let value: unknown = input;
-  for (const key of issue.path) value = (value as Record<PropertyKey, unknown> | null)?.[key];
-  const path = reportedAt.map(String).join(".");
-  if (issue.code === "unrecognized_keys") {
-    return `${path ? `${path}: ` : ""}unknown key${issue.keys.length > 1 ? "s" : ""} ${
-      issue.keys.map((k) => `'${k}'`).join(", ")
-    }`;
-  }
-  const missing = value === undefined &&
-    (issue.code === "invalid_type" || issue.code === "invalid_union");
-  return `${path || "config"}: ${missing ? "is required" : issue.message}`;
 }

@@ -40,6 +40,8 @@ export interface RestartReport {
   outcome: string;
   /** What was done, step by step; external commands' output. */
   detail?: string;
+  /** Seconds it had been running when judged (for mail composers; not POSTed). */
+  uptime?: number;
 }
 
 /**
@@ -51,6 +53,8 @@ export interface Notification {
   subject: string;
   body: string;
   reports: RestartReport[];
+  /** false: POST the reports, mail nothing. */
+  mail?: boolean;
 }
 
 export interface NotifyOptions {
@@ -64,8 +68,19 @@ export interface NotifyOptions {
   webhook?: string[];
   /** Subject of the mail Notifier.notify sends; defaultSubject otherwise. */
   subject?: (report: RestartReport) => string;
+  /**
+   * The whole mail Notifier.notify sends for a report (memmon's subject and
+   * body), instead of the subject and reportBody; `{ skip }`: no mail for
+   * this report, logged with that reason (webhooks still get the report).
+   */
+  compose?: (report: RestartReport) => { subject: string; body: string } | { skip: string };
   /** Time allowed per channel (sendmail run, webhook request). */
   timeoutMs?: number;
+}
+
+/** What became of one Notification: the channels that failed, each with why (already logged). */
+export interface Delivery {
+  failures: string[];
 }
 
 export const DEFAULT_SENDMAIL = "/usr/sbin/sendmail -t -i";
@@ -220,7 +235,8 @@ export function mailMessage(to: string[], subject: string, body: string, from?: 
   return [
     ...origin,
     `To: ${to.join(", ")}`,
-    `Subject: ${headerValue(redact(subject, SUBJECT_CHARS))}`,
+    // no subject, no header (superlance's crashsms without -s)
+    ...(subject === "" ? [] : [`Subject: ${headerValue(redact(subject, SUBJECT_CHARS))}`]),
     "MIME-Version: 1.0",
     "Content-Type: text/plain; charset=utf-8",
     "Content-Transfer-Encoding: 8bit",
@@ -256,7 +272,7 @@ export class Notifier {
   readonly #sendmail: string[];
   readonly #webhooks: string[];
   readonly #timeoutMs: number;
-  readonly #pending = new Set<Promise<void>>();
+  readonly #pending = new Set<Promise<Delivery>>();
 
   /** Throws UsageError when the sendmail command line cannot be split. */
   constructor(private readonly options: NotifyOptions, private readonly logger: Logger) {
@@ -287,30 +303,42 @@ export class Notifier {
   }
 
   /** Mails and POSTs one report. Never rejects; safe to `void` or to await. */
-  notify(report: RestartReport): Promise<void> {
-    const subject = this.options.subject?.(report) ?? defaultSubject(report);
-    return this.send(
-      { subject, body: reportBody(report), reports: [report] },
-      { process: report.process, pid: report.pid || undefined },
-    );
+  notify(report: RestartReport): Promise<Delivery> {
+    const fields = { process: report.process, pid: report.pid || undefined };
+    const mail = this.options.compose?.(report) ??
+      {
+        subject: this.options.subject?.(report) ?? defaultSubject(report),
+        body: reportBody(report),
+      };
+    if ("skip" in mail) {
+      if (this.#email.length) this.logger.info(`not mailed: ${mail.skip}`, fields);
+      return this.send({ subject: "", body: "", reports: [report], mail: false }, fields);
+    }
+    return this.send({ ...mail, reports: [report] }, fields);
   }
 
   /**
    * Mails `subject`/`body` once and POSTs each report to each webhook, all
    * at once. Never rejects; resolves when every channel has finished or
-   * timed out (each within the timeout, plus a second at most).
+   * timed out (each within the timeout, plus a second at most), to the
+   * channels that failed (each failure logged here).
    */
-  send(notification: Notification, fields: LogFields = {}): Promise<void> {
-    if (!this.enabled) return Promise.resolve();
+  send(notification: Notification, fields: LogFields = {}): Promise<Delivery> {
+    if (!this.enabled) return Promise.resolve({ failures: [] });
     const sending = Promise.allSettled([
       this.#mail(notification, fields),
       ...this.#webhooks.flatMap((url) =>
         notification.reports.map((r) => this.#post(url, r, fields))
       ),
     ]).then((results) => {
+      const failures: string[] = [];
       for (const r of results) {
-        if (r.status === "rejected") this.logger.error(`notification failed: ${r.reason}`, fields);
+        if (r.status === "rejected") {
+          this.logger.error(`notification failed: ${r.reason}`, fields);
+          failures.push(String(r.reason));
+        } else if (r.value !== undefined) failures.push(r.value);
       }
+      return { failures };
     });
     this.#pending.add(sending);
     sending.finally(() => this.#pending.delete(sending));
@@ -322,8 +350,9 @@ export class Notifier {
     await Promise.all([...this.#pending]);
   }
 
-  async #mail(n: Notification, fields: LogFields): Promise<void> {
-    if (this.#email.length === 0) return;
+  /** undefined once sent (or nothing to send), else why not (logged). */
+  async #mail(n: Notification, fields: LogFields): Promise<string | undefined> {
+    if (this.#email.length === 0 || n.mail === false) return;
     const to = this.#email.join(", ");
     const failure = this.options.smtp
       ? await this.#smtp(this.options.smtp, n)
@@ -332,6 +361,7 @@ export class Notifier {
       this.logger.info(`mailed ${JSON.stringify(n.subject)} to ${to}`, fields);
     } else {
       this.logger.error(`mail to ${to} not sent: ${failure}`, fields);
+      return `mail to ${to} not sent: ${failure}`;
     }
   }
 
@@ -356,7 +386,8 @@ export class Notifier {
       describeCommandResult(result, this.#timeoutMs) + (stderr ? `: ${stderr}` : "");
   }
 
-  async #post(url: string, report: RestartReport, fields: LogFields): Promise<void> {
+  /** undefined once the webhook took it, else why not (logged). */
+  async #post(url: string, report: RestartReport, fields: LogFields): Promise<string | undefined> {
     const label = webhookLabel(url);
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     try {
@@ -374,12 +405,14 @@ export class Notifier {
         this.logger.info(`webhook ${label}: HTTP ${response.status}`, fields);
       } else {
         this.logger.error(`webhook ${label} refused the report: HTTP ${response.status}`, fields);
+        return `webhook ${label} refused the report: HTTP ${response.status}`;
       }
     } catch (e) {
       const why = timeout.aborted
         ? `no answer within ${this.#timeoutMs / 1000}s`
         : describeFetchError(e).replaceAll(url, label);
       this.logger.error(`webhook ${label} not reached: ${why}`, fields);
+      return `webhook ${label} not reached: ${why}`;
     }
   }
 }

@@ -34,6 +34,8 @@ export interface Declaration {
   flagOnly?: boolean;
   /** Only in config files, never a flag. */
   keyOnly?: boolean;
+  /** In a file, `null` is a value handed to parse (serve's TTLs: no caching), not an absent key. */
+  nullable?: boolean;
   /** Absent is an error (`is required`); --help says "Required.". */
   required?: boolean;
 }
@@ -367,7 +369,9 @@ export function parseConfig<S extends Spec, R>(
     );
   }
   const raw = Object.fromEntries(
-    Object.entries(input).filter(([k, v]) => keys.includes(k) && v !== null),
+    Object.entries(input).filter(([k, v]) =>
+      keys.includes(k) && (v !== null || opts.spec[k].nullable)
+    ),
   );
   return parseValues(opts, raw, name ?? at);
 }

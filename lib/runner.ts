@@ -421,6 +421,7 @@ export class Runner {
       detail,
       time: new Date().toISOString(),
       host: Deno.hostname(),
+      uptime: process.start > 0 ? Math.max(0, nowSeconds() - process.start) : undefined,
     });
   }
 

@@ -19,7 +19,24 @@ export class ProcessSelector {
     readonly processName: string | undefined,
     /** -a/--any: every process but the event listeners. */
     readonly any = false,
+    /** A subcommand's own selection (see `where`). */
+    private readonly custom?: {
+      matches: (p: Pick<ProcessInfo, "group" | "name">) => boolean;
+      description: string;
+    },
   ) {}
+
+  /**
+   * A subcommand's own selection (memmon's: the processes some limit
+   * applies to); with `any`, the runner leaves the event listeners out.
+   */
+  static where(
+    description: string,
+    matches: (p: Pick<ProcessInfo, "group" | "name">) => boolean,
+    any = false,
+  ): ProcessSelector {
+    return new ProcessSelector(undefined, undefined, any, { matches, description });
+  }
 
   /**
    * The selection of -g, -N and -a; UsageError naming them with `name` (a
@@ -57,6 +74,7 @@ export class ProcessSelector {
   }
 
   matches(p: Pick<ProcessInfo, "group" | "name">): boolean {
+    if (this.custom) return this.custom.matches(p);
     if (this.any) return true;
     if (this.processName === undefined) return p.group === this.group;
     return this.processName.includes(":")
@@ -65,6 +83,7 @@ export class ProcessSelector {
   }
 
   describe(): string {
+    if (this.custom) return this.custom.description;
     if (this.any) return "every process but the event listeners";
     return this.processName === undefined
       ? `group '${this.group}'`

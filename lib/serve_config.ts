@@ -1,7 +1,8 @@
 /**
  * The `serve --config FILE` format (YAML, or JSON when the name ends in
- * .json), validated at start-up; every error names its key path
- * (`checks.0.http.port: is required`) and all of them are reported at once.
+ * .json), validated at start-up from the declarations below (lib/option.ts);
+ * every error names its key path (`checks[0].http.port: is required when
+ * checks[0].http.url is a path`) and all of them are reported at once.
  *
  *     checks:                      # GET /healthcheck runs these
  *       - name: web                # the checker name in results (required, unique)
@@ -28,11 +29,10 @@
  *       include_config: true
  *       sections: {application: {maintainer: ops@example.com}}
  */
-import { z } from "zod";
-import { describeConfigIssue } from "./legacy_options.ts";
-import { parseConfig } from "./option.ts";
+import { boolean, configKeys, nonEmpty, number, option, options, parseConfig } from "./option.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";
 import { BUILTIN_SECTIONS, type EnvironmentOptions } from "./environment.ts";
+import type { HelpSection } from "./help.ts";
 import { maskSecrets } from "./redact.ts";
 import { UsageError } from "./errors.ts";
 import { MAX_SECONDS } from "./limits.ts";
@@ -120,70 +120,155 @@ function parseAddress(address: string): Record<string, unknown> | string {
 export const DEFAULT_SUCCESS_TTL = 27;
 export const DEFAULT_FAILED_TTL = 9;
 
-const ttl = (fallback: number) =>
-  z.number().min(0, "must be 0 or more seconds (null: no caching)")
-    .max(MAX_SECONDS, `must be at most ${MAX_SECONDS} seconds (7 days)`).nullable()
-    .default(fallback);
-const status = (fallback: number) =>
-  z.number().int().min(200, "must be an HTTP status 200-599").max(
-    599,
-    "must be an HTTP status 200-599",
-  ).default(fallback);
-const headers = z.record(z.string(), z.union([z.string(), z.number()])).default({}).transform(
-  (value, ctx) => {
-    const result: Record<string, string> = {};
-    for (const [name, v] of Object.entries(value)) {
-      const problem = headerProblem(name, String(v));
-      if (problem) {
-        ctx.addIssue({ code: "custom", path: [name], message: problem });
-        return z.NEVER;
-      }
-      result[name] = String(v);
-    }
-    return result;
-  },
-);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
 
-const healthcheckSchema = z.strictObject({
-  success_ttl: ttl(DEFAULT_SUCCESS_TTL),
-  failed_ttl: ttl(DEFAULT_FAILED_TTL),
-  success_status: status(200),
-  failed_status: status(500),
-  success_headers: headers,
-  failed_headers: headers,
-}).prefault({});
+/** Seconds a result is reused, 0 to MAX_SECONDS; null: not cached. */
+function ttl(raw: unknown): number | null {
+  if (raw === null) return null;
+  const n = number(raw, "a number of seconds (null: no caching)");
+  if (n < 0) throw new Error("must be 0 or more seconds (null: no caching)");
+  if (n > MAX_SECONDS) throw new Error(`must be at most ${MAX_SECONDS} seconds (7 days)`);
+  return n;
+}
 
-const environmentSchema = z.strictObject({
-  include_os: z.boolean().default(true),
-  include_process: z.boolean().default(true),
-  include_runtime: z.boolean().default(true),
-  include_config: z.boolean().default(true),
-  sections: z.record(z.string(), z.unknown()).default({}).superRefine((sections, ctx) => {
-    for (const name of Object.keys(sections)) {
-      if ((BUILTIN_SECTIONS as readonly string[]).includes(name)) {
-        ctx.addIssue({
-          code: "custom",
-          path: [name],
-          message: `is a built-in section; switch it with include_${name}`,
-        });
-      }
+/** A status /healthcheck may answer with. */
+function httpStatus(raw: unknown): number {
+  const n = number(raw, "an HTTP status");
+  if (!Number.isInteger(n) || n < 200 || n > 599) throw new Error("must be an HTTP status 200-599");
+  return n;
+}
+
+/** Extra response headers: a mapping of names to text (or numbers). */
+function responseHeaders(raw: unknown): Record<string, string> {
+  if (!isObject(raw)) throw new Error("expected a mapping of header names to values");
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (typeof value !== "string" && typeof value !== "number") {
+      throw new Error(`header ${name}: expected text or a number`);
     }
+    const problem = headerProblem(name, String(value));
+    if (problem) throw new Error(problem);
+    headers[name] = String(value);
+  }
+  return headers;
+}
+
+/** The custom sections of /environment: any mapping, but not a built-in section's name. */
+function sections(raw: unknown): Record<string, unknown> {
+  if (!isObject(raw)) throw new Error("expected a mapping of section names to values");
+  const builtin = Object.keys(raw).find((k) => (BUILTIN_SECTIONS as readonly string[]).includes(k));
+  if (builtin) {
+    throw new Error(`'${builtin}' is a built-in section; switch it with include_${builtin}`);
+  }
+  return raw;
+}
+
+/** A process name, `name` or `group:name` (a serve --process flag or a config entry's key). */
+export function processName(raw: unknown): string {
+  const name = nonEmpty(raw);
+  try {
+    ProcessSelector.fromFlags(undefined, name);
+  } catch {
+    throw new Error(`'${name}' is not a process name (name or group:name)`);
+  }
+  return name;
+}
+
+/** The `healthcheck:` keys: how GET /healthcheck answers. */
+const HEALTHCHECK = options({
+  success_ttl: option({
+    nullable: true,
+    help: "Seconds a passed result is reused; null: never.",
+    parse: ttl,
+    default: DEFAULT_SUCCESS_TTL as number | null,
   }),
-}).prefault({});
+  failed_ttl: option({
+    nullable: true,
+    help: "Seconds a failed result is reused; null: never.",
+    parse: ttl,
+    default: DEFAULT_FAILED_TTL as number | null,
+  }),
+  success_status: option({
+    help: "Status when every check passed.",
+    parse: httpStatus,
+    default: 200,
+  }),
+  failed_status: option({ help: "Status when a check failed.", parse: httpStatus, default: 500 }),
+  success_headers: option({
+    help: "Extra response headers when every check passed.",
+    parse: responseHeaders,
+    default: {},
+  }),
+  failed_headers: option({
+    help: "Extra response headers when a check failed.",
+    parse: responseHeaders,
+    default: {},
+  }),
+}, (v): HealthcheckOptions => ({
+  successTtl: v.success_ttl,
+  failedTtl: v.failed_ttl,
+  successStatus: v.success_status,
+  failedStatus: v.failed_status,
+  successHeaders: v.success_headers,
+  failedHeaders: v.failed_headers,
+}));
 
-/** The shape of a checks entry; each kind's options are validated afterwards. */
-function entrySchema(kinds: CheckDefinition[]) {
-  const kindOptions = z.record(z.string(), z.unknown()).nullable().optional();
-  return z.strictObject({
-    name: z.string().trim().min(1, "must not be empty"),
-    group: z.string().trim().min(1, "must not be empty").optional(),
-    process: z.string().trim().min(1, "must not be empty").optional(),
-    url: z.string().trim().min(1, "must not be empty").optional(),
-    address: z.string().trim().min(1, "must not be empty").optional(),
-    command: z.union([z.string().min(1, "must not be empty"), z.array(z.string()).min(1)])
-      .optional(),
-    ...Object.fromEntries(kinds.map((k) => [k.name, kindOptions])),
-  });
+/** A built-in section of /environment, on unless switched off. */
+const include = (section: string) =>
+  option({ help: `Show the ${section} section.`, parse: boolean, default: true });
+
+/** The `environment:` keys: what GET /environment shows (with --environment). */
+const ENVIRONMENT = options({
+  include_os: include("os"),
+  include_process: include("process"),
+  include_runtime: include("runtime"),
+  include_config: include("config"),
+  sections: option({
+    help: "Custom sections by name, shown as given (secrets masked).",
+    parse: sections,
+    default: {},
+  }),
+}, (v): EnvironmentOptions => ({
+  os: v.include_os,
+  process: v.include_process,
+  runtime: v.include_runtime,
+  config: v.include_config,
+  sections: v.sections,
+}));
+
+/** The keys of a `checks:` entry besides its check kinds: its name and its one target. */
+const ENTRY = options({
+  name: option({ help: "The checker name in results.", required: true, parse: nonEmpty }),
+  group: option({ help: "supervisord group whose processes are checked.", parse: nonEmpty }),
+  process: option({ help: "supervisord process, name or group:name.", parse: processName }),
+  url: option({ help: "An http(s) URL, checked by http.", parse: nonEmpty }),
+  address: option({ help: "host:port, checked by tcp.", parse: nonEmpty }),
+  // shell text or an argv list: exec's own command option validates it, named here
+  command: option({ help: "A command, checked by exec.", parse: (raw: unknown) => raw }),
+});
+
+/** Keys of the top level of the file. */
+const TOP_KEYS = ["checks", "healthcheck", "environment"];
+
+/** The keys of a serve config, for `serve --help` (from the declarations the loader uses). */
+export function serveConfigHelp(kinds: CheckDefinition[]): HelpSection {
+  return {
+    title: "Config file keys (docs/configuration.md#serve-config)",
+    entries: [
+      ["top level", TOP_KEYS.join(", ")],
+      [
+        "each entry of checks",
+        `name, and one target of ${TARGET_KEYS.join(", ")}; with ` +
+        `${SUPERVISORD_TARGETS.join(" or ")}, one or more check kinds (` +
+        `${kinds.map((k) => k.name).join(", ")}); with ${
+          Object.entries(PLAIN_TARGETS).map(([key, t]) => `${key} (${t.kind})`).join(", ")
+        }, that kind's options, if any.`,
+      ],
+      ["healthcheck", configKeys(HEALTHCHECK.spec).join(", ")],
+      ["environment", configKeys(ENVIRONMENT.spec).join(", ")],
+    ],
+  };
 }
 
 /** A synthetic RUNNING process standing for a plain target. */
@@ -191,106 +276,130 @@ function syntheticProcess(name: string): ProcessInfo {
   return { name, group: name, pid: 0, state: STATE_RUNNING, statename: "RUNNING", start: 0 };
 }
 
-/** Validates one entry's targets and check options; pushes problems to `errors`. */
+/** Runs `load`; a UsageError it throws becomes one more of `errors`. */
+function collect<T>(errors: string[], load: () => T): T | undefined {
+  try {
+    return load();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    errors.push(e.message);
+    return undefined;
+  }
+}
+
+/**
+ * Validates the entry at `checks[i]`: its keys, its target and its check
+ * options; pushes every problem to `errors`.
+ */
 function buildEntry(
-  raw: Record<string, unknown>,
-  at: (string | number)[],
+  raw: unknown,
+  at: string,
   kinds: CheckDefinition[],
   errors: string[],
 ): CheckEntry | undefined {
-  const where = at.join(".");
-  const targets = TARGET_KEYS.filter((k) => raw[k] !== undefined);
+  const label = isObject(raw) && typeof raw.name === "string" ? `${at} (${raw.name})` : at;
+  const kindNames = kinds.map((k) => k.name);
+  if (isObject(raw)) {
+    const known = [...configKeys(ENTRY.spec), ...kindNames];
+    const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+    if (unknown.length) {
+      errors.push(
+        `${label}: unknown key${unknown.length > 1 ? "s" : ""} ` +
+          `${unknown.map((k) => `'${k}'`).join(", ")} (known: ${known.join(", ")})`,
+      );
+      return undefined;
+    }
+  }
+  const own = collect(errors, () => parseConfig(ENTRY, raw, at, kindNames));
+  if (!own) return undefined;
+  const entry = raw as Record<string, unknown>;
+  const targets = TARGET_KEYS.filter((k) => own[k as keyof typeof own] !== undefined);
   if (targets.length !== 1) {
     errors.push(
-      `${where}: give exactly one target of ${TARGET_KEYS.join(", ")}` +
+      `${label}: give exactly one target of ${TARGET_KEYS.join(", ")}` +
         (targets.length ? ` (got ${targets.join(", ")})` : ""),
     );
     return undefined;
   }
   const [target] = targets;
-  const given = kinds.filter((k) => raw[k.name] !== undefined);
-  const name = raw.name as string;
+  const given = kinds.filter((k) => entry[k.name] !== undefined);
   const before = errors.length;
   const checks: ConfiguredCheck[] = [];
-  const configure = (
-    definition: CheckDefinition,
-    input: Record<string, unknown>,
-    nameOf: (key: string) => string,
-  ) => {
-    try {
-      const where = [...at, definition.name].join(".");
+  const configure = (definition: CheckDefinition, input: unknown, nameOf?: (k: string) => string) =>
+    collect(errors, () =>
       checks.push({
         definition,
-        options: parseConfig(definition.options, input, where, [], nameOf),
-      });
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      errors.push(e.message);
-    }
-  };
+        options: parseConfig(definition.options, input, `${at}.${definition.name}`, [], nameOf),
+      }));
 
   if (SUPERVISORD_TARGETS.includes(target)) {
-    let selector: ProcessSelector | undefined;
-    if (target === "group") selector = ProcessSelector.fromFlags(raw.group as string);
-    else {
-      try {
-        selector = ProcessSelector.fromFlags(undefined, raw.process as string);
-      } catch {
-        errors.push(
-          `${where}.process: '${raw.process}' is not a process name (name or group:name)`,
-        );
-      }
-    }
+    const selector = ProcessSelector.fromFlags(own.group, own.process);
     if (given.length === 0) {
-      errors.push(
-        `${where}: names no check; add one or more of ${kinds.map((k) => k.name).join(", ")}`,
-      );
+      errors.push(`${label}: names no check; add one or more of ${kindNames.join(", ")}`);
     }
-    for (const definition of given) {
-      configure(
-        definition,
-        (raw[definition.name] ?? {}) as Record<string, unknown>,
-        (key) => [...at, definition.name, ...(key ? [key] : [])].join("."),
-      );
-    }
-    if (errors.length > before || !selector) return undefined;
-    return { name, target: { kind: "supervisord", selector }, checks };
+    for (const definition of given) configure(definition, entry[definition.name] ?? {});
+    if (errors.length > before) return undefined;
+    return { name: own.name, target: { kind: "supervisord", selector }, checks };
   }
 
   const plain = PLAIN_TARGETS[target];
   const definition = kinds.find((k) => k.name === plain.kind);
   if (!definition) {
-    errors.push(`${where}.${target}: the ${plain.kind} check kind is not available`);
+    errors.push(`${at}.${target}: the ${plain.kind} check kind is not available`);
     return undefined;
   }
   for (const other of given.filter((k) => k !== definition)) {
-    errors.push(`${where}.${other.name}: a ${target} target takes ${plain.kind} options only`);
+    errors.push(`${at}.${other.name}: a ${target} target takes ${plain.kind} options only`);
   }
-  const derived = plain.options(raw[target]);
+  const derived = plain.options(own[target as keyof typeof own]);
   if (typeof derived === "string") {
-    errors.push(`${where}.${target}: ${derived}`);
+    errors.push(`${at}.${target}: ${derived}`);
     return undefined;
   }
-  const own = (raw[definition.name] ?? {}) as Record<string, unknown>;
+  const options = entry[definition.name] ?? {};
+  if (!isObject(options)) {
+    errors.push(`${at}.${definition.name}: expected a mapping of keys to values`);
+    return undefined;
+  }
   for (const key of Object.keys(derived)) {
-    if (own[key] !== undefined) {
-      errors.push(
-        `${where}.${definition.name}.${key}: comes from ${where}.${target}; leave it out`,
-      );
+    if (options[key] !== undefined) {
+      errors.push(`${at}.${definition.name}.${key}: comes from ${at}.${target}; leave it out`);
     }
   }
   if (errors.length > before) return undefined;
   configure(
     definition,
-    { ...own, ...derived },
+    { ...options, ...derived },
     // a problem with an option the target set is reported at the target
     (key) =>
-      (key && Object.hasOwn(derived, key)
-        ? [...at, target]
-        : [...at, definition.name, ...(key ? [key] : [])]).join("."),
+      key && Object.hasOwn(derived, key)
+        ? `${at}.${target}`
+        : `${at}.${definition.name}${key ? `.${key}` : ""}`,
   );
   if (errors.length > before) return undefined;
-  return { name, target: { kind: "plain", process: syntheticProcess(name) }, checks };
+  return { name: own.name, target: { kind: "plain", process: syntheticProcess(own.name) }, checks };
+}
+
+/** The entries of `checks:`; pushes every problem to `errors`. */
+function entriesFrom(raw: unknown, kinds: CheckDefinition[], errors: string[]): CheckEntry[] {
+  if (raw == null) return [];
+  if (!Array.isArray(raw)) {
+    errors.push("checks: expected a list of entries");
+    return [];
+  }
+  const entries: CheckEntry[] = [];
+  const seen = new Map<string, number>();
+  raw.forEach((item, i) => {
+    const entry = buildEntry(item, `checks[${i}]`, kinds, errors);
+    const name = isObject(item) && typeof item.name === "string" ? item.name.trim() : undefined;
+    if (name !== undefined && name !== "") {
+      if (seen.has(name)) {
+        errors.push(`checks[${i}].name: '${name}' is also the name of checks[${seen.get(name)}]`);
+      } else seen.set(name, i);
+    }
+    if (entry) entries.push(entry);
+  });
+  return entries;
 }
 
 /**
@@ -305,54 +414,33 @@ export function serveConfigFrom(
   if (config === null || config === undefined) {
     throw new UsageError(`${source}: is empty; give checks:, healthcheck: or environment:`);
   }
-  const checksSchema = z.array(entrySchema(kinds)).default([]);
-  const schema = z.strictObject({
-    checks: checksSchema,
-    healthcheck: healthcheckSchema,
-    environment: environmentSchema,
-  });
-  const result = schema.safeParse(config);
-  const errors = result.success
-    ? []
-    : result.error.issues.map((i) => describeConfigIssue(i, config, i.path));
-  // the entries' own checks run whenever their shape is right, so that one
-  // start-up reports every problem of the file
-  const shapeOk = result.success || result.error.issues.every((i) => i.path[0] !== "checks");
-  const entries = result.success
-    ? result.data.checks
-    : shapeOk
-    ? checksSchema.parse((config as Record<string, unknown>).checks)
-    : [];
-  const checks: CheckEntry[] = [];
-  const seen = new Map<string, number>();
-  entries.forEach((raw, i) => {
-    const name = raw.name;
-    if (seen.has(name)) {
-      errors.push(`checks.${i}.name: '${name}' is also the name of checks.${seen.get(name)}`);
-    } else seen.set(name, i);
-    const entry = buildEntry(raw as Record<string, unknown>, ["checks", i], kinds, errors);
-    if (entry) checks.push(entry);
-  });
-  if (!result.success || errors.length) throw new UsageError(`${source}: ${errors.join("; ")}`);
-  const h = result.data.healthcheck;
-  const e = result.data.environment;
+  if (!isObject(config)) {
+    throw new UsageError(`${source}: expected a mapping of keys (${TOP_KEYS.join(", ")})`);
+  }
+  const errors: string[] = [];
+  const checks = entriesFrom(config.checks, kinds, errors);
+  const healthcheck = collect(
+    errors,
+    () => parseConfig(HEALTHCHECK, config.healthcheck ?? {}, "healthcheck"),
+  );
+  const environment = collect(
+    errors,
+    () => parseConfig(ENVIRONMENT, config.environment ?? {}, "environment"),
+  );
+  const unknown = Object.keys(config).filter((k) => !TOP_KEYS.includes(k));
+  if (unknown.length) {
+    errors.push(
+      `unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => `'${k}'`).join(", ")} ` +
+        `(top level: ${TOP_KEYS.join(", ")})`,
+    );
+  }
+  if (errors.length || !healthcheck || !environment) {
+    throw new UsageError(`${source}: ${errors.join("; ")}`);
+  }
   return {
     checks,
-    healthcheck: {
-      successTtl: h.success_ttl,
-      failedTtl: h.failed_ttl,
-      successStatus: h.success_status,
-      failedStatus: h.failed_status,
-      successHeaders: h.success_headers,
-      failedHeaders: h.failed_headers,
-    },
-    environment: {
-      os: e.include_os,
-      process: e.include_process,
-      runtime: e.include_runtime,
-      config: e.include_config,
-      sections: e.sections,
-    },
-    environmentGiven: (config as Record<string, unknown>).environment !== undefined,
+    healthcheck,
+    environment,
+    environmentGiven: config.environment != null,
   };
 }

@@ -5,7 +5,13 @@
  */
 import type { ProcessInfo } from "./check.ts";
 import { listenerMetrics } from "./metrics.ts";
-import { xmlrpcCall, type XmlRpcEndpoint, XmlRpcFault, XmlRpcTransportError } from "./xmlrpc.ts";
+import {
+  xmlrpcCall,
+  XmlRpcConnections,
+  type XmlRpcEndpoint,
+  XmlRpcFault,
+  XmlRpcTransportError,
+} from "./xmlrpc.ts";
 
 /** supervisord's fault codes (supervisor/xmlrpc.py, class Faults). */
 export const FAULT_NAMES: Record<number, string> = {
@@ -90,10 +96,20 @@ export const QUERY_TIMEOUT_MS = 10_000;
  */
 export const CONTROL_TIMEOUT_MS = 600_000;
 
+/**
+ * Methods that only read, safe to send twice: they go over a connection
+ * kept open between calls and rounds. Every other call (stopProcess,
+ * startProcess, …) gets a connection of its own and is never sent twice.
+ */
+const READ_ONLY =
+  /^(supervisor\.(get|read|tail)\w*|system\.(listMethods|methodHelp|methodSignature))$/;
+
 export class SupervisorClient {
   readonly #endpoint: XmlRpcEndpoint;
   readonly #display: string;
   readonly #auth?: { username: string; password: string };
+  /** Kept open for read-only calls. */
+  readonly #connections = new XmlRpcConnections();
   /** A getAllProcessInfo under way, shared by callers that ask meanwhile. */
   #allInFlight?: Promise<ProcessInfo[]>;
 
@@ -128,10 +144,19 @@ export class SupervisorClient {
   /** One XML-RPC call; rejects with SupervisorFault or SupervisorUnavailable. */
   async call(method: string, params: unknown[], timeoutMs = QUERY_TIMEOUT_MS): Promise<unknown> {
     try {
-      return await xmlrpcCall(this.#endpoint, method, params, { timeoutMs, auth: this.#auth });
+      return await xmlrpcCall(this.#endpoint, method, params, {
+        timeoutMs,
+        auth: this.#auth,
+        connections: READ_ONLY.test(method) ? this.#connections : undefined,
+      });
     } catch (e) {
       throw this.#explain(method, e, timeoutMs);
     }
+  }
+
+  /** Closes the connection kept open; a later call opens a new one. */
+  close() {
+    this.#connections.close();
   }
 
   /** Words a failed call for the listener's log, saying what to check. */

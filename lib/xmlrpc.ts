@@ -11,6 +11,13 @@
  * Speaks through node:http, the only HTTP stack here that can reach a unix
  * socket, and the npm `xmlrpc` package's serializer and deserializer; the
  * answer is read with a byte cap before it reaches the parser.
+ *
+ * A call gets a connection of its own, closed after the answer, unless the
+ * caller gives {@link XmlRpcConnections}: then connections are kept open and
+ * reused (HTTP/1.1 keep-alive, which supervisord's server honours). Deno's
+ * node:http sends a request once more, on a new connection, when the kept
+ * connection it went out on closes before an answer (even if the server had
+ * read it): only calls that are safe to repeat may be given one.
  */
 import { Buffer } from "node:buffer";
 import http from "node:http";
@@ -35,6 +42,34 @@ export interface XmlRpcCallOptions {
   signal?: AbortSignal;
   /** HTTP basic-auth credentials. */
   auth?: { username: string; password: string };
+  /**
+   * Keep-alive connections to reuse. Only for calls that are safe to repeat
+   * (reads): when a kept connection closes before the answer, the runtime
+   * sends the call once more on a new one, though the server may have read it.
+   */
+  connections?: XmlRpcConnections;
+}
+
+/**
+ * Connections kept open between calls to one server. At most one idle
+ * connection is kept (rounds ask one thing at a time); more are opened for
+ * calls made at once and closed after their answers. Idle connections do
+ * not keep the process alive.
+ */
+export class XmlRpcConnections {
+  #agent?: http.Agent;
+
+  /** The agent that pools them (https: an https agent). */
+  agent(secure: boolean): http.Agent {
+    this.#agent ??= new (secure ? https : http).Agent({ keepAlive: true, maxFreeSockets: 1 });
+    return this.#agent;
+  }
+
+  /** Closes every kept connection; later calls open new ones. */
+  close() {
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
 }
 
 /** The server answered with an XML-RPC fault. */
@@ -104,16 +139,13 @@ const CONNECTION_ERRORS: Record<string, string> = {
   ENETUNREACH: "network unreachable",
 };
 
-/** Node-style request options for node:http(s). */
+/** Node-style request options for node:http(s); `agent` false: a connection of the request's own. */
 function requestOptions(
   endpoint: XmlRpcEndpoint,
-  signal: AbortSignal,
   auth: XmlRpcCallOptions["auth"],
+  agent: (secure: boolean) => http.Agent | false,
 ): { secure: boolean; options: Record<string, unknown> } {
-  // One request per connection, on a connection of its own (agent: false):
-  // Deno's default agent may hand a call a socket that is still closing
-  // after a burst of concurrent calls, which fails with ECONNRESET.
-  const headers: Record<string, string> = { Connection: "close" };
+  const headers: Record<string, string> = {};
   if (auth) {
     const credentials = Buffer.from(`${auth.username}:${auth.password}`, "utf8");
     headers.Authorization = `Basic ${credentials.toString("base64")}`;
@@ -125,8 +157,7 @@ function requestOptions(
         socketPath: endpoint.socketPath,
         path: endpoint.path,
         headers,
-        signal,
-        agent: false,
+        agent: agent(false),
       },
     };
   }
@@ -139,8 +170,7 @@ function requestOptions(
       port: Number(url.port || (secure ? 443 : 80)),
       path: `${url.pathname}${url.search}`,
       headers,
-      agent: false,
-      signal,
+      agent: agent(secure),
     },
   };
 }
@@ -198,9 +228,11 @@ function nestingDepth(xml: string, limit: number): number {
   return deepest;
 }
 
+const UTF8 = new TextDecoder();
+
 /** Parses a methodResponse; rejects with what the deserializer reported. */
 function parseAnswer(bytes: Uint8Array): Promise<unknown> {
-  const xml = new TextDecoder().decode(bytes);
+  const xml = UTF8.decode(bytes);
   if (nestingDepth(xml, XMLRPC_MAX_DEPTH) > XMLRPC_MAX_DEPTH) {
     return Promise.reject(
       new XmlRpcTransportError(
@@ -221,35 +253,58 @@ function parseAnswer(bytes: Uint8Array): Promise<unknown> {
  * One POST of `xml`; resolves to the answer's bytes when it is HTTP 200 and
  * at most XMLRPC_ANSWER_LIMIT long. Rejects with a TooLargeError, or with
  * what classify() sorts: a node error with a `code`, or `{ res }` for
- * another status.
+ * another status. `signal` ends the request (and its connection) while it
+ * is under way.
  */
 function post(
   endpoint: XmlRpcEndpoint,
   xml: string,
   signal: AbortSignal,
   auth: XmlRpcCallOptions["auth"],
+  connections: XmlRpcConnections | undefined,
 ): Promise<Uint8Array> {
-  const { secure, options } = requestOptions(endpoint, signal, auth);
+  const { secure, options } = requestOptions(
+    endpoint,
+    auth,
+    (secure) => connections?.agent(secure) ?? false,
+  );
   const body = Buffer.from(xml, "utf8");
   const headers = {
     ...options.headers as Record<string, string>,
     "Content-Type": "text/xml",
     "Content-Length": String(body.length),
+    // a connection of its own is closed by the server after the answer
+    ...connections ? {} : { Connection: "close" },
   };
-  return new Promise((resolve, reject) => {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<Uint8Array>((resolve, reject) => {
+    // the signal is handled here, not given to node:http: a request done with
+    // must never be destroyed later, its connection may serve another call
+    const onAbort = () => request.destroy(new Error("aborted"));
+    const fail = (e: unknown) => {
+      signal.removeEventListener("abort", onAbort);
+      reject(e);
+    };
     const request = (secure ? https : http).request(
       { ...options, method: "POST", headers },
       (response) => {
         if (response.statusCode !== 200) {
           response.destroy();
           const { statusCode, statusMessage } = response;
-          reject({ message: `HTTP ${statusCode}`, res: { statusCode, statusMessage } });
+          fail({ message: `HTTP ${statusCode}`, res: { statusCode, statusMessage } });
           return;
         }
-        readAtMost(response, XMLRPC_ANSWER_LIMIT).then(resolve, reject);
+        readAtMost(response, XMLRPC_ANSWER_LIMIT).then((bytes) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(bytes);
+        }, (e) => {
+          response.destroy();
+          fail(e);
+        });
       },
     );
-    request.on("error", reject);
+    signal.addEventListener("abort", onAbort, { once: true });
+    request.on("error", fail);
     request.end(body);
   });
 }
@@ -265,7 +320,7 @@ export function xmlrpcCall(
   endpoint: XmlRpcEndpoint,
   method: string,
   params: unknown[],
-  { timeoutMs, signal, auth }: XmlRpcCallOptions,
+  { timeoutMs, signal, auth, connections }: XmlRpcCallOptions,
 ): Promise<unknown> {
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -288,7 +343,7 @@ export function xmlrpcCall(
     const onAbort = () => settle(combined.reason ?? new Error("aborted"));
     if (combined.aborted) return onAbort();
     combined.addEventListener("abort", onAbort, { once: true });
-    post(endpoint, Serializer.serializeMethodCall(method, params), combined, auth)
+    post(endpoint, Serializer.serializeMethodCall(method, params), combined, auth, connections)
       .then(parseAnswer)
       .then((value) => settle(undefined, value), (error) => settle(error ?? new Error("failed")));
   });

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { CHECKS } from "../../checks/mod.ts";
+import { SUBCOMMANDS } from "../../commands/mod.ts";
 import { BEHAVIOUR, LISTENER } from "../../lib/cli.ts";
 import { configKeys, helpRows } from "../../lib/option.ts";
 import { CONFIG_REFERENCE } from "../../lib/check_config.ts";
@@ -44,17 +45,6 @@ function helpEntry(help: string, label: string): string | undefined {
     .map((l) => l.trim()).join(" ");
 }
 
-const SUBCOMMANDS = [
-  ...Object.keys(CHECKS),
-  "complex",
-  "run",
-  "httpok",
-  "serve",
-  "heartbeat",
-  "install-compat",
-  "validate",
-];
-
 Deno.test("--help of every listener subcommand lists every flag with its default", async () => {
   for (const definition of Object.values(CHECKS)) {
     const r = await run([definition.name, "--help"]);
@@ -79,23 +69,17 @@ Deno.test("--help of every listener subcommand lists every flag with its default
     helpEntry(http, "--interval") ?? "",
     /^--interval, --check-interval SECONDS .*Default: off/,
   );
-  for (
-    const command of [
-      "complex",
-      "run",
-      "httpok",
-      "serve",
-      "heartbeat",
-      "install-compat",
-      "validate",
-    ]
-  ) {
+  for (const command of SUBCOMMANDS.filter((s) => !(s in CHECKS))) {
     const r = await run([command, "--help"]);
     assert.equal(r.code, 0, `${command} --help`);
     assert.match(r.stdout, /Usage: /, command);
   }
   // the ways to try before deploying, where each applies
-  const tries: [string, string[]][] = [["run", ["--once", "--validate"]], ["httpok", ["--once"]]];
+  const tries: [string, string[]][] = [
+    ["run", ["--once", "--validate"]],
+    ["httpok", ["--once"]],
+    ["memmon", ["--once", "--validate"]],
+  ];
   for (const [command, flags] of tries) {
     const r = await run([command, "--help"]);
     for (const flag of flags) assert.match(r.stdout, new RegExp(`^ {2}${flag} `, "m"), command);
@@ -103,25 +87,21 @@ Deno.test("--help of every listener subcommand lists every flag with its default
   assert.match((await run(["serve", "--help"])).stdout, /^ {2}--validate /m);
   assert.match((await run(["validate", "--help"])).stdout, /^ {2}--kind KIND /m);
   const top = await run(["--help"]);
-  for (
-    const name of [
-      ...Object.keys(CHECKS),
-      "complex",
-      "run",
-      "httpok",
-      "serve",
-      "heartbeat",
-      "install-compat",
-      "validate",
-    ]
-  ) {
+  for (const name of SUBCOMMANDS) {
     assert.match(top.stdout, new RegExp(`^  ${name} `, "m"), `top-level --help lacks ${name}`);
   }
 });
 
 Deno.test("--help fits 80 columns and has Examples (and Environment where supervisord is called)", async () => {
   // guarantee: Help and config errors
-  const talksToSupervisord = [...Object.keys(CHECKS), "complex", "run", "httpok", "serve"];
+  const talksToSupervisord = [
+    ...Object.keys(CHECKS),
+    "complex",
+    "run",
+    "httpok",
+    "memmon",
+    "serve",
+  ];
   for (const command of [...SUBCOMMANDS, undefined]) {
     const r = await run(command ? [command, "--help"] : ["--help"]);
     assert.equal(r.code, 0, `${command} --help`);
@@ -589,7 +569,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
           "--config",
           await file("s2.yaml", 'healthcheck: {failed_headers: {"X": "a\\r\\nb"}}\n'),
         ],
-        /s2\.yaml: healthcheck\.failed_headers\.X: header X: .*CR, LF or NUL/,
+        /s2\.yaml: healthcheck\.failed_headers: header X: .*CR, LF or NUL/,
       ],
       [
         [
@@ -597,7 +577,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
           "--config",
           await file("s3.yaml", "checks: [{name: a, url: 'http://127.0.0.1:6667/'}]\n"),
         ],
-        /s3\.yaml: checks\.0\.url: fetch refuses port 6667/,
+        /s3\.yaml: checks\[0\]\.url: fetch refuses port 6667/,
       ],
       [
         [
@@ -608,7 +588,7 @@ Deno.test("values the runtime cannot honour exit 2 naming the flag or key, in ev
             "checks: [{name: a, address: '127.0.0.1:80', tcp: {timeout: 3000000}}]\n",
           ),
         ],
-        /s4\.yaml: checks\.0\.tcp\.timeout: must be at most 604800/,
+        /s4\.yaml: checks\[0\]\.tcp\.timeout: must be at most 604800/,
       ],
       [["httpok", "-t", "3000000", "http://127.0.0.1:8080/"], atMost("-t/--timeout")],
       [["httpok", "--interval", "3000000", "http://127.0.0.1:8080/"], atMost("--interval")],

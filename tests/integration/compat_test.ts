@@ -13,19 +13,38 @@ async function install(dir: string, ...extra: string[]) {
   }).output();
 }
 
-Deno.test("install-compat writes the seven original names, refusing foreign files", async () => {
+Deno.test("install-compat writes the seven original names and superlance's six, refusing foreign files", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    await Deno.writeTextFile(`${dir}/supervisor_cpu_check`, "#!/usr/bin/python3\n# pip's\n");
+    const foreign = {
+      supervisor_cpu_check: "#!/usr/bin/python3\n# pip's\n",
+      memmon: "#!/usr/bin/python3\n# superlance's\n",
+    };
+    for (const [name, text] of Object.entries(foreign)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
     const refused = await install(dir);
     assert.equal(refused.code, 2);
-    assert.match(new TextDecoder().decode(refused.stderr), /not replacing .*supervisor_cpu_check/);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["supervisor_cpu_check"]);
+    assert.match(
+      new TextDecoder().decode(refused.stderr),
+      /not replacing .*supervisor_cpu_check, .*memmon: not written by install-compat/,
+    );
+    const untouched = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(untouched, ["memmon", "supervisor_cpu_check"]);
+    for (const [name, text] of Object.entries(foreign)) {
+      assert.equal(await Deno.readTextFile(`${dir}/${name}`), text, `${name} left as it was`);
+    }
 
     const forced = await install(dir, "--force");
     assert.equal(forced.code, 0);
     const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
     assert.deepEqual(names, [
+      "crashmail",
+      "crashmailbatch",
+      "crashsms",
+      "fatalmailbatch",
+      "httpok",
+      "memmon",
       "supervisor_complex_check",
       "supervisor_cpu_check",
       "supervisor_file_check",
@@ -37,10 +56,35 @@ Deno.test("install-compat writes the seven original names, refusing foreign file
     for (const name of names) {
       assert.ok(((await Deno.stat(`${dir}/${name}`)).mode! & 0o111) !== 0, `${name} executable`);
     }
-    const help = await new Deno.Command(`${dir}/supervisor_tcp_check`, { args: ["--help"] })
-      .output();
-    assert.match(new TextDecoder().decode(help.stdout), /Usage: supervisor-checks tcp/);
+    const superlance = [
+      "httpok",
+      "memmon",
+      "crashmail",
+      "crashmailbatch",
+      "fatalmailbatch",
+      "crashsms",
+    ];
+    // each superlance name runs the subcommand of that name
+    for (
+      const [wrapper, usage] of [["supervisor_tcp_check", "tcp"], ...superlance.map((n) => [n, n])]
+    ) {
+      const help = await new Deno.Command(`${dir}/${wrapper}`, { args: ["--help"] }).output();
+      assert.match(
+        new TextDecoder().decode(help.stdout),
+        new RegExp(`Usage: supervisor-checks ${usage} `),
+      );
+    }
     assert.equal((await install(dir)).code, 0, "its own wrappers are replaced without --force");
+    for (
+      const [flags, named] of [[["--binary", "/nonexistent"], /--binary: \/nonexistent/], [
+        ["--forse"],
+        /'--forse'/,
+      ]] as const
+    ) {
+      const bad = await install(dir, ...flags);
+      assert.equal(bad.code, 2, flags.join(" "));
+      assert.match(new TextDecoder().decode(bad.stderr), named);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -172,7 +172,12 @@ Deno.test("examples: supervisord sections parse in supervisord and their command
       "complex",
       "run",
       "httpok",
+      "memmon",
       "serve",
+      "crashmail",
+      "crashmailbatch",
+      "fatalmailbatch",
+      "crashsms",
     ]
   ) {
     assert.ok(subcommands.has(sub), `no example runs supervisor-checks ${sub}`);
@@ -191,6 +196,7 @@ Deno.test("examples: the command lines of every listener's and serve's --help va
     await validateArgv(argv.slice(1), {
       WEB_URL: "http://127.0.0.1:8080/",
       ADMIN_PASS: "secret",
+      SMTP_PASSWORD: "secret",
     }, argv.join(" "));
   }
 });

@@ -8,29 +8,16 @@ import { memoryCheck, type MemoryOptions } from "../../checks/memory.ts";
 import type { CheckContext } from "../../lib/check.ts";
 import { parseConfig } from "../../lib/option.ts";
 import {
-  DENO,
+  denoProgram,
   listenerSection,
   REPO,
-  RUN_MAIN,
-  shq,
+  runMain,
   Supervisord,
   waitFor,
 } from "../support/supervisord.ts";
 
 const HOG = `${REPO}tests/fixtures/memory_hog.ts`;
 const PARENT = `${REPO}tests/fixtures/memory_parent.ts`;
-
-/** A [program:x] running a Deno fixture; stopping it stops its children too. */
-function denoProgram(name: string, script: string, args: string[]): string {
-  return `[program:${name}]
-command=${[DENO, "run", "-A", script, ...args].map(shq).join(" ")}
-startsecs=1
-stopwaitsecs=2
-stopasgroup=true
-killasgroup=true
-autorestart=true
-`;
-}
 
 /** RSS figures (MB) of the healthy lines a listener logged for `spec` with `pid`. */
 function healthyRssMb(log: string, spec: string, pid: number): number[] {
@@ -180,17 +167,6 @@ Deno.test("memory: sizes in KB or with a unit, from flags and from JSON", () => 
   assert.equal(options({ max_rss: 1, cumulative: true }).cumulative, true);
   assert.equal(options({ max_rss: 1, cumulative: "false" }).cumulative, false);
 });
-
-async function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
-  const { code, stderr } = await new Deno.Command(DENO, {
-    args: [...RUN_MAIN, ...args],
-    env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  return { code, stderr: new TextDecoder().decode(stderr) };
-}
 
 Deno.test("memory: bad flags are refused at start-up, naming the flag", async () => {
   const cases: [string[], RegExp][] = [

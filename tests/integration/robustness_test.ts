@@ -178,6 +178,63 @@ startsecs=0
 });
 
 /**
+ * Proves: one listener makes round after round over one connection to
+ * supervisord (counted where the proxy accepts them); when the server side
+ * closes it between rounds the next round opens another and loses nothing
+ * (no round fails to list, each round's verdict is logged); and a restart
+ * sends stopProcess and startProcess once each, never again over a kept
+ * connection.
+ */
+Deno.test("robustness: rounds share one kept-open connection to supervisord; a server-side close loses and doubles nothing", async () => {
+  // guarantee: Connections to supervisord
+  const proxyDir = await Deno.makeTempDir({ prefix: "robust-proxy-" });
+  let upstream: string | undefined;
+  try {
+    await using proxy = new RpcProxy(`${proxyDir}/rpc.sock`, () => upstream);
+    await proxy.set("forward");
+    const [port] = freePorts(1);
+    await using sv = await Supervisord.start({
+      sections: (dir) =>
+        webProgram("web", port) +
+        listenerSection(
+          "reuse",
+          ["http", "-n", "reuse", "-g", "web", "-p", String(port), "-u", "/ping"].concat(
+            ["--interval", "1", "-t", "2", "-r", "0", "-v"],
+          ),
+          dir,
+          `environment=SUPERVISOR_SERVER_URL="unix://${proxy.path}"\n`,
+        ),
+    });
+    upstream = sv.url.slice("unix://".length);
+    const { "web:web": pid } = await sv.waitRunning(["web:web"]);
+    const healthy = /web:web \(pid \d+\): http healthy/;
+
+    // (1) four rounds, one connection
+    await waitLogSince(sv, "reuse", 0, healthy, 4);
+    assert.equal(proxy.served.forward, 1, "four rounds over one connection");
+    assert.ok((proxy.forwarded.get("supervisor.getAllProcessInfo") ?? 0) >= 4);
+
+    // (2) the server side closes it between rounds: the next rounds go on over a new one
+    const dropped = await logLength(sv, "reuse");
+    proxy.drop();
+    const after = await waitLogSince(sv, "reuse", dropped, healthy, 3);
+    assert.doesNotMatch(after, /ERROR|nothing checked this round/);
+    assert.equal(proxy.served.forward, 2, "one new connection after the close");
+
+    // (3) a restart: stop and start sent once each
+    await sv.kill("web:web", "SIGSTOP");
+    await sv.waitRestarted("web:web", pid);
+    await sv.waitLog("reuse", /web:web \(pid \d+\): restarted \(stopped, started\)/);
+    assert.equal(proxy.forwarded.get("supervisor.stopProcess"), 1);
+    assert.equal(proxy.forwarded.get("supervisor.startProcess"), 1);
+    assert.equal(await spawns(sv, "web"), 2, "started once more, not twice");
+    await assertProtocolClean(sv);
+  } finally {
+    await Deno.remove(proxyDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/**
  * Proves: a custom check (public API, runListener) that throws for one
  * process and rejects with a non-Error for another yields an `unknown`
  * verdict, logged once as a warning (`check could not run: …; not

@@ -114,6 +114,12 @@ Deno.test("serve: --help lists every flag with its default", async () => {
   for (const d of ["Default: localhost", "Default: 8000", "Default: 8125", "Default: 5"]) {
     assert.ok(r.stdout.includes(d), d);
   }
+  // the config keys, from the declarations the loader validates with
+  const keys = r.stdout.split(/^Config file keys.*$/m)[1]?.split(/^Examples:$/m)[0] ?? "";
+  assert.match(keys, /^ {2}top level +checks, healthcheck, environment$/m);
+  for (
+    const key of ["success_ttl", "failed_headers", "include_os", "sections", "address", "exec"]
+  ) assert.match(keys, new RegExp(`\\b${key}\\b`), key);
 });
 
 Deno.test("serve: start-up errors name the flag or config key and exit 2", async () => {
@@ -146,7 +152,7 @@ Deno.test("serve: start-up errors name the flag or config key and exit 2", async
         [["--config", `${dir}/missing.yaml`], /--config .*missing\.yaml: cannot read/],
         [
           ["--config", bad],
-          /--config .*bad\.yaml: healthcheck\.success_ttl: must be 0 or more seconds/,
+          /--config .*bad\.yaml: checks\[0\]\.http\.port: is required when checks\[0\]\.http\.url is a path; healthcheck\.success_ttl: must be 0 or more seconds/,
         ],
         [
           ["-H", "127.0.0.1", "-P", String(busy.addr.port), "--statsd-port", "0"],
@@ -195,25 +201,29 @@ Deno.test("serve config: every problem is reported at once, by key path", () => 
       { name: "i", address: "127.0.0.1:99999" },
       { name: "j", group: "web", tcp: { port: 1, bogus: true } },
       { name: "k", url: "http://u:p@x/", http: { password: "z" } },
+      { name: "l", group: "web", htp: {} },
+      { group: "web", tcp: { port: 1 } },
     ],
     healthcheck: { failed_status: 700, success_headers: { "bad header": "x" } },
     environment: { sections: { os: {} }, include_os: "no" },
   });
   for (
     const part of [
-      "checks.0.url: 'ftp://x/' is not an http:// or https:// URL",
-      "checks.1.name: 'a' is also the name of checks.0",
-      "checks.1.address: 'no-port' is not host:port",
-      "checks.2: give exactly one target of group, process, url, address, command",
-      "checks.3: give exactly one target of group, process, url, address, command (got group, url)",
-      "checks.4: names no check; add one or more of http, tcp",
-      "checks.5.memory: a url target takes http options only",
-      "checks.5.http.url: comes from checks.5.url; leave it out",
-      "checks.6.http.port: '(x' is not a valid regular expression",
-      "checks.7.process: 'a:b:c' is not a process name",
-      "checks.8.address: port 99999 is out of range",
-      "checks.9.tcp: unknown key 'bogus'",
-      "checks.10.http.password: comes from checks.10.url; leave it out",
+      "checks[0].url: 'ftp://x/' is not an http:// or https:// URL",
+      "checks[1].name: 'a' is also the name of checks[0]",
+      "checks[1].address: 'no-port' is not host:port",
+      "checks[2] (c): give exactly one target of group, process, url, address, command",
+      "checks[3] (d): give exactly one target of group, process, url, address, command (got group, url)",
+      "checks[4] (e): names no check; add one or more of http, tcp",
+      "checks[5].memory: a url target takes http options only",
+      "checks[5].http.url: comes from checks[5].url; leave it out",
+      "checks[6].http.port: '(x' is not a valid regular expression",
+      "checks[7].process: 'a:b:c' is not a process name",
+      "checks[8].address: port 99999 is out of range",
+      "checks[9].tcp: unknown key 'bogus'",
+      "checks[10].http.password: comes from checks[10].url; leave it out",
+      "checks[11] (l): unknown key 'htp' (known: name, group, process, url, address, command, http, tcp,",
+      "checks[12].name: is required",
     ]
   ) assert.ok(message.includes(part), `${part}\n in: ${message}`);
   assert.match(
@@ -222,7 +232,7 @@ Deno.test("serve config: every problem is reported at once, by key path", () => 
       environment: { sections: { os: {} }, include_os: "no" },
       extra: 1,
     }),
-    /healthcheck\.failed_status: must be an HTTP status 200-599; healthcheck\.success_headers\.bad header: header name "bad header" is not an HTTP token.*; environment\.include_os: .*boolean.*; environment\.sections\.os: is a built-in section; switch it with include_os; unknown key 'extra'/,
+    /healthcheck\.failed_status: must be an HTTP status 200-599; healthcheck\.success_headers: header name "bad header" is not an HTTP token.*; environment\.include_os: expected true or false, got 'no'; environment\.sections: 'os' is a built-in section; switch it with include_os; unknown key 'extra' \(top level: checks, healthcheck, environment\)/,
   );
   assert.match(error(null), /--config x\.yaml: is empty/);
 

@@ -151,7 +151,7 @@ checks:
     r.stderr,
     new RegExp(`validate: error: ${badComplex}: .*memory: unknown key 'max_rs'`),
   );
-  assert.match(r.stderr, new RegExp(`validate: error: ${badServe}: checks\\.0\\.url: `));
+  assert.match(r.stderr, new RegExp(`validate: error: ${badServe}: checks\\[0\\]\\.url: `));
 
   const forced = await run(["validate", "--kind", "serve", good]);
   assert.equal(forced.code, 2, "a run config is no serve config");
@@ -201,7 +201,7 @@ Deno.test("--validate on run, complex and serve: no supervisord needed; exit 0 o
   assert.equal(bs.code, 2);
   assert.match(
     bs.stderr,
-    new RegExp(`--config ${badServe}: .*checks\\.0\\.tcp: unknown key 'porx'`),
+    new RegExp(`--config ${badServe}: .*checks\\[0\\]\\.tcp: unknown key 'porx'`),
   );
 
   const both = await run(["http", "-n", "x", "-g", "w", "-p", "80", "--once", "--validate"]);

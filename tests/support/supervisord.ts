@@ -288,3 +288,27 @@ startsecs=0
 ${extra}
 `;
 }
+
+/** A [program:x] running a Deno fixture with -A; stopping it stops its children too. */
+export function denoProgram(name: string, script: string, args: string[]): string {
+  return `[program:${name}]
+command=${[DENO, "run", "-A", script, ...args].map(shq).join(" ")}
+startsecs=1
+stopwaitsecs=2
+stopasgroup=true
+killasgroup=true
+autorestart=true
+`;
+}
+
+/** The entry point run with `args` and no supervisord to reach: its exit status and stderr. */
+export async function runMain(args: string[]): Promise<{ code: number; stderr: string }> {
+  const { code, stderr } = await new Deno.Command(DENO, {
+    args: [...RUN_MAIN, ...args],
+    env: { SUPERVISOR_SERVER_URL: "unix:///nonexistent/supervisor.sock" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}

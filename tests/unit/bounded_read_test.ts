@@ -119,6 +119,46 @@ Deno.test("scanFor and readAtMost: a fetch body that never ends stops at the dea
   }
 });
 
+/** A byte stream (as a fetch body is) of `chunks`, one per pull, each after a macrotask. */
+function byteSource(chunks: Uint8Array[]): ReadableStream<Uint8Array> {
+  let i = 0;
+  return new ReadableStream({
+    type: "bytes",
+    async pull(controller) {
+      await new Promise((r) => setTimeout(r, 0));
+      if (i < chunks.length) controller.enqueue(chunks[i++].slice());
+      else {
+        controller.close();
+        controller.byobRequest?.respond(0); // the read waiting for a byte learns of the end
+      }
+    },
+  });
+}
+
+Deno.test("scanFor and readAtMost: read buffers handed from read to read never mix bodies read at once", async () => {
+  // many bodies at once and one after another: each is read into a buffer another read had
+  for (let round = 0; round < 3; round++) {
+    const bodies = Array.from({ length: 12 }, (_, b) =>
+      Array.from(
+        { length: 4 },
+        (_, c) => enc.encode(`${String.fromCharCode(97 + b).repeat(20_000)}|b${b}c${c}|`),
+      ));
+    const [found, whole] = await Promise.all([
+      Promise.all(
+        bodies.map((chunks, b) =>
+          scanFor(byteSource(chunks), [`|b${b}c3|`, `|b${(b + 1) % 12}c0|`])
+        ),
+      ),
+      Promise.all(bodies.map((chunks) => readAtMost(byteSource(chunks), 1_000_000))),
+    ]);
+    found.forEach((f, b) => assert.deepEqual([...f], [`|b${b}c3|`], `body ${b}`));
+    whole.forEach((bytes, b) => {
+      const expected = bodies[b].map((c) => new TextDecoder().decode(c)).join("");
+      assert.equal(new TextDecoder().decode(bytes), expected, `body ${b}`);
+    });
+  }
+});
+
 Deno.test("formatBytes: binary units", () => {
   assert.equal(formatBytes(4 * 1024 * 1024), "4 MiB");
   assert.equal(formatBytes(64 * 1024), "64 KiB");

@@ -93,6 +93,20 @@ Deno.test("option: a file's values may be JSON numbers, booleans and single valu
   );
 });
 
+Deno.test("option: null in a file is absent, unless the option takes null as a value", () => {
+  const CACHE = options({
+    ttl: option({
+      nullable: true,
+      help: "Seconds; null: never.",
+      parse: (raw) => raw === null ? null : count()(raw),
+      default: 27 as number | null,
+    }),
+    size: option({ help: "Entries.", parse: count(), default: 10 }),
+  });
+  assert.deepEqual(parseConfig(CACHE, { ttl: null, size: null }, "cache"), { ttl: null, size: 10 });
+  assert.deepEqual(parseConfig(CACHE, {}, "cache"), { ttl: 27, size: 10 });
+});
+
 Deno.test("option: groups on one command line; the first group keeps a shared spelling", () => {
   const own = options({
     interval: option({ short: "i", help: "Sample every.", parse: seconds(), default: 60 }),
