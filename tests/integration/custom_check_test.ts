@@ -97,7 +97,7 @@ startsecs=0
   }
 });
 
-Deno.test("custom kind from outside the checkout: --validate accepts it by name, an unknown kind is named", async () => {
+Deno.test("custom kind from outside the checkout: validate and --validate accept it by name, an unknown kind is named", async () => {
   // guarantee: Custom kinds
   const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
   try {
@@ -111,6 +111,7 @@ Deno.test("custom kind from outside the checkout: --validate accepts it by name,
         ["complex", ...select, "-c", '{"not_frozen":{},"memory":{"max_rss":"1GB"}}'],
         ["run", "--config", "checks.yaml", "--validate"],
         ["not_frozen", ...select, "--states", "T"],
+        ["validate", "checks.yaml"],
       ]
     ) {
       const out = await runOutside(dir, file, args);
@@ -127,6 +128,9 @@ Deno.test("custom kind from outside the checkout: --validate accepts it by name,
     const typoRun = await runOutside(dir, file, ["run", "--config", "typo.yaml", "--validate"]);
     assert.equal(typoRun.code, 2);
     assert.match(typoRun.stderr, /checks\[0\] \(b_frozen\): unknown key 'not_frozn'/);
+    const typoFile = await runOutside(dir, file, ["validate", "typo.yaml"]);
+    assert.equal(typoFile.code, 2);
+    assert.match(typoFile.stderr, /typo\.yaml: checks\[0\] \(b_frozen\): unknown key 'not_frozn'/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
