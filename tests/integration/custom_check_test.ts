@@ -41,57 +41,64 @@ checks:
     not_frozen: { states: T }
 `;
 
-Deno.test("custom kind from outside the checkout: complex -c and run --config restart a frozen process, not a running one", async () => {
+Deno.test("custom kind from outside the checkout: complex -c, run --config and its own subcommand restart a frozen process, not a running one", async () => {
   // guarantee: Custom kinds
   const dir = await Deno.makeTempDir({ prefix: "my-binary-" });
   try {
     assert.ok(!dir.startsWith(REPO));
     const file = await copyExample(dir);
     await Deno.writeTextFile(`${dir}/checks.yaml`, RUN_YAML);
-    const listener = (name: string, args: string[], logs: string) =>
-      `[eventlistener:${name}]
-command=${[DENO, ...runArgs(file), ...args].map(shq).join(" ")}
-directory=${dir}
-events=TICK_5
-stderr_logfile=${logs}/${name}.err.log
-startsecs=0
-`;
-    const programs = ["a:a1", "a:a2", "b:b1", "b:b2"];
+    const interval = ["--interval", "1"];
+    // group → the listener that checks it with the user's kind, and how
+    const listeners: Record<string, [string, string[]]> = {
+      a: ["complex_frozen", [
+        "complex",
+        "-n",
+        "a_frozen",
+        "-g",
+        "a",
+        ...interval,
+        "-c",
+        '{"not_frozen":{}}',
+      ]],
+      b: ["run_frozen", ["run", "--config", `${dir}/checks.yaml`]],
+      c: ["own_frozen", ["not_frozen", "-n", "c_frozen", "-g", "c", ...interval]],
+    };
+    const groups = Object.keys(listeners);
     await using sv = await Supervisord.start({
       sections: (logs) =>
-        programs.map((spec) =>
-          `[program:${spec.split(":")[1]}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n`
-        ).join("") +
-        `[group:a]\nprograms=a1,a2\n[group:b]\nprograms=b1,b2\n` +
-        listener("complex_frozen", [
-          "complex",
-          "-n",
-          "a_frozen",
-          "-g",
-          "a",
-          "--interval",
-          "1",
-          "-c",
-          '{"not_frozen":{}}',
-        ], logs) +
-        listener("run_frozen", ["run", "--config", `${dir}/checks.yaml`], logs),
+        groups.map((g) =>
+          [1, 2].map((i) => `[program:${g}${i}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n`)
+            .join("") +
+          `[group:${g}]\nprograms=${g}1,${g}2\n` +
+          `[eventlistener:${listeners[g][0]}]
+command=${[DENO, ...runArgs(file), ...listeners[g][1]].map(shq).join(" ")}
+directory=${dir}
+events=TICK_5
+stderr_logfile=${logs}/${listeners[g][0]}.err.log
+startsecs=0
+`
+        ).join(""),
     });
-    const before = await sv.waitRunning(programs);
-    await sv.kill("a:a2", "SIGSTOP");
-    await sv.kill("b:b2", "SIGSTOP");
-    await sv.waitRestarted("a:a2", before["a:a2"]);
-    await sv.waitRestarted("b:b2", before["b:b2"]);
-    for (const [listener, spec] of [["complex_frozen", "a:a2"], ["run_frozen", "b:b2"]]) {
-      const log = await sv.waitLog(listener, new RegExp(`${spec} \\(pid \\d+\\): restarted`));
+    const before = await sv.waitRunning(groups.flatMap((g) => [`${g}:${g}1`, `${g}:${g}2`]));
+    for (const g of groups) await sv.kill(`${g}:${g}2`, "SIGSTOP");
+    for (const g of groups) {
+      const frozen = `${g}:${g}2`;
+      await sv.waitRestarted(frozen, before[frozen]);
+      const log = await sv.waitLog(
+        listeners[g][0],
+        new RegExp(`${frozen} \\(pid \\d+\\): restarted`),
+      );
       assert.match(
         log,
         new RegExp(
-          `${spec} \\(pid \\d+\\): not_frozen unhealthy: process state is T \\(stopped\\)`,
+          `${frozen} \\(pid \\d+\\): not_frozen unhealthy: process state is T \\(stopped\\)`,
         ),
       );
     }
-    assert.equal((await sv.process("a:a1")).pid, before["a:a1"]);
-    assert.equal((await sv.process("b:b1")).pid, before["b:b1"]);
+    for (const g of groups) {
+      assert.equal((await sv.process(`${g}:${g}1`)).pid, before[`${g}:${g}1`]);
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
