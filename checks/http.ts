@@ -274,6 +274,133 @@ export function targetUrl(
   return new URL(`http://${hostPart}:${port}${options.url}`);
 }
 
+/** One request and what to expect of its answer. */
+export interface HttpRequest {
+  url: URL;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  client?: Deno.HttpClient;
+  /** Seconds, connect to the body's last byte. */
+  timeout: number;
+  expectStatus: (status: number) => boolean;
+  /** Text the body must contain. */
+  expectBody?: string;
+  /** Texts the body must not contain. */
+  failBody?: string[];
+}
+
+/** An answer's status line and how long it took. */
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  ms: number;
+}
+
+/** What one request found, before a check words it. */
+export type HttpOutcome =
+  /** the caller's signal aborted it */
+  | { kind: "aborted" }
+  /** no answer within the timeout */
+  | { kind: "no-answer" }
+  /** fetch refused to send it (a blocked port): configuration, not the service */
+  | { kind: "refused"; why: string }
+  /** connection refused, reset, TLS… */
+  | { kind: "error"; why: string }
+  | ({ kind: "bad-status" } & HttpAnswer)
+  /** the body did not end within the timeout */
+  | ({ kind: "incomplete" } & HttpAnswer)
+  | ({ kind: "unreadable"; why: string } & HttpAnswer)
+  | ({ kind: "lacks" | "contains"; text: string } & HttpAnswer)
+  | ({ kind: "ok" } & HttpAnswer);
+
+/**
+ * Sends one request, redirects not followed. The timeout runs to the body's
+ * last byte: the body is always read to its end (so headers followed by a
+ * stall fail), through a sliding window, never held whole.
+ */
+export async function request(r: HttpRequest, signal: AbortSignal): Promise<HttpOutcome> {
+  const timeout = AbortSignal.timeout(r.timeout * 1000);
+  const started = performance.now();
+  let response: Response;
+  try {
+    response = await fetch(r.url, {
+      method: r.method,
+      headers: r.headers,
+      body: r.body,
+      redirect: "manual",
+      signal: AbortSignal.any([signal, timeout]),
+      client: r.client,
+    });
+  } catch (e) {
+    if (signal.aborted) return { kind: "aborted" };
+    if (timeout.aborted) return { kind: "no-answer" };
+    const refused = requestRefused(e);
+    return refused
+      ? { kind: "refused", why: refused }
+      : { kind: "error", why: describeFetchError(e) };
+  }
+  const answer = () => ({
+    status: response.status,
+    statusText: response.statusText,
+    ms: Math.round(performance.now() - started),
+  });
+  if (!r.expectStatus(response.status)) {
+    const bad = answer();
+    await response.body?.cancel().catch(() => {});
+    return { kind: "bad-status", ...bad };
+  }
+  const failBody = r.failBody ?? [];
+  let found: Set<string>;
+  try {
+    const needles = r.expectBody === undefined ? failBody : [r.expectBody, ...failBody];
+    found = await scanFor(response.body, needles, started + r.timeout * 1000);
+  } catch (e) {
+    if (signal.aborted) return { kind: "aborted" };
+    if (timeout.aborted || e instanceof DeadlineError) return { kind: "incomplete", ...answer() };
+    return { kind: "unreadable", why: describeFetchError(e), ...answer() };
+  }
+  if (r.expectBody !== undefined && !found.has(r.expectBody)) {
+    return { kind: "lacks", text: r.expectBody, ...answer() };
+  }
+  const unwanted = failBody.find((s) => found.has(s));
+  if (unwanted !== undefined) return { kind: "contains", text: unwanted, ...answer() };
+  return { kind: "ok", ...answer() };
+}
+
+/** The http check's wording of an outcome. */
+function httpVerdict(target: string, o: HttpOptions, r: HttpOutcome): Verdict {
+  switch (r.kind) {
+    case "aborted":
+      return unknown(`${target}: aborted`);
+    case "no-answer":
+      return unhealthy(`${target}: no answer within ${o.timeout}s`);
+    case "refused":
+      return unknown(`${target}: configuration error: ${r.why}`);
+    case "error":
+      return unhealthy(`${target}: ${r.why}`);
+    case "bad-status":
+      return unhealthy(
+        `${target}: HTTP ${r.status} in ${r.ms} ms, expected ${o.expectStatus.text}`,
+      );
+    case "incomplete":
+      return unhealthy(
+        `${target}: HTTP ${r.status} but the body was not complete within ${o.timeout}s`,
+      );
+    case "unreadable":
+      return unhealthy(`${target}: reading the body failed: ${r.why}`);
+    case "lacks":
+    case "contains":
+      return unhealthy(
+        `${target}: HTTP ${r.status} in ${r.ms} ms but the body ${r.kind} ${
+          JSON.stringify(r.text)
+        }`,
+      );
+    case "ok":
+      return healthy(`${target}: HTTP ${r.status} in ${r.ms} ms`);
+  }
+}
+
 export const httpCheck: CheckDefinition<HttpOptions> = {
   name: "http",
   description: "Restart processes whose HTTP endpoint does not answer as expected.",
@@ -283,58 +410,16 @@ export const httpCheck: CheckDefinition<HttpOptions> = {
     const url = targetUrl(o, process);
     // a password in -u is sent, never shown
     const target = `${o.method} ${maskSecrets(url.href)}`;
-    const timeout = AbortSignal.timeout(o.timeout * 1000);
-    const signal = AbortSignal.any([ctx.signal, timeout]);
-    const started = performance.now();
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: o.method,
-        headers: o.headers,
-        body: o.body,
-        redirect: "manual",
-        signal,
-        client: o.client,
-      });
-    } catch (e) {
-      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
-      if (timeout.aborted) return unhealthy(`${target}: no answer within ${o.timeout}s`);
-      // fetch refused the request itself (e.g. a blocked port from -p's regex): not the service
-      const refused = requestRefused(e);
-      if (refused) return unknown(`${target}: configuration error: ${refused}`);
-      return unhealthy(`${target}: ${describeFetchError(e)}`);
-    }
-    if (!o.expectStatus.accepts(response.status)) {
-      const ms = Math.round(performance.now() - started);
-      await response.body?.cancel().catch(() => {});
-      return unhealthy(
-        `${target}: HTTP ${response.status} in ${ms} ms, expected ${o.expectStatus.text}`,
-      );
-    }
-    // The timeout runs to the body's last byte: the body is always read to its
-    // end (so headers followed by a stall are unhealthy), through a sliding
-    // window, never held whole.
-    let found: Set<string>;
-    try {
-      const needles = o.expectBody === undefined ? [] : [o.expectBody];
-      found = await scanFor(response.body, needles, started + o.timeout * 1000);
-    } catch (e) {
-      if (ctx.signal.aborted) return unknown(`${target}: aborted`);
-      if (timeout.aborted || e instanceof DeadlineError) {
-        return unhealthy(
-          `${target}: HTTP ${response.status} but the body was not complete within ${o.timeout}s`,
-        );
-      }
-      return unhealthy(`${target}: reading the body failed: ${describeFetchError(e)}`);
-    }
-    const ms = Math.round(performance.now() - started);
-    if (o.expectBody !== undefined && !found.has(o.expectBody)) {
-      return unhealthy(
-        `${target}: HTTP ${response.status} in ${ms} ms but the body lacks ${
-          JSON.stringify(o.expectBody)
-        }`,
-      );
-    }
-    return healthy(`${target}: HTTP ${response.status} in ${ms} ms`);
+    const outcome = await request({
+      url,
+      method: o.method,
+      headers: o.headers,
+      body: o.body,
+      client: o.client,
+      timeout: o.timeout,
+      expectStatus: o.expectStatus.accepts,
+      expectBody: o.expectBody,
+    }, ctx.signal);
+    return httpVerdict(target, o, outcome);
   },
 };

@@ -16,7 +16,7 @@ import { combine, parseConfig } from "./option.ts";
 import { LOG, POLICY } from "./settings.ts";
 import { Notifier, NOTIFY } from "./notify.ts";
 import { redact } from "./redact.ts";
-import { Runner } from "./runner.ts";
+import { Runner, type RunnerParts } from "./runner.ts";
 import { ignoreSigusr1 } from "./sigusr1.ts";
 import { ProcessSelector } from "./select.ts";
 import { SupervisorClient, SupervisorConfigError } from "./supervisor.ts";
@@ -52,6 +52,10 @@ export function warnUnlessSigusr1Ignored(logger: Logger): void {
 export interface ListenerJob {
   settings: ListenerSettings;
   checks: ConfiguredCheck[];
+  /** A shared probe, restart hooks, a reporter (httpok's); given the job's notifier. */
+  parts?: (notifier: Notifier) => RunnerParts;
+  /** What is checked, for the start-up line (default: the checks' names). */
+  summary?: string;
 }
 
 /**
@@ -92,19 +96,20 @@ export async function listen(
     if (mode !== "once") guardRestarts(logger, log.format);
     const client = SupervisorClient.fromEnv();
     notifiers = [];
-    runners = prepared.map(({ settings, checks }) => {
+    runners = prepared.map(({ settings, checks, parts, summary }) => {
       const jobLogger = logger.named(settings.checkName);
       const notifier = new Notifier(settings.notify, jobLogger);
       notifiers.push(notifier);
-      if (mode === "once") return new Runner(settings, checks, client, jobLogger);
+      const seams = parts?.(notifier);
+      if (mode === "once") return new Runner(settings, checks, client, jobLogger, undefined, seams);
       jobLogger.info(
-        `listening: ${checks.map((c) => c.definition.name).join("+")} check of ` +
+        `listening: ${summary ?? `${checks.map((c) => c.definition.name).join("+")} check`} of ` +
           `${settings.selector.describe()} via ${client.display}` +
           (settings.interval ? `, every ${settings.interval}s` : ", on TICK events") +
           (settings.dryRun ? ", DRY RUN (nothing is restarted)" : "") +
           (notifier.enabled ? `, notifying ${notifier.describe()}` : ""),
       );
-      return new Runner(settings, checks, client, jobLogger, notifier);
+      return new Runner(settings, checks, client, jobLogger, notifier, seams);
     });
     const { metrics } = prepared[0].settings;
     if (metrics && mode !== "once") serveListenerMetrics(metrics, logger, stopMetrics.signal);

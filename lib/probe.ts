@@ -88,3 +88,24 @@ export async function probe(
   recordVerdict(check.definition.name, verdict.status, durationMs);
   return { ...verdict, check: check.definition.name, attempts: attempt, durationMs };
 }
+
+/**
+ * Runs a verdict that depends on no process (httpok's URL) once, under the
+ * kind `name`: timed and counted as probe() does, a throw being `unknown`.
+ */
+export async function probeShared<V extends Verdict>(
+  name: string,
+  run: (signal: AbortSignal) => Promise<V>,
+  signal: AbortSignal,
+): Promise<ProbeResult & Partial<V>> {
+  const started = performance.now();
+  let verdict: V | Verdict;
+  try {
+    verdict = await Promise.race([run(signal), aborted(signal)]);
+  } catch (e) {
+    verdict = unknown(`check could not run: ${(e as Error)?.message ?? String(e)}`);
+  }
+  const durationMs = Math.round(performance.now() - started);
+  recordVerdict(name, verdict.status, durationMs);
+  return { ...verdict, check: name, attempts: 1, durationMs } as ProbeResult & Partial<V>;
+}

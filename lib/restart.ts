@@ -2,7 +2,9 @@
  * Restarting a process through supervisord, safely: only a process that is
  * still RUNNING with the pid that failed its check is touched (re-read
  * right before acting), then stopProcess and startProcess, each step's
- * fault reported by name.
+ * fault reported by name. RestartHooks adapt it without a second path: a
+ * step before the stop (httpok's gcore), another way to restart (httpok's
+ * --restart-command), both after the re-read and under the finisher.
  *
  * Restarts are tracked for the whole OS process, whoever asks (each entry
  * of `run --config`, httpok): a second request for a process whose restart
@@ -44,6 +46,22 @@ export interface RestartResult {
   newPid?: number;
   /** it was stopped by a signal (state T) and was sent SIGCONT to act on the stop */
   resumed?: boolean;
+  /** what RestartHooks.before said (a core dump's output) */
+  before?: string;
+}
+
+/**
+ * How a listener adapts the careful restart (httpok: a core dump first,
+ * --restart-command instead of stop and start). Both run only once the
+ * process has been re-read RUNNING with the pid that failed.
+ */
+export interface RestartHooks {
+  /** Runs before the stop; what it says goes into RestartResult.before. */
+  before?(process: ProcessInfo): Promise<string>;
+  /** Restarts it another way than stopProcess/startProcess, held by the finisher all the same. */
+  instead?(process: ProcessInfo): Promise<{ ok: boolean; detail: string }>;
+  /** How a dry run says what the hooks would add (" after a core dump (gcore not run)"). */
+  dryRun?: string;
 }
 
 /**
@@ -163,6 +181,7 @@ export interface RestartOptions {
   signal?: AbortSignal;
   /** where /proc is read (tests: a missing one) */
   procRoot?: string;
+  hooks?: RestartHooks;
 }
 
 /**
@@ -173,7 +192,7 @@ export interface RestartOptions {
 export function restartProcess(
   client: SupervisorClient,
   failed: ProcessInfo,
-  { owner = "another check", signal, procRoot = PROC_ROOT }: RestartOptions = {},
+  { owner = "another check", signal, procRoot = PROC_ROOT, hooks }: RestartOptions = {},
 ): Promise<RestartResult> {
   const spec = namespec(failed);
   const running = inFlight.get(spec);
@@ -189,7 +208,7 @@ export function restartProcess(
   }
   let markHeld!: (held: boolean) => void;
   const held = new Promise<boolean>((resolve) => markHeld = resolve);
-  const done = stopAndStart(client, failed, owner, procRoot, markHeld).finally(() => {
+  const done = stopAndStart(client, failed, owner, procRoot, markHeld, hooks).finally(() => {
     markHeld(false);
     inFlight.delete(spec);
   });
@@ -223,6 +242,7 @@ async function stopAndStart(
   owner: string,
   procRoot: string,
   markHeld: (held: boolean) => void,
+  hooks: RestartHooks = {},
 ): Promise<RestartResult> {
   const spec = namespec(failed);
   const current = await reread(client, spec);
@@ -240,12 +260,19 @@ async function stopAndStart(
     };
   }
 
+  const before = await hooks.before?.(current);
   // from here on the process may be left stopped: the finisher must know before the stop
   const holder = finisher;
   const held = await holder?.begin(spec, current.pid, owner) ?? false;
   markHeld(held);
   try {
-    return await stopThenStart(client, spec, current.pid, procRoot);
+    const result = hooks.instead
+      ? await hooks.instead(current).then(({ ok, detail }): RestartResult => ({
+        outcome: ok ? "restarted" : "failed",
+        detail,
+      }))
+      : await stopThenStart(client, spec, current.pid, procRoot);
+    return before === undefined ? result : { ...result, before };
   } finally {
     if (held) await holder?.end(spec);
   }
@@ -287,6 +314,11 @@ async function stopThenStart(
     newPid: await pidAfterStart(client, spec),
     resumed,
   };
+}
+
+/** A stopped process's state in words: `EXITED with status 3`, `FATAL`. */
+export function stateText(p: ProcessInfo): string {
+  return p.statename === "EXITED" ? `EXITED with status ${p.exitstatus}` : p.statename;
 }
 
 /** States `--revive` starts again: given up (FATAL) or exited with a failure status. */

@@ -1,6 +1,9 @@
 /**
- * The runner: one round = select processes → run every check on every
- * RUNNING selected process concurrently → decide (lib/policy.ts) → restart.
+ * The runner, for every listener and httpok: one round = select processes →
+ * obtain verdicts (every check on every RUNNING selected process
+ * concurrently, or one SharedProbe for them all) → decide (lib/policy.ts) →
+ * act (lib/restart.ts, adapted by RestartHooks) → report (per restart
+ * through the Notifier, or the whole round to a Reporter).
  *
  * Only an `unhealthy` verdict can lead to a restart; `unknown` (configuration
  * error, a check that threw, the listener stopping) is logged and the
@@ -9,29 +12,101 @@
  * (a frozen process waits out its stopwaitsecs) does not delay the checks of
  * the other processes; a process being restarted is not judged meanwhile.
  */
-import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
-import type { LogFields, Logger } from "./log.ts";
+import {
+  type ConfiguredCheck,
+  namespec,
+  type ProcessInfo,
+  type Verdict,
+  type VerdictStatus,
+} from "./check.ts";
+import type { Level, LogFields, Logger } from "./log.ts";
 import type { Notifier } from "./notify.ts";
 import { describeRestarts, describeStreak, ProcessTracker } from "./policy.ts";
 import { EventListenerDetector } from "./event_listeners.ts";
-import { probe, type ProbeResult } from "./probe.ts";
+import { probe, type ProbeResult, probeShared } from "./probe.ts";
 import {
   countRestart,
   needsRevival,
+  type RestartHooks,
   restartProcess,
   type RestartResult,
   reviveProcess,
+  stateText,
 } from "./restart.ts";
 import { RoundScheduler } from "./schedule.ts";
-import type { ProcessSelector } from "./select.ts";
 import type { PolicySettings } from "./settings.ts";
 import { STATE_RUNNING, type SupervisorClient, SupervisorUnavailable } from "./supervisor.ts";
 
+/** Which processes a round looks at; lib/select.ts's ProcessSelector is one. */
+export interface Selection {
+  /** Every process but the event listeners. */
+  readonly any: boolean;
+  /** Selects nothing on purpose (httpok without -p or -a): no "no process matches" warning. */
+  readonly none?: boolean;
+  matches(p: Pick<ProcessInfo, "group" | "name">): boolean;
+  describe(): string;
+  /** The names it gives that supervisord lacks (httpok's -p). */
+  missing?(all: ProcessInfo[]): string[];
+}
+
 export interface RunnerSettings extends PolicySettings {
   checkName: string;
-  selector: ProcessSelector;
+  selector: Selection;
   /** How messages name a setting: the flag (`--max-restarts`) or the config key. */
   naming?: "flag" | "key";
+}
+
+/**
+ * A verdict that depends on no process (httpok's URL): obtained once per
+ * round and applied to every selected RUNNING process.
+ */
+export interface SharedProbe {
+  /** Its kind, in logs and metrics (`url`). */
+  kind: string;
+  /** What it probes, for messages (the URL, its password hidden). */
+  target: string;
+  /** Probe even when no selected process is RUNNING (superlance's -e; -E: false). */
+  eager: boolean;
+  run(signal: AbortSignal): Promise<Verdict>;
+}
+
+/** What a round did about one selected process. */
+export type Step =
+  | { kind: "not-running" }
+  | { kind: "grace"; age: number }
+  | { kind: "waiting"; failures: number }
+  | { kind: "suppressed"; first: boolean; restarts: number; revive: boolean }
+  | { kind: "deferred"; busy: number; revive: boolean }
+  | { kind: "dry-run"; revive: boolean }
+  /** `result` is set once it has ended */
+  | { kind: "restart" | "revive"; result?: RestartResult };
+
+/** One round as a Reporter sees it, once every restart it started has ended. */
+export interface RoundRecord {
+  /** ISO 8601 time the round started. */
+  time: string;
+  /** Every process supervisord reported. */
+  processes: ProcessInfo[];
+  /** Names the selection gives that supervisord lacks (Selection.missing). */
+  missing: string[];
+  /** The shared verdict, when one was obtained. */
+  shared?: ProbeResult;
+  /** Its failure streak, this round included. */
+  sharedFailures: number;
+  /** In the order decided. */
+  steps: { process: ProcessInfo; step: Step }[];
+}
+
+/** Reports whole rounds (httpok's mail) instead of one notification per restart. */
+export interface Reporter {
+  roundEnded(round: RoundRecord): void;
+}
+
+/** The parts that make a runner httpok (or anything else than per-process checks). */
+export interface RunnerParts {
+  shared?: SharedProbe;
+  hooks?: RestartHooks;
+  reporter?: Reporter;
 }
 
 export interface ProcessReport {
@@ -44,18 +119,27 @@ export interface RoundReport {
   completed: boolean;
   /** why it was not completed */
   error?: string;
-  /** the selection matched no process */
+  /** the selection matched no process, or some name it gives matched none */
   nothingSelected?: boolean;
   processes: ProcessReport[];
 }
 
 const nowSeconds = () => Date.now() / 1000;
 
+/** What a round collects while it runs. */
+interface Round {
+  record: RoundRecord;
+  /** The restarts it started. */
+  actions: Promise<void>[];
+}
+
 export class Runner {
   readonly #shutdown = new AbortController();
   readonly #scheduler: RoundScheduler<RoundReport>;
   readonly #trackers = new Map<string, ProcessTracker>();
-  /** Restarts under way, and how many per group. */
+  /** The shared verdict's streak (RunnerParts.shared). */
+  readonly #sharedTracker: ProcessTracker;
+  /** Restarts under way (and round reports waiting for them), and how many per group. */
   readonly #restarts = new Set<Promise<void>>();
   readonly #restartingInGroup = new Map<string, number>();
   /** Last message of each repeating warning: repeats go to debug. */
@@ -72,6 +156,7 @@ export class Runner {
     private readonly client: SupervisorClient,
     private readonly logger: Logger,
     private readonly notifier?: Notifier,
+    private readonly parts: RunnerParts = {},
   ) {
     this.#scheduler = new RoundScheduler(
       settings.interval,
@@ -80,6 +165,7 @@ export class Runner {
       () => [...this.#inFlight].join(", "),
     );
     this.#listeners = new EventListenerDetector(client);
+    this.#sharedTracker = new ProcessTracker(settings.policy);
   }
 
   /**
@@ -121,10 +207,14 @@ export class Runner {
   }
 
   async round(signal: AbortSignal, once = false): Promise<RoundReport> {
+    const time = new Date().toISOString();
+    const { selector } = this.settings;
+    let all: ProcessInfo[];
     let selected: ProcessInfo[];
     try {
-      const { selector } = this.settings;
-      selected = (await this.client.getAllProcessInfo()).filter((p) => selector.matches(p));
+      all = await this.client.getAllProcessInfo();
+      // a listener never judges itself
+      selected = all.filter((p) => selector.matches(p) && !this.#listeners.isSelf(p));
       if (selector.any) selected = await this.#listeners.withoutListeners(selected);
     } catch (e) {
       const message = e instanceof SupervisorUnavailable
@@ -133,23 +223,127 @@ export class Runner {
       if (!once) this.logger.error(`${message}; nothing checked this round, retrying next round`);
       return { completed: false, error: message, processes: [] };
     }
-    const nothingSelected = selected.length === 0;
+    const nothingSelected = selected.length === 0 && !selector.none;
+    const missing = selector.missing?.(all) ?? [];
     if (!once) {
-      this.#warnOnChange(
+      this.#sayOnChange(
+        "warn",
         "selection",
-        nothingSelected ? `no process matches ${this.settings.selector.describe()}` : undefined,
+        nothingSelected ? `no process matches ${selector.describe()}` : undefined,
+      );
+      this.#sayOnChange(
+        "warn",
+        "missing",
+        missing.length ? `not found in supervisord: ${missing.join(", ")}` : undefined,
       );
     }
     this.#forgetAllBut(new Set(selected.map(namespec)));
-    const reports = await Promise.all(
-      selected.map((p) => once ? this.#judge(p, signal) : this.#handle(p, signal)),
-    );
-    return { completed: true, nothingSelected, processes: reports.filter((r) => r !== undefined) };
+    const shared = await this.#probeShared(selected, signal, once);
+    if (once) {
+      const processes = await Promise.all(selected.map((p) => this.#judge(p, signal, shared)));
+      // nothing selected: the shared verdict stands for itself
+      if (selected.length === 0 && this.parts.shared) {
+        processes.push({ process: this.#sharedTarget(), results: shared ? [shared] : [] });
+      }
+      return { completed: true, nothingSelected: nothingSelected || missing.length > 0, processes };
+    }
+    const round: Round = {
+      record: {
+        time,
+        processes: all,
+        missing,
+        shared,
+        sharedFailures: this.#sharedTracker.consecutiveFailures,
+        steps: [],
+      },
+      actions: [],
+    };
+    // the longest-failing first: with a shared verdict they are decided in
+    // this order, so a restart deferred by the parallel limit goes first next time
+    const failures = (p: ProcessInfo) => this.#trackers.get(namespec(p))?.consecutiveFailures ?? 0;
+    selected.sort((a, b) => failures(b) - failures(a));
+    const reports = await Promise.all(selected.map((p) => this.#handle(p, signal, round, shared)));
+    this.#report(round);
+    return {
+      completed: true,
+      nothingSelected,
+      processes: reports.filter((r) => r !== undefined),
+    };
   }
 
-  /** --once: the checks' verdicts on one process, with no decision; not RUNNING: no results. */
-  async #judge(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport> {
+  /**
+   * The shared verdict of this round (one probe for every process), logged
+   * once; undefined without a shared probe, or when it is not eager and no
+   * selected process is RUNNING.
+   */
+  async #probeShared(
+    selected: ProcessInfo[],
+    signal: AbortSignal,
+    once: boolean,
+  ): Promise<ProbeResult | undefined> {
+    const shared = this.parts.shared;
+    if (!shared) return undefined;
+    const idle = !shared.eager && !selected.some((p) => p.state === STATE_RUNNING);
+    if (!once) {
+      this.#sayOnChange(
+        "info",
+        "not eager",
+        idle
+          ? `${shared.kind} not checked: none of ${this.selection} is RUNNING (not eager; ` +
+            `repeats are logged with ${this.#verbose()})`
+          : undefined,
+      );
+    }
+    if (idle) return undefined;
+    this.#inFlight.add(shared.target);
+    const result = await probeShared(shared.kind, (s) => shared.run(s), signal)
+      .finally(() => this.#inFlight.delete(shared.target));
+    if (once || signal.aborted) return result;
+    this.#sharedTracker.observe(result.status, result.message, nowSeconds());
+    const fields = { verdict: result.status, durationMs: result.durationMs };
+    const line = `${shared.kind} ${result.status}: ${result.message}`;
+    if (result.status === "unknown") {
+      this.#sayOnChange(
+        "warn",
+        "shared",
+        `${line}; not restarting (repeats are logged with ${this.#verbose()})`,
+        fields,
+      );
+      return result;
+    }
+    this.#lastWarning.delete("shared");
+    // every suppression already said: the failure is no news
+    const trackers = selected.flatMap((p) => this.#trackers.get(namespec(p)) ?? []);
+    const known = trackers.length > 0 && trackers.every((t) => t.suppressed);
+    if (result.status === "healthy") this.logger.debug(line, fields);
+    else this.logger.log(known ? "debug" : "warn", line, { ...fields, reason: shared.kind });
+    return result;
+  }
+
+  /** The shared probe's target as a row of --once when nothing is selected. */
+  #sharedTarget(): ProcessInfo {
+    const name = this.parts.shared?.target ?? "";
+    return { name, group: "", pid: 0, state: STATE_RUNNING, statename: "RUNNING", start: 0 };
+  }
+
+  /** Hands the round to the reporter once every restart it started has ended. */
+  #report(round: Round) {
+    const reporter = this.parts.reporter;
+    if (!reporter) return;
+    const done: Promise<void> = Promise.all(round.actions)
+      .then(() => reporter.roundEnded(round.record))
+      .finally(() => this.#restarts.delete(done));
+    this.#restarts.add(done);
+  }
+
+  /** --once: the verdicts on one process, with no decision; not RUNNING: no results. */
+  async #judge(
+    process: ProcessInfo,
+    signal: AbortSignal,
+    shared?: ProbeResult,
+  ): Promise<ProcessReport> {
     if (process.state !== STATE_RUNNING) return { process, results: [] };
+    if (this.parts.shared) return { process, results: shared ? [shared] : [] };
     const spec = namespec(process);
     return {
       process,
@@ -171,14 +365,13 @@ export class Runner {
       : `--${key.replaceAll("_", "-")} ${value}`;
   }
 
-  /** Logs a warning when it differs from the last one under `key`; repeats go to debug. */
-  #warnOnChange(key: string, message: string | undefined, fields?: LogFields) {
+  /** Logs a message when it differs from the last one under `key`; repeats go to debug. */
+  #sayOnChange(level: Level, key: string, message: string | undefined, fields?: LogFields) {
     if (message === undefined) {
       this.#lastWarning.delete(key);
       return;
     }
-    if (this.#lastWarning.get(key) === message) this.logger.debug(message, fields);
-    else this.logger.warn(message, fields);
+    this.logger.log(this.#lastWarning.get(key) === message ? "debug" : level, message, fields);
     this.#lastWarning.set(key, message);
   }
 
@@ -211,17 +404,26 @@ export class Runner {
     return state;
   }
 
-  async #handle(process: ProcessInfo, signal: AbortSignal): Promise<ProcessReport | undefined> {
+  async #handle(
+    process: ProcessInfo,
+    signal: AbortSignal,
+    round: Round,
+    shared?: ProbeResult,
+  ): Promise<ProcessReport | undefined> {
     const spec = namespec(process);
     const fields = { process: spec, pid: process.pid || undefined };
     const tracker = this.#tracker(spec);
+    const step = (s: Step) => round.record.steps.push({ process, step: s });
     if (tracker.restarting) {
       this.logger.debug("restart under way, not judged this round", fields);
       return undefined;
     }
     if (process.state !== STATE_RUNNING) {
-      if (this.settings.revive && needsRevival(process)) this.#revive(process, tracker);
-      else this.logger.debug(`not checked: ${process.statename}`, fields);
+      if (this.settings.revive && needsRevival(process)) this.#revive(process, tracker, round);
+      else {
+        this.logger.debug(`not checked: ${process.statename}`, fields);
+        step({ kind: "not-running" });
+      }
       return undefined;
     }
     tracker.observePid(process.pid);
@@ -231,20 +433,29 @@ export class Runner {
         `in start grace (${age.toFixed(1)}s of ${this.settings.startGrace}s), not judged`,
         fields,
       );
+      step({ kind: "grace", age });
       return undefined;
     }
 
-    this.#inFlight.add(spec);
-    const results = await Promise.all(
-      this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, spec))),
-    ).finally(() => this.#inFlight.delete(spec));
+    let results: ProbeResult[];
+    if (this.parts.shared) {
+      // logged once by #probeShared; none when it was not probed
+      if (shared === undefined) return undefined;
+      results = [shared];
+    } else {
+      this.#inFlight.add(spec);
+      results = await Promise.all(
+        this.checks.map((c) => probe(c, process, signal, this.#stateOf(c, spec))),
+      ).finally(() => this.#inFlight.delete(spec));
+      if (signal.aborted) return { process, results };
+      // a suppression already reported: its failures are news only at debug
+      const quiet = tracker.suppressed && results.some((r) => r.status === "unhealthy");
+      for (const r of results) this.#logResult(r, fields, quiet);
+    }
     if (signal.aborted) return { process, results };
-    // a suppression already reported: its failures are news only at debug
-    const quiet = tracker.suppressed && results.some((r) => r.status === "unhealthy");
-    for (const r of results) this.#logResult(r, fields, quiet);
 
     const failed = results.filter((r) => r.status === "unhealthy");
-    const status = failed.length > 0
+    const status: VerdictStatus = failed.length > 0
       ? "unhealthy"
       : results.every((r) => r.status === "healthy")
       ? "healthy"
@@ -254,15 +465,16 @@ export class Runner {
     const decision = tracker.observe(status, message, nowSeconds());
     const policy = this.settings.policy;
     if (decision.action === "restart") {
-      this.#restart(process, tracker, reason, message);
+      this.#restart(process, tracker, reason, message, round);
     } else if (decision.action === "suppressed") {
-      this.#suppressed(process, tracker, decision.first, reason, message);
+      this.#suppressed(process, tracker, decision.first, reason, message, round);
     } else if (status === "unhealthy") {
       this.logger.warn(
         `failed ${reason} ${tracker.consecutiveFailures} of ${policy.failureThreshold} ` +
           `times in a row: not restarting yet`,
         { ...fields, verdict: status, reason },
       );
+      step({ kind: "waiting", failures: tracker.consecutiveFailures });
     }
     return { process, results };
   }
@@ -275,7 +487,8 @@ export class Runner {
       this.logger.log(quiet ? "debug" : "warn", line, { ...structured, reason: r.check });
     } else if (r.status === "healthy") this.logger.debug(line, structured);
     else {
-      this.#warnOnChange(
+      this.#sayOnChange(
+        "warn",
         `${fields.process} ${r.check}`,
         `${line}; not restarting (repeats are logged with ${this.#verbose()})`,
         structured,
@@ -291,13 +504,18 @@ export class Runner {
     first: boolean,
     reason: string,
     message: string,
+    round: Round,
+    revive = false,
   ) {
     const fields = { process: namespec(process), pid: process.pid || undefined, reason };
     const { maxRestarts, restartWindow } = this.settings.policy;
     countRestart(this.settings.checkName, process, "suppressed");
-    const text = `NOT restarting: already restarted ${tracker.restarts.length} times within ` +
-      `${restartWindow}s (${this.#setting("max_restarts", maxRestarts)}); resuming when it ` +
-      `passes again or the window moves on (said once; repeats are logged with ${this.#verbose()})`;
+    const restarts = tracker.restarts.length;
+    round.record.steps.push({ process, step: { kind: "suppressed", first, restarts, revive } });
+    const text = `NOT ${revive ? "reviving" : "restarting"}: already restarted ${restarts} ` +
+      `times within ${restartWindow}s (${this.#setting("max_restarts", maxRestarts)}); ` +
+      `resuming when it passes again or the window moves on (said once; repeats are logged ` +
+      `with ${this.#verbose()})`;
     if (!first) {
       this.logger.debug(text, fields);
       return;
@@ -307,35 +525,44 @@ export class Runner {
   }
 
   /** Starts a restart beside the round, within the group's parallel limit. */
-  #restart(process: ProcessInfo, tracker: ProcessTracker, reason: string, message: string) {
+  #restart(
+    process: ProcessInfo,
+    tracker: ProcessTracker,
+    reason: string,
+    message: string,
+    round: Round,
+  ) {
     this.#act(
       process,
       tracker,
       "restart",
       reason,
       message,
+      round,
       () =>
         restartProcess(this.client, process, {
           owner: this.settings.checkName,
           signal: this.#shutdown.signal,
+          hooks: this.parts.hooks,
         }),
     );
   }
 
-  #revive(process: ProcessInfo, tracker: ProcessTracker) {
-    const now = nowSeconds();
-    if (!tracker.withinBudget(now)) {
+  #revive(process: ProcessInfo, tracker: ProcessTracker, round: Round) {
+    const was = `was ${stateText(process)}`;
+    if (!tracker.withinBudget(nowSeconds())) {
       const first = !tracker.suppressed;
       tracker.suppressed = true;
-      this.#suppressed(process, tracker, first, "", process.statename);
+      this.#suppressed(process, tracker, first, "", was, round, true);
       return;
     }
     this.#act(
       process,
       tracker,
       "revive",
-      `was ${process.statename}`,
+      was,
       process.statename,
+      round,
       () => reviveProcess(this.client, process, this.settings.checkName),
     );
   }
@@ -346,10 +573,13 @@ export class Runner {
     kind: "restart" | "revive",
     reason: string,
     message: string,
+    round: Round,
     run: () => Promise<RestartResult>,
   ) {
     const fields = { process: namespec(process), pid: process.pid || undefined, reason };
-    const verb = kind === "restart" ? `restart (failed ${reason})` : `revive (${reason})`;
+    const revive = kind === "revive";
+    const verb = revive ? `revive (${reason})` : `restart (failed ${reason})`;
+    const steps = round.record.steps;
     const limit = this.settings.maxParallelRestarts;
     const busy = this.#restartingInGroup.get(process.group) ?? 0;
     if (limit !== undefined && busy >= limit) {
@@ -358,22 +588,25 @@ export class Runner {
           `(${this.#setting("max_parallel_restarts", limit)})`,
         fields,
       );
+      steps.push({ process, step: { kind: "deferred", busy, revive } });
       return;
     }
     tracker.recordRestart(nowSeconds());
     if (this.settings.dryRun) {
       countRestart(this.settings.checkName, process, "dry-run");
-      this.logger.warn(`dry run: would ${verb}; nothing done`, fields);
+      const how = revive ? "" : this.parts.hooks?.dryRun ?? "";
+      this.logger.warn(`dry run: would ${verb}${how}; nothing done`, fields);
+      steps.push({ process, step: { kind: "dry-run", revive } });
       this.#notify(process, reason, "dry-run", message);
       return;
     }
-    this.logger.warn(
-      kind === "restart" ? `restarting: failed ${reason}` : `reviving: ${reason}`,
-      fields,
-    );
+    this.logger.warn(revive ? `reviving: ${reason}` : `restarting: failed ${reason}`, fields);
+    const step: Step = { kind };
+    steps.push({ process, step });
     tracker.restarting = true;
     this.#restartingInGroup.set(process.group, busy + 1);
-    const done = run().then((result) => {
+    const done: Promise<void> = run().then((result) => {
+      step.result = result;
       this.#logOutcome(result, fields);
       this.#notify(process, reason, result.outcome, `${message}. ${result.detail}`);
     }).finally(() => {
@@ -385,9 +618,11 @@ export class Runner {
       this.#restarts.delete(done);
     });
     this.#restarts.add(done);
+    round.actions.push(done);
   }
 
   #logOutcome(restart: RestartResult, fields: LogFields) {
+    if (restart.before) this.logger.info(restart.before, fields);
     if (restart.resumed) {
       this.logger.info(
         "it was stopped by a signal (state T): sent SIGCONT so it could act on the stop " +
@@ -409,7 +644,9 @@ export class Runner {
     }
   }
 
+  /** One report per restart, unless a Reporter reports whole rounds. */
   #notify(process: ProcessInfo, reason: string, outcome: string, detail: string) {
+    if (this.parts.reporter) return;
     void this.notifier?.notify({
       check: this.settings.checkName,
       process: namespec(process),
@@ -425,13 +662,18 @@ export class Runner {
     });
   }
 
-  /** Per-process state, for SIGUSR2. */
+  /** Per-process state (and the shared verdict's streak), for SIGUSR2. */
   dumpState() {
+    const { failureThreshold, restartWindow } = this.settings.policy;
+    const shared = this.parts.shared;
+    if (shared) {
+      const streak = describeStreak(this.#sharedTracker.snapshot(), failureThreshold, "round");
+      this.logger.info(`state: ${shared.target}: ${streak}`);
+    }
     if (this.#trackers.size === 0) {
       this.logger.info("state: no process judged yet");
       return;
     }
-    const { failureThreshold, restartWindow } = this.settings.policy;
     for (const [spec, tracker] of this.#trackers) {
       const s = tracker.snapshot();
       this.logger.info(

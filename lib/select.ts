@@ -77,9 +77,7 @@ export class ProcessSelector {
     if (this.custom) return this.custom.matches(p);
     if (this.any) return true;
     if (this.processName === undefined) return p.group === this.group;
-    return this.processName.includes(":")
-      ? `${p.group}:${p.name}` === this.processName
-      : p.name === this.processName;
+    return namedBy(p, this.processName);
   }
 
   describe(): string {
@@ -89,4 +87,9 @@ export class ProcessSelector {
       ? `group '${this.group}'`
       : `process '${this.processName}'`;
   }
+}
+
+/** Whether `name` (`name` in any group, or `group:name`) names the process. */
+export function namedBy(p: Pick<ProcessInfo, "group" | "name">, name: string): boolean {
+  return name.includes(":") ? `${p.group}:${p.name}` === name : p.name === name;
 }

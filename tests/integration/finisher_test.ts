@@ -111,7 +111,7 @@ Deno.test("finisher: httpok stopped by supervisord mid-restart: the service is s
   await sv.client.stopProcess("httpok");
   const newPid = await sv.waitRestarted("slow:slow", pid, 30_000);
   const log = await sv.waitLog("httpok", /finisher: started it again/);
-  assert.match(log, /slow:slow restart handed over: the listener is stopping/);
+  assert.match(log, /slow:slow \(pid \d+\): restart handed over: the listener is stopping/);
   assert.match(log, new RegExp(`finisher: started it again: new pid ${newPid}`));
 });
 

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { parseHttpokArgs } from "../../commands/httpok.ts";
 import { UsageError } from "../../lib/errors.ts";
 import {
+  countMatches,
   DENO,
   freePorts,
   listenerSection,
@@ -159,7 +160,10 @@ Deno.test("httpok: a service answering 500 is restarted; the mail and the webhoo
   assert.match(report.detail, /^stopped, started$/);
 
   const log = await sv.listenerLog("httpok");
-  assert.match(log, /WARN \[httpok\] status contacting .*: 500 Internal Server Error/);
+  assert.match(
+    log,
+    /WARN \[httpok\] url unhealthy: status contacting .*: 500 Internal Server Error/,
+  );
   assert.match(log, /INFO \[httpok\] mailed "httpok: .*" to ops@example.com/);
   assert.equal((await sv.process("httpok")).statename, "RUNNING");
   assert.doesNotMatch(await sv.supervisordLog(), /UNKNOWN|bad result/);
@@ -221,10 +225,10 @@ echo "Saved corefile $2.$3"`,
   assert.match(
     log,
     new RegExp(
-      `gcore output for web:web \\(pid ${pid}\\):\\\\n\\\\nSaved corefile ${coredir}/web:web.${pid}`,
+      `web:web \\(pid ${pid}\\): gcore output:\\\\n\\\\nSaved corefile ${coredir}/web:web.${pid}`,
     ),
   );
-  assert.match(log, /web:web restarted \(stopped, started; new pid \d+\)/);
+  assert.match(log, /web:web \(pid \d+\): restarted \(stopped, started\): new pid \d+/);
   assert.match(log, /mail to ops@example.com not sent: .*failing-sendmail exit status 1: no relay/);
   assert.equal((await sv.process("httpok")).statename, "RUNNING");
 });
@@ -277,11 +281,12 @@ Deno.test("httpok: a body without the -b text restarts through --restart-command
   );
   assert.match(
     await sv.listenerLog("httpok"),
-    /WARN \[shop\] web:web restarted/,
+    /WARN \[shop\] web:web \(pid \d+\): restarted/,
   );
 });
 
 Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer does not stop the next round", async () => {
+  // guarantee: Restarts beside rounds
   const [port] = freePorts(1);
   await using sv = await Supervisord.start({
     sections: (dir) =>
@@ -296,8 +301,13 @@ Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer 
         "-m",
         "ops@example.com",
         "-s",
-        // hangs far longer than the test: only the 10 s mail timeout ends it
-        writeScript(dir, "hanging-sendmail", "sleep 120"),
+        // files the message, then hangs far longer than the test: only the 10 s mail
+        // timeout ends it
+        writeScript(
+          dir,
+          "hanging-sendmail",
+          `cat > ${dir}/.mail; mv ${dir}/.mail ${dir}/mail; sleep 120`,
+        ),
         `http://127.0.0.1:${port}/ping`,
       ], dir),
   });
@@ -305,15 +315,20 @@ Deno.test("httpok: -a restarts every RUNNING child but itself; a hanging mailer 
   await sv.kill("web:web", "SIGUSR2");
   const web = await sv.waitRestarted("web:web", before["web:web"]);
   await sv.waitRestarted("worker:worker", before["worker:worker"]);
-  // fails again while the round's mail still hangs: the next round comes once it is cut off
+  // fails again while the first round's mail still hangs: the rounds go on meanwhile
   await sv.kill("web:web", "SIGUSR2");
   assert.doesNotMatch(await sv.listenerLog("httpok"), /not sent/, "the mailer still hangs");
-  await sv.waitRestarted("web:web", web, 40_000);
-  const log = await sv.listenerLog("httpok");
-  assert.match(log, /Restarting all running processes/);
-  assert.match(
-    log,
+  const again = await sv.waitRestarted("web:web", web, 40_000);
+  const mail = await waitFor("the mail", () => Deno.readTextFile(`${sv.dir}/mail`).catch(() => ""));
+  assert.match(mail, /^Restarting all running processes$/m);
+  await sv.waitLog("httpok", new RegExp(`web:web \\(pid ${web}\\): restarted .*new pid ${again}`));
+  const log = await sv.waitLog(
+    "httpok",
     /mail to ops@example.com not sent: .*hanging-sendmail timed out after 10s \(killed\)/,
+  );
+  assert.ok(
+    log.indexOf(`new pid ${again}`) < log.indexOf("not sent"),
+    "the next restart came before the hanging mail was cut off",
   );
   assert.doesNotMatch(log, /idle/, "a STOPPED program is not touched");
   assert.equal((await sv.process("idle:idle")).statename, "STOPPED");
@@ -346,7 +361,7 @@ Deno.test("httpok: -E does not check while no program is RUNNING; a program that
         `${target.url}/health`,
       ], dir),
   });
-  const skip = /not eager \(-E\) and none of web, nosuch is RUNNING: URL not checked/g;
+  const skip = /url not checked: none of programs web, nosuch is RUNNING \(not eager/g;
   await waitFor(
     "two skipped rounds",
     async () => ((await sv.listenerLog("httpok")).match(skip)?.length ?? 0) >= 2,
@@ -371,7 +386,7 @@ Deno.test("httpok: -E does not check while no program is RUNNING; a program that
   assert.ok(reports.some((r) => r.process === "web:web" && r.outcome === "restarted"));
   assert.match(
     await sv.listenerLog("httpok"),
-    /WARN \[httpok\] Programs not restarted because they did not exist: nosuch/,
+    /WARN \[httpok\] not found in supervisord: nosuch/,
   );
 });
 
@@ -461,4 +476,40 @@ Deno.test("httpok flags: the original's defaults, start-up errors name the flag"
     new TextDecoder().decode(run.stderr),
     /^supervisor-checks httpok: error: -c\/--code: /,
   );
+});
+
+Deno.test("httpok: one GET per round, whatever the number of programs, logged once", async () => {
+  await using target = receiver(500);
+  await using sv = await Supervisord.start({
+    sections: (dir) =>
+      SLEEPER("a") + SLEEPER("b") + SLEEPER("c") + listenerSection("httpok", [
+        "httpok",
+        "-p",
+        "a",
+        "-p",
+        "b",
+        "-p",
+        "c",
+        "-t",
+        "2",
+        "--interval",
+        "1",
+        "--dry-run",
+        `${target.url}/health`,
+      ], dir),
+  });
+  await sv.waitRunning(["a:a", "b:b", "c:c"]);
+  const log = await waitFor("three failed rounds", async () => {
+    const log = await sv.listenerLog("httpok");
+    return countMatches(log, /url unhealthy/) >= 3 && log;
+  });
+  const rounds = countMatches(log, /url unhealthy/);
+  // a GET may be in flight, not yet logged
+  assert.ok(
+    target.received.length <= rounds + 1,
+    `${target.received.length} GETs for ${rounds} rounds`,
+  );
+  for (const name of ["a", "b", "c"]) {
+    assert.match(log, new RegExp(`${name}:${name} \\(pid \\d+\\): dry run: would restart`));
+  }
 });

@@ -206,7 +206,8 @@ Deno.test("a hanging sendmail is killed at the timeout, with what it started; th
   );
   const { logger, lines } = capture();
   const notifier = new Notifier(
-    { email: ["ops@example.com"], sendmail: fake.path, timeoutMs: 1_000 },
+    // long enough for the mailer to start on a loaded machine before the timeout hits
+    { email: ["ops@example.com"], sendmail: fake.path, timeoutMs: 3_000 },
     logger,
   );
   let settled = false;
@@ -226,7 +227,7 @@ Deno.test("a hanging sendmail is killed at the timeout, with what it started; th
   await sending;
   assert.match(
     lines.join(""),
-    /mail to ops@example.com not sent: .* timed out after 1s \(killed\)/,
+    /mail to ops@example.com not sent: .* timed out after 3s \(killed\)/,
   );
   // the background sleep was in the killed process group
   assert.equal(await alive(child), false);
