@@ -1,21 +1,8 @@
 /**
  * `run --config FILE`: many independent check sets, for many groups, in one
- * listener process. The file (YAML, or JSON by extension) is the complex
- * format per entry, plus the entry's selection, timing, thresholds and
- * notifications; top-level keys are defaults for every entry:
- *
- *   interval: 5               # defaults for all entries (any policy or notify key)
- *   email: [ops@example.com]
- *   log_format: json          # logging: top level only
- *   checks:
- *     - name: web
- *       group: web
- *       http: { port: ".+_(\\d+)", url: /ping, timeout: 2 }
- *       memory: { max_rss: 512MB }
- *       failure_threshold: 2
- *     - name: cache
- *       process: cache:redis
- *       tcp: { port: 6379 }
+ * listener process. Each entry is the complex format plus its selection,
+ * timing, thresholds and notifications; top-level keys are defaults for
+ * every entry (docs/configuration.md#run-config, examples/run.yaml).
  */
 import type { CheckDefinition } from "./check.ts";
 import { checksFromConfig } from "./check_config.ts";

@@ -1,14 +1,14 @@
 /**
  * Direct SMTP delivery, for hosts (containers) without a sendmail: the
- * flags and config keys (`--smtp-host` …), their validation at start-up,
- * and sending one ready-made message.
- *
- * The SMTP client is nodemailer, imported on the first delivery only, so a
- * listener that never mails over SMTP never loads it (nor the node:net/tls
- * layers it needs). The dynamic import names a pinned `npm:` specifier,
- * which `deno compile` still bundles.
- *
- * TLS modes (`--smtp-tls`):
+ * `--smtp-*` options, their validation at start-up, and sending one
+ * ready-made message, for every mailer (listeners' `--email`, httpok's `-m`,
+ * the alert programs). nodemailer is imported on the first delivery only.
+ */
+import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
+import { secretFrom } from "./options.ts";
+
+/**
+ * `--smtp-tls`:
  * - auto (default): STARTTLS when the server offers it, its certificate not
  *   checked (opportunistic, as mail relays do: it stops eavesdropping, not
  *   impersonation), plain otherwise. With `--smtp-user`, auto is starttls:
@@ -16,12 +16,7 @@
  * - starttls: STARTTLS required, certificate verified;
  * - tls: implicit TLS (SMTPS, port 465 by default), certificate verified;
  * - none: never TLS, even when offered.
- *
- * Reused by every mailer: the listeners' `--email`, httpok's `-m`.
  */
-import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
-import { secretFrom } from "./options.ts";
-
 export type SmtpTls = "auto" | "starttls" | "tls" | "none";
 const TLS_MODES: SmtpTls[] = ["auto", "starttls", "tls", "none"];
 
