@@ -1,14 +1,17 @@
 /**
- * supervisor-checks as a library: everything a custom check needs.
+ * supervisor-checks as a library: a check of your own, and a binary with it.
  *
  * A check is `defineCheck({ name, run })`: `run` judges one supervisord
- * process and returns true/false or a verdict (healthy, unhealthy, unknown),
- * sync or async. Its options, if any, are declared once with `options()`
- * and `option()`/`toggle()`/`list()`: from that come its flags, its config
- * keys, --help and validation. Run it as a supervisord event listener with
- * `runCheckListener(check, Deno.args)` (every shared listener flag plus its
- * own) or `runListener({...})` (all in code), then `deno run -A my_check.ts …`
- * or `deno compile -A my_check.ts`. See examples/not_frozen_check.ts.
+ * process and returns true/false or a verdict, sync or async; options, if
+ * any, are declared once (`options()`, `option()`, …). `main(Deno.args,
+ * { checks: [myCheck] })` is the whole command line with your kinds beside
+ * the built-in ones: each a listener subcommand of its name and a kind of
+ * `complex -c`, `run --config`, `serve --config` and `validate`.
+ * `runCheckListener` and `runListener` run one check as a listener.
+ * Imports from anywhere on disk (no import map needed). See
+ * examples/not_frozen_check.ts.
+ *
+ * @module
  */
 export type {
   CheckContext,
@@ -49,3 +52,4 @@ export { host, portSpec } from "./lib/options.ts";
 export { type PortSpec, resolvePort } from "./lib/ports.ts";
 export { runCheckListener } from "./commands/listener.ts";
 export { type ListenerSpec, runListener } from "./lib/listen.ts";
+export { main, type MainOptions } from "./main.ts";

@@ -489,12 +489,10 @@ function idleListenerKb(): Promise<number | undefined> {
   );
 }
 
-/** The npm packages of deno.json's import map, as `npm:` specifiers. */
+/** The npm packages the product imports (deno.lock's specifiers), as `npm:` specifiers. */
 async function npmImports(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
-  return Object.values(config.imports ?? {}).filter((v): v is string =>
-    typeof v === "string" && v.startsWith("npm:")
-  );
+  const lock = JSON.parse(await Deno.readTextFile(`${REPO}deno.lock`));
+  return Object.keys(lock.specifiers ?? {}).filter((s) => s.startsWith("npm:"));
 }
 
 /** Part 2: one `run --config` listener for 10 groups against ten single-check listeners. */

@@ -415,13 +415,14 @@ async function tenVersusOne(): Promise<void> {
  * RSS and private memory.
  */
 async function breakdown(): Promise<void> {
-  const config = JSON.parse(await Deno.readTextFile(`${REPO}deno.json`));
+  const lock = JSON.parse(await Deno.readTextFile(`${REPO}deno.lock`));
+  const xmlrpcPackage = Object.keys(lock.specifiers).find((s) => s.startsWith("npm:xmlrpc@"));
   const imports = (...specifiers: string[]) => specifiers.map((s) => `import "${s}";`).join(" ");
   // the node: built-ins and npm modules in the http listener's static module graph
   const light = imports("node:buffer", "node:util", "node:crypto");
   const httpStack = `${light} ${imports("node:stream", "node:http", "node:https")}`;
-  const serializer = `${httpStack} ${imports(`${config.imports.xmlrpc}/lib/serializer.js`)}`;
-  const xmlrpc = `${serializer} ${imports(`${config.imports.xmlrpc}/lib/deserializer.js`)}`;
+  const serializer = `${httpStack} ${imports(`${xmlrpcPackage}/lib/serializer.js`)}`;
+  const xmlrpc = `${serializer} ${imports(`${xmlrpcPackage}/lib/deserializer.js`)}`;
   const ours = `${xmlrpc} ${
     imports(...["main.ts", "commands/listener.ts", "checks/http.ts"].map((f) => `${REPO}${f}`))
   }`;

@@ -2,27 +2,8 @@
  * cpu: the process is unhealthy when its CPU usage stayed above
  * -p/--max-cpu-percent for the whole of -i/--interval seconds, as measured
  * between rounds; a spike never restarts it. Flags of the original
- * supervisor_cpu_check.
- *
- * Usage is measured, not sampled by sleeping: every round reads the
- * process's CPU time (user + system, all threads, from /proc/<pid>/stat;
- * from pidusage where there is no /proc) and keeps it in the check's state.
- * The usage of a segment, the time between two consecutive samples, is
- * CPU time used ÷ wall time elapsed, in percent of one core (so a
- * multi-threaded process can reach 150).
- *
- * "Stayed above for the whole interval" means precisely: every segment of
- * the current unbroken run of segments whose usage is strictly above the
- * threshold, and that run covers at least `interval` seconds (from the
- * sample that opened it to the latest). One segment at or below the
- * threshold ends the run. The resolution is the round period (TICK_5 → 5 s):
- * usage within a segment is its average. So a burst can only ever cause a
- * restart if it used more than max_cpu% × interval of CPU time (a run above
- * the threshold for `interval` seconds holds at least that much); anything
- * shorter is a spike and never restarts. Until a run covers the interval
- * the verdict is healthy, saying how long usage has been above (or that
- * samples are still being collected). The history restarts when the pid
- * (or, from /proc, the process start time) changes.
+ * supervisor_cpu_check. Usage is measured, not sampled by sleeping: every
+ * round reads the process's CPU time and keeps it in the check's state.
  */
 import { type CheckDefinition, healthy, unhealthy, unknown, type Verdict } from "../lib/check.ts";
 import { option, options, type Result, seconds } from "../lib/option.ts";
@@ -77,7 +58,26 @@ export interface CpuHistory {
 const pct = (n: number) => `${n.toFixed(1)}%`;
 const secs = (n: number) => `${n.toFixed(1)} s`;
 
-/** Adds a sample to a process's history and judges it (see the module comment). */
+/**
+ * Adds a sample to a process's history and judges it.
+ *
+ * A sample is the process's CPU time (user + system, all threads, from
+ * /proc/<pid>/stat; from pidusage where there is no /proc). The usage of a
+ * segment, the time between two consecutive samples, is CPU time used ÷ wall
+ * time elapsed, in percent of one core (a multi-threaded process can reach 150).
+ *
+ * "Stayed above for the whole interval" means precisely: every segment of
+ * the current unbroken run of segments whose usage is strictly above the
+ * threshold, and that run covers at least `interval` seconds (from the
+ * sample that opened it to the latest). One segment at or below the
+ * threshold ends the run. The resolution is the round period (TICK_5 → 5 s):
+ * usage within a segment is its average. So a burst can only ever cause a
+ * restart if it used more than max_cpu% × interval of CPU time; anything
+ * shorter is a spike and never restarts. Until a run covers the interval
+ * the verdict is healthy, saying how long usage has been above (or that
+ * samples are still being collected). The history restarts when the pid
+ * (or, from /proc, the process start time) changes.
+ */
 export function judge(
   history: CpuHistory | undefined,
   sample: CpuSample,

@@ -4,10 +4,6 @@
  * command (shell text, or in a config file an argv array run as given) runs
  * per process through lib/subprocess.ts, with the process described in its
  * environment; its output ends up in the verdict message, never on stdout.
- *
- * Statuses 126 and 127 (the shell could not execute or find the command)
- * are `unknown`, not unhealthy: a broken command is a configuration error,
- * not a verdict on the process, and must not restart it.
  */
 import {
   type CheckDefinition,
@@ -133,6 +129,8 @@ export const execCheck: CheckDefinition<ExecOptions> = {
     }
     if (r.code === 0) return healthy(`command exited 0 in ${ms} ms${shown}`);
     if (r.signal) return unhealthy(`command killed by ${r.signal} after ${ms} ms${shown}`);
+    // the shell could not execute or find the command: a configuration
+    // error, not a verdict on the process, and must not restart it
     if (r.code === 126 || r.code === 127) {
       return unknown(
         `command exited ${r.code}: the shell could not ${

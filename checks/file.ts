@@ -1,41 +1,9 @@
 /**
  * file: the process is healthy while its heartbeat file keeps changing, i.e.
  * while the freshest matching file's max(mtime, ctime) is within --timeout of
- * now. Flags of the original supervisor_file_check. The naming rule and the
- * writers (a TypeScript class, the `heartbeat` subcommand) are in
- * lib/heartbeat.ts.
- *
- * Decisions:
- * - The process's start counts as its first heartbeat. A missing file, or one
- *   last changed before the process started (left by an earlier instance when
- *   -f has no %(process_pid)s), is therefore unhealthy only once the process
- *   has been running longer than --timeout: a process just started has not
- *   had time to write, but one that never writes (hung at start-up) is
- *   caught. A missing directory on the way to the file counts the same. The
- *   original called a missing file an error, which never caught the latter.
- * - Any other error (permission denied, a regular file where a directory
- *   should be) says nothing about the process: unknown, never a restart,
- *   unless -x/--fail-on-error makes it unhealthy.
- * - Without -f, both `<root>/<group>-<name>-<pid>` and the original
- *   NotificationFile's `<root>/<group>-<name>-<pid>-*` count; the freshest
- *   match wins.
- * - Only files owned by the process's (effective) uid count, read from
- *   /proc/<pid>/status: anyone who can write a shared directory such as /tmp
- *   could otherwise keep a hung process "alive" by touching a file of its
- *   name. Files ignored for that are named in the verdict message.
- * - Symbolic links are followed (the original used lstat): a link's own
- *   times never change, its target's do. The link itself must be owned by
- *   the process's uid.
- * - Without -f, `<root>/<group>-<name>-<pid>` files of pids that no longer
- *   exist, owned by the process's uid, are removed (and named in the
- *   verdict message): restarts would otherwise pile them up. The pid is
- *   everything after the last `-`, so no other program's live file can match.
- *   NotificationFile-style names and -f names are left alone.
- * - -d/--root-dir must be an existing directory when the path uses it, and
- *   must not be given when it does not: both are start-up errors.
- * - Deno reports ctime in whole seconds (rounded down), so a heartbeat that
- *   changes only the ctime (a chmod) may look up to 1 s older than it is.
- * - No retries: looking at a file again a moment later changes nothing.
+ * now, the process's start counting as its first heartbeat. Flags of the
+ * original supervisor_file_check. The naming rule and the writers (a
+ * TypeScript class, the `heartbeat` subcommand) are in lib/heartbeat.ts.
  */
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -103,6 +71,10 @@ const OPTIONS = options({
     parse: nonEmpty,
   }),
 }, (o, name) => {
+  // without -f, both the default name and the original NotificationFile's
+  // `-*` names count; the freshest match wins (newestBeat).
+  // -d must be an existing directory when the path uses it, and must not be
+  // given when it does not: both are start-up errors.
   const templates = o.filepath
     ? [o.filepath]
     : [DEFAULT_FILEPATH, NOTIFICATION_FILEPATH].map((t) => FilepathTemplate.parse(t));
@@ -160,8 +132,13 @@ type Entry = Beat | { foreign: string } | undefined;
 /**
  * The file's last change, max(mtime, ctime), through a symlink to its target;
  * undefined when it does not exist. With `uid`, a file (or link) owned by
- * another uid is foreign: anyone who can write the directory could have put
- * it there.
+ * another uid is foreign: anyone who can write the directory (/tmp) could
+ * have put it there to keep a hung process "alive".
+ *
+ * Symbolic links are followed (the original used lstat): a link's own times
+ * never change, its target's do; the link itself must be owned by `uid`.
+ * Deno reports ctime in whole seconds (rounded down), so a heartbeat that
+ * changes only the ctime (a chmod) may look up to 1 s older than it is.
  */
 async function lastChange(path: string, uid: number | undefined): Promise<Entry> {
   let info: Deno.FileInfo;
@@ -222,7 +199,10 @@ export async function newestBeat(
 /**
  * Removes `<root>/<group>-<name>-<pid>` files, the default name, of pids
  * that no longer exist and owned by `uid`: what this program's earlier
- * instances left. Returns the paths removed. Best effort: a file that
+ * instances left, which restarts would otherwise pile up. The pid is
+ * everything after the last `-`, so no other program's live file can match;
+ * NotificationFile-style names and -f names are left alone (the caller runs
+ * this without -f only). Returns the paths removed. Best effort: a file that
  * cannot be removed stays.
  */
 export async function removeStaleBeats(
@@ -257,6 +237,13 @@ const secs = (s: number) => `${Math.max(0, s).toFixed(1)}s`;
  * The verdict on the freshest heartbeat (or none): healthy while the last
  * sign of life, the heartbeat or else the process's start, is at most
  * `timeout` seconds old. `where` names the file(s) looked for.
+ *
+ * The start counts as the first heartbeat, so a missing file (or directory on
+ * the way to it), or one last changed before the process started (left by an
+ * earlier instance when -f has no %(process_pid)s), is unhealthy only once
+ * the process has run longer than `timeout`: a process just started has not
+ * had time to write, but one that never writes (hung at start-up) is caught.
+ * The original called a missing file an error, which never caught the latter.
  */
 export function judgeBeat(
   beat: Beat | undefined,
@@ -280,6 +267,7 @@ export function judgeBeat(
     : unhealthy(`${none}; running for ${secs(running)}, over the ${timeout}s timeout`);
 }
 
+/** No retries: looking at a file again a moment later changes nothing. */
 export const fileCheck: CheckDefinition<FileOptions> = {
   name: "file",
   description: "Restart processes whose heartbeat file has not changed within the timeout.",
@@ -292,13 +280,17 @@ export const fileCheck: CheckDefinition<FileOptions> = {
       root_directory: o.rootDir,
     };
     const where = o.templates.map((t) => t.expand(values)).join(" or ");
-    // whose files count: the process's user's (without /proc: anyone's)
+    // whose files count: the process's effective uid's, from
+    // /proc/<pid>/status (without /proc: anyone's); ignored ones are named
+    // in the verdict
     const uid = hasProc() ? await readUid(process.pid) : undefined;
     if (hasProc() && uid === undefined) return unknown(`pid ${process.pid} is gone`);
     let search: Search;
     try {
       search = await newestBeat(o.templates, values, uid);
     } catch (e) {
+      // any other error (permission denied, a file where a directory should
+      // be) says nothing about the process: unknown, unless -x
       const message = `cannot look for heartbeat file ${where}: ${(e as Error).message}`;
       return o.failOnError ? unhealthy(message) : unknown(message);
     }

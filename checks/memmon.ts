@@ -1,19 +1,8 @@
 /**
  * memmon: superlance's memmon limits as a check. A process is judged against
- * the one limit that applies to it, looked up by its name and group:
- *
- *   -p group:name=SIZE  >  -p name=SIZE  >  -g group=SIZE  >  -a SIZE
- *
- * A per-program limit is never overridden by a group or "any" limit, and a
- * group limit never by "any" (superlance's memmon restarts when any matching
- * limit is exceeded, so `-p big=2GB -a 200MB` restarted `big` at 200 MB;
- * users asked for the per-program limit to win).
- *
- * Sizes are memmon's: a whole number of bytes, or with the suffix KB, MB or
- * GB (any case, powers of 1024). The limit is exceeded when the RSS is
- * strictly greater. RSS is measured as the memory check measures it
- * (checks/memory.ts: VmRSS, with -c/--cumulative the process and all its
- * descendants), reported in bytes as memmon reports it.
+ * the one limit that applies to it ({@link limitFor}: program, else group,
+ * else any), its RSS measured as the memory check measures it
+ * (checks/memory.ts) and reported in bytes as memmon reports it.
  */
 import {
   type CheckDefinition,
@@ -28,7 +17,10 @@ import { cumulativeOver, formatKb, measureRssKb } from "./memory.ts";
 
 const BYTE_UNITS: Record<string, number> = { "": 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
-/** memmon's byte size: `1048576`, `200MB`, `1gb`, `512KB` → bytes. */
+/**
+ * memmon's byte size: `1048576`, `200MB`, `1gb`, `512KB` → bytes: a whole
+ * number of bytes, or with the suffix KB, MB or GB (any case, powers of 1024).
+ */
 export function parseByteSize(raw: unknown): number {
   const text = typeof raw === "number" ? String(raw) : typeof raw === "string" ? raw.trim() : "";
   const m = /^(\d+)(kb|mb|gb)?$/i.exec(text);
@@ -141,7 +133,14 @@ export const MEMMON_OPTIONS = options({
 
 /**
  * The limit that applies to `p`: its `group:name` program limit, else its
- * `name` program limit, else its group's, else -a's; undefined when none.
+ * `name` program limit, else its group's, else -a's; undefined when none:
+ *
+ *   -p group:name=SIZE  >  -p name=SIZE  >  -g group=SIZE  >  -a SIZE
+ *
+ * A per-program limit is never overridden by a group or "any" limit, and a
+ * group limit never by "any" (superlance's memmon restarts when any matching
+ * limit is exceeded, so `-p big=2GB -a 200MB` restarted `big` at 200 MB;
+ * users asked for the per-program limit to win).
  */
 export function limitFor(
   p: Pick<ProcessInfo, "group" | "name">,
@@ -172,6 +171,7 @@ export const memmonCheck: CheckDefinition<MemmonLimits> = {
     const bytes = kb * 1024;
     const over = limits.cumulative ? `, ${cumulativeOver(counted)}` : "";
     const rss = `${bytes} bytes RSS (${formatKb(kb)}${over})`;
+    // exceeded means strictly greater
     return bytes > limit.bytes
       ? unhealthy(`${rss} exceeds ${limit.bytes} bytes (${limit.by})`)
       : healthy(`${rss}, limit ${limit.bytes} bytes (${limit.by})`);

@@ -1,21 +1,8 @@
 /**
- * memory: the process is unhealthy when its resident memory (RSS) exceeds
- * -m/--max-rss; with -c/--cumulative, the RSS of the process and all its
- * descendants (children, grandchildren, …) summed. Flags of the original
- * supervisor_memory_check: -m (also spelled --msx-rss, the original's
- * typo) and -c, which is a flag here (the original declared a value for it
- * but used it as a flag; in JSON, `"cumulative": true`).
- *
- * Sizes: a plain number is KB, as in the original (`-m 102400`); a number
- * with a unit K/KB/KiB, M/MB/MiB or G/GB/GiB (any case, powers of 1024, so
- * `100MB` = `102400`) is converted. The limit is exceeded when RSS is
- * strictly greater.
- *
- * RSS is VmRSS from /proc/<pid>/status (Linux); a descendant that exits
- * during the scan is left out, and a process whose /proc entry cannot be
- * read (it exited) gets an `unknown` verdict, never a restart. Without /proc
- * (not Linux) the process's own RSS comes from pidusage, and -c is refused
- * at start-up.
+ * memory: the process is unhealthy when its resident memory (RSS, VmRSS from
+ * /proc/<pid>/status) exceeds -m/--max-rss; with -c/--cumulative, the RSS of
+ * the process and all its descendants summed. Flags of the original
+ * supervisor_memory_check; sizes in KB as there, or with a unit.
  */
 import { type CheckDefinition, healthy, unhealthy, unknown, type Verdict } from "../lib/check.ts";
 import { option, OptionError, options, type Result, toggle } from "../lib/option.ts";
@@ -23,7 +10,11 @@ import { descendantsOf, hasProc, readRssKb } from "../lib/proc.ts";
 
 const UNITS_KB: Record<string, number> = { "": 1, k: 1, m: 1024, g: 1024 * 1024 };
 
-/** `102400` (KB), `512MB`, `2 GiB`, `1.5g` → KB. Throws a message for the user. */
+/**
+ * `102400` (KB), `512MB`, `2 GiB`, `1.5g` → KB. A plain number is KB, as in
+ * the original; units K/KB/KiB, M/MB/MiB, G/GB/GiB (any case) are all powers
+ * of 1024, so `100MB` = `102400`. Throws a message for the user.
+ */
 export function parseSizeKb(value: number | string): number {
   let kb: number;
   if (typeof value === "number") {
@@ -93,7 +84,7 @@ function flag(value: unknown): boolean {
 const OPTIONS = options({
   max_rss: option({
     short: "m",
-    aliases: ["msx-rss"],
+    aliases: ["msx-rss"], // the original's typo, still accepted
     metavar: "SIZE",
     help: "Most resident memory allowed: KB (102400), or with a unit, powers of 1024 " +
       "(512MB, 2GB, 800K).",
@@ -105,11 +96,13 @@ const OPTIONS = options({
       return parseSizeKb(raw);
     },
   }),
+  // a flag here: the original declared a value for -c but used it as a flag
   cumulative: {
     ...toggle({ short: "c", help: "Count the process and all its descendants together." }),
     parse: flag,
   },
 }, (o) => {
+  // without /proc the own RSS comes from pidusage, descendants from nowhere
   if (o.cumulative && !hasProc()) {
     throw new OptionError("cumulative", "needs Linux /proc to find descendants");
   }
@@ -131,6 +124,7 @@ export const memoryCheck: CheckDefinition<MemoryOptions> = {
     const over = o.cumulative ? ` (${cumulativeOver(counted)})` : "";
     let [rss, limit] = [formatKb(total), formatKb(o.max_rss)];
     if (rss === limit) [rss, limit] = [`${total} KB`, `${o.max_rss} KB`];
+    // exceeded means strictly greater
     return total > o.max_rss
       ? unhealthy(`rss ${rss}${over} exceeds ${limit}`)
       : healthy(`rss ${rss}${over}, limit ${limit}`);

@@ -4,11 +4,6 @@
  * socket, HTTP 401…) or a timeout is a failure. Flags of the original
  * supervisor_xmlrpc_check, plus --host, -t/--timeout, full http(s):// URLs
  * and the env/file forms of the password.
- *
- * The endpoint is exactly one of: -p PORT (with -u PATH, default /RPC2),
- * -u http(s)://URL, -s SOCKET or -S DIR (socket `DIR/<process name>.sock`,
- * with -u PATH optional). -p with a full URL replaces the URL's port, as in
- * the http check.
  */
 import { join } from "node:path";
 import {
@@ -99,7 +94,12 @@ export type XmlRpcTarget =
   | { kind: "socket"; socketPath: string; path: string }
   | { kind: "socket-dir"; dir: string; path: string };
 
-/** The settings of one xmlrpc check: exactly one server (see the module comment). */
+/**
+ * The settings of one xmlrpc check: exactly one endpoint, one of -p PORT
+ * (with -u PATH, default /RPC2), -u http(s)://URL, -s SOCKET or -S DIR
+ * (socket `DIR/<process name>.sock`, with -u PATH optional). -p with a full
+ * URL replaces the URL's port, as in the http check.
+ */
 function settings(o: Values<typeof SPEC>, name: (key: string) => string) {
   const fail = (key: string, message: string): never => {
     throw new OptionError(key, message);

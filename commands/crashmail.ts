@@ -1,15 +1,11 @@
 /**
  * `supervisor-checks crashmail`: superlance's crashmail, flag for flag. One
  * mail per unexpected exit (PROCESS_STATE_EXITED with expected:0), subject
- * and body as the original writes them:
- *
- *   Subject: [-o prefix:] web crashed at 2026-11-30 08:40:12,345
- *
- *   Process web in group web exited unexpectedly (pid 4242) from state RUNNING
- *
- * then what supervisord adds: how it exited and the end of its stderr log.
- * Sent through -s (sendmail) or, with --smtp-host, over SMTP; at most
- * --max-mails-per-minute, the others logged (and counted in the next mail).
+ * and first body line as the original writes them, then what supervisord
+ * adds: how it exited and the end of its stderr log. Sent through -s
+ * (sendmail) or, with --smtp-host, over SMTP; at most --max-mails-per-minute,
+ * the others logged (and counted in the next mail). The mail is shown in
+ * docs/commands/crashmail.md.
  */
 import {
   alertHelp,
@@ -82,14 +78,20 @@ const OPTIONS = options({
   ...SMTP.spec,
 }, (v, name) => ({ ...v, smtp: SMTP.finish(v, name) }));
 
-/** The original's subject: ` web crashed at …`, after `PREFIX:` with -o. */
+/**
+ * The original's subject: ` web crashed at 2026-11-30 08:40:12,345`, after
+ * `PREFIX:` with -o.
+ */
 export function crashSubject(alert: Alert, prefix?: string): string {
   const what = alert.kind === "backoff" ? "keeps failing to start" : "crashed";
   const subject = ` ${alert.event.name} ${what} at ${asctime(alert.time)}`;
   return prefix ? `${prefix}:${subject}` : subject;
 }
 
-/** The original's body line (a BACKOFF loop, an extension, in the same style). */
+/**
+ * The original's body line, `Process web in group web exited unexpectedly
+ * (pid 4242) from state RUNNING` (a BACKOFF loop, an extension, in the same style).
+ */
 export function crashLine(alert: Alert): string {
   const e = alert.event;
   return alert.kind === "backoff"

@@ -1,16 +1,9 @@
 /**
  * `supervisor-checks memmon`: superlance's memmon, flag for flag (-p, -g,
- * -a, -c, -s, -m, -u, -n). On every TICK, every process some limit applies
- * to is measured (checks/memmon.ts: the per-program limit wins over the
- * group's, the group's over -a's) and one over its limit is restarted
- * through the runner like every other listener's (lib/runner.ts,
- * lib/restart.ts), with memmon's mail (subject `memmon [NAME]: process
- * group:name restarted`, memmon's sentence as the body's first line), sent
- * only when the process had been running at most -u.
- *
- * Beyond the original: the shared listener flags in long form (as httpok's:
- * --interval, --failure-threshold, --max-restarts, --dry-run, --once,
- * --validate, --metrics-listen, …), webhooks and SMTP, several -m.
+ * -a, -c, -s, -m, -u, -n), as a configuration of the shared runner: the
+ * memmon check (checks/memmon.ts) on the processes some limit applies to,
+ * memmon's mail, and the shared listener flags in long form (as httpok's),
+ * webhooks and SMTP beyond the original.
  */
 import { renderHelp, SUPERVISOR_ENVIRONMENT } from "../lib/help.ts";
 import { listen } from "../lib/listen.ts";

@@ -3,7 +3,11 @@
  * text, and a loader. The loaders are dynamic imports with static
  * specifiers: a subcommand loads only its own modules (a listener does not
  * pay for the sidecar, StatsD or httpok), and `deno compile` still bundles
- * them all.
+ * them all. A user's binary (mod.ts's `main`) adds its own check kinds:
+ * each is a listener subcommand and a kind of complex, run, serve and
+ * validate.
+ *
+ * @module
  */
 import { CHECK_NAMES, loadCheck } from "../checks/load.ts";
 import type { CheckDefinition } from "../lib/check.ts";
@@ -13,8 +17,12 @@ import { PROGRAM } from "../lib/version.ts";
 /** A subcommand's entry point: argv after the subcommand's name → exit status. */
 export type Command = (argv: string[]) => Promise<number>;
 
-async function allKinds(): Promise<CheckDefinition[]> {
-  return Object.values((await import("../checks/mod.ts")).CHECKS);
+/** Check kinds beyond the built-in ones, from a user's binary. */
+// deno-lint-ignore no-explicit-any
+export type ExtraKinds = readonly CheckDefinition<any>[];
+
+async function allKinds(extra: ExtraKinds): Promise<CheckDefinition[]> {
+  return [...Object.values((await import("../checks/mod.ts")).CHECKS), ...extra];
 }
 
 /** Wraps a command whose start-up errors are thrown (UsageError) into one that reports them. */
@@ -38,7 +46,7 @@ interface Route {
   section: "listener" | "other";
   /** One line for the usage text (the check kinds' come from their descriptions). */
   summary: string;
-  load(): Promise<Command>;
+  load(extra: ExtraKinds): Promise<Command>;
 }
 
 const ROUTES: Route[] = [
@@ -46,18 +54,18 @@ const ROUTES: Route[] = [
     name: "complex",
     section: "listener",
     summary: "Several of these checks at once, from JSON (-c) or a YAML/JSON file (--config).",
-    load: async () => {
+    load: async (extra) => {
       const { runComplexListener } = await import("./complex.ts");
-      return async (argv) => runComplexListener(await allKinds(), argv);
+      return async (argv) => runComplexListener(await allKinds(extra), argv);
     },
   },
   {
     name: "run",
     section: "listener",
     summary: "Many check sets for many groups in one listener (--config FILE).",
-    load: async () => {
+    load: async (extra) => {
       const { runConfigListener } = await import("./run.ts");
-      return async (argv) => runConfigListener(await allKinds(), argv);
+      return async (argv) => runConfigListener(await allKinds(extra), argv);
     },
   },
   {
@@ -100,7 +108,10 @@ const ROUTES: Route[] = [
     name: "serve",
     section: "other",
     summary: "HTTP health sidecar: /health/live, /health/ready, /healthcheck, /metrics.",
-    load: async () => (await import("./serve.ts")).runServeCommand,
+    load: async (extra) => {
+      const { runServeCommand } = await import("./serve.ts");
+      return async (argv) => runServeCommand(argv, await allKinds(extra));
+    },
   },
   {
     name: "heartbeat",
@@ -124,9 +135,9 @@ const ROUTES: Route[] = [
     name: "validate",
     section: "other",
     summary: "Check complex/run/serve config files without supervisord.",
-    load: async () => {
+    load: async (extra) => {
       const { runValidateCommand } = await import("./validate.ts");
-      const kinds = await allKinds();
+      const kinds = await allKinds(extra);
       return reporting("validate", (argv, command) => runValidateCommand(argv, kinds, command));
     },
   },
@@ -135,9 +146,37 @@ const ROUTES: Route[] = [
 /** Every subcommand's name: the check kinds' and the routes' (each has a page under docs/commands/). */
 export const SUBCOMMANDS: readonly string[] = [...CHECK_NAMES, ...ROUTES.map((r) => r.name)];
 
-/** The subcommand named `name`, loaded; undefined when there is none. */
-export async function loadCommand(name: string): Promise<Command | undefined> {
-  const kind = loadCheck(name);
+/**
+ * Why `extra` cannot join the built-in kinds (a name that would shadow a
+ * subcommand or a key of a run config entry, or given twice); undefined
+ * when it can. Nothing is loaded without extra kinds.
+ */
+export async function extraKindsProblem(extra: ExtraKinds): Promise<string | undefined> {
+  if (extra.length === 0) return undefined;
+  const { ENTRY_KEYS } = await import("../lib/run_config.ts");
+  const seen = new Set<string>();
+  for (const { name } of extra) {
+    const what = `check kind '${name}'`;
+    if (!/^[A-Za-z][\w-]*$/.test(name)) {
+      return `${what}: a name is a letter, then letters, digits, _ or -`;
+    }
+    if (SUBCOMMANDS.includes(name) || name === "help") {
+      return `${what} would shadow the subcommand ${name}`;
+    }
+    if (ENTRY_KEYS.includes(name)) return `${what} would shadow the run config key ${name}`;
+    if (seen.has(name)) return `${what} is given twice`;
+    seen.add(name);
+  }
+  return undefined;
+}
+
+/** The subcommand named `name` (a built-in or one of `extra`'s kinds), loaded; undefined when there is none. */
+export async function loadCommand(
+  name: string,
+  extra: ExtraKinds = [],
+): Promise<Command | undefined> {
+  const own = extra.find((k) => k.name === name);
+  const kind = own ? Promise.resolve(own) : loadCheck(name);
   if (kind) {
     const [definition, { runCheckListener }] = await Promise.all([
       kind,
@@ -145,12 +184,12 @@ export async function loadCommand(name: string): Promise<Command | undefined> {
     ]);
     return (argv) => runCheckListener(definition, argv);
   }
-  return ROUTES.find((r) => r.name === name)?.load();
+  return ROUTES.find((r) => r.name === name)?.load(extra);
 }
 
 /** The top-level usage text: every subcommand with its summary, wrapped to 80 columns. */
-export async function usage(): Promise<string> {
-  const kinds = await allKinds();
+export async function usage(extra: ExtraKinds = []): Promise<string> {
+  const kinds = await allKinds(extra);
   const list = (entries: [string, string][]) =>
     entries.flatMap(([name, text]) => entry(name, text, 23)).join("\n");
   const routes = (section: Route["section"]) =>
@@ -163,10 +202,10 @@ export async function usage(): Promise<string> {
       r.summary,
     ]);
   const listeners = list([
-    ...CHECK_NAMES.map((name): [string, string] => {
-      const c = kinds.find((k) => k.name === name)!;
-      return [c.name, `${c.description.split(". ")[0].replace(/\.$/, "")}.`];
-    }),
+    ...kinds.map((c): [string, string] => [
+      c.name,
+      `${c.description.split(". ")[0].replace(/\.$/, "")}.`,
+    ]),
     ...routes("listener"),
   ]);
   return `Usage: ${PROGRAM} <subcommand> [options]

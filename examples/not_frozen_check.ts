@@ -1,15 +1,16 @@
 /**
- * A custom check in a few lines: restart processes the kernel reports as
- * stopped (state T, e.g. frozen by SIGSTOP or stuck under a debugger),
- * read from /proc/<pid>/stat. No network needed, so it also catches workers
- * that serve no port.
+ * A custom check and a binary with it: every built-in subcommand plus
+ * `not_frozen`, which restarts processes the kernel reports as stopped
+ * (state T: frozen by SIGSTOP, or stuck under a debugger), from /proc.
  *
- *   deno run -A examples/not_frozen_check.ts GROUP        # as an [eventlistener:x] command
- *   deno compile -A -o not-frozen examples/not_frozen_check.ts
+ *   deno run -A not_frozen_check.ts not_frozen -g workers         # its own listener
+ *   deno run -A not_frozen_check.ts complex -g workers -c '{"not_frozen":{},"memory":{"max_rss":"512MB"}}'
+ *   deno run -A not_frozen_check.ts run --config checks.yaml       # `not_frozen: {}` in an entry
+ *   deno compile -A -o supervisor-checks not_frozen_check.ts
  *
- * Written against the public API in mod.ts, as any user's check would be.
+ * @module
  */
-import { defineCheck, option, options, runListener, text, unhealthy } from "../mod.ts";
+import { defineCheck, main, option, options, text, unhealthy } from "../mod.ts";
 
 export const notFrozenCheck = defineCheck({
   name: "not_frozen",
@@ -17,21 +18,11 @@ export const notFrozenCheck = defineCheck({
   options: options({
     states: option({ help: "/proc states that count as frozen.", parse: text, default: "Tt" }),
   }),
-  retries: () => 1,
   async run(process, { states }) {
     const stat = await Deno.readTextFile(`/proc/${process.pid}/stat`);
-    // the state follows the command name, which is in parentheses and may hold anything
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    const state = stat[stat.lastIndexOf(")") + 2]; // after the name in (), which may hold anything
     return states.includes(state) ? unhealthy(`process state is ${state} (stopped)`) : true;
   },
 });
 
-if (import.meta.main) {
-  Deno.exit(
-    await runListener({
-      checkName: "not_frozen",
-      group: Deno.args[0] ?? "workers",
-      checks: [[notFrozenCheck, {}]],
-    }),
-  );
-}
+if (import.meta.main) Deno.exit(await main(Deno.args, { checks: [notFrozenCheck] }));

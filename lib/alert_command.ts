@@ -184,7 +184,8 @@ export async function runAlertCommand(
     }
     prepared = p;
     if (prepared.settings.validate) {
-      console.log(`${prepared.name}: ${prepared.describe()}`);
+      // the closing line every --validate prints
+      console.log(`${prepared.name}: ${prepared.describe()}\nOK: valid`);
       return 0;
     }
     logger = new Logger(prepared.name, "info", undefined, prepared.settings.logFormat);

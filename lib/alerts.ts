@@ -1,19 +1,9 @@
 /**
  * Alerts about processes that crash or give up (superlance's crashmail,
- * crashmailbatch, fatalmailbatch, crashsms), knowing no subcommand:
- *
- * - AlertSelection: which processes (by name, group:name, group, or any);
- * - AlertClassifier: which PROCESS_STATE events are alerts: an unexpected
- *   exit, FATAL, a BACKOFF loop (the Nth failed start in a row, once a loop);
- * - AlertDetails: what supervisord can add (how it exited, from its own log;
- *   why it could not start; the last lines of its stderr log), bounded in
- *   time, in size and in concurrency, escaped;
- * - RateLimiter and SingleSender: one message per alert, at most N a
- *   minute, the others logged and counted in the next message (crashmail);
- * - BatchSender: alerts gathered per interval of TICK events into one
- *   message per channel, bounded in lines; a message a channel could not
- *   take is sent again with the next interval's, at most SEND_ATTEMPTS
- *   times, then given up loudly.
+ * crashmailbatch, fatalmailbatch, crashsms), knowing no subcommand: which
+ * processes and events are alerts, what supervisord can add to one, and how
+ * often they go out (one message each, rate-limited, or gathered in batches
+ * per interval of TICK events).
  */
 import type { Delivery, Notification, Notifier, RestartReport } from "./notify.ts";
 import type { Logger } from "./log.ts";
@@ -84,6 +74,10 @@ export interface AlertRules {
 /** Processes remembered for BACKOFF loops, at most (oldest forgotten first). */
 const LOOPS_REMEMBERED = 10_000;
 
+/**
+ * Which PROCESS_STATE events are alerts: an unexpected exit, FATAL, a BACKOFF
+ * loop (the Nth failed start in a row, once a loop).
+ */
 export class AlertClassifier {
   /** process → the tries of its last BACKOFF alert, while its loop lasts */
   readonly #alerted = new Map<string, number>();
@@ -177,8 +171,10 @@ export function lastLines(tail: string, count: number, cut: boolean): string[] {
 }
 
 /**
- * Fills in an alert's details from supervisord. Never rejects; each call
- * within DETAILS_TIMEOUT_MS, DETAILS_CONCURRENCY at a time.
+ * Fills in an alert's details from supervisord: how it exited (from
+ * supervisord's own log), why it could not start, the last lines of its
+ * stderr log; bounded in size and escaped. Never rejects; each call within
+ * DETAILS_TIMEOUT_MS, DETAILS_CONCURRENCY at a time.
  */
 export class AlertDetails {
   readonly #limiter = new Limiter(DETAILS_CONCURRENCY);
@@ -530,7 +526,8 @@ export class BatchChannel {
 /**
  * The batch programs' clock, as superlance's: each `tickEvent` adds its
  * seconds; when they reach the interval (minutes, fractions allowed), the
- * batch goes to every channel and a new one starts.
+ * batch goes to every channel (one message per channel, bounded in lines)
+ * and a new one starts.
  */
 export class BatchSender {
   #batch = new Batch();

@@ -114,7 +114,7 @@ function readBoundedText(path: string, source: string): string {
 export async function readConfigFile(path: string, source = `--config ${path}`): Promise<unknown> {
   const text = readBoundedText(path, source);
   if (path.endsWith(".json")) return parseJsonConfig(text, source);
-  const { parse: parseYaml } = await import("yaml");
+  const { parse: parseYaml } = await import("npm:yaml@2.9.1");
   try {
     return parseYaml(text);
   } catch (e) {

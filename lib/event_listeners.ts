@@ -1,14 +1,8 @@
 /**
- * Which of supervisord's processes are event listeners, for -a/--any.
- * supervisord's API does not say (getAllProcessInfo and getAllConfigInfo
- * describe programs and listeners alike), so a process counts as an event
- * listener when it is this listener itself (SUPERVISOR_PROCESS_NAME and
- * SUPERVISOR_GROUP_NAME, which supervisord sets) or when its stdout log
- * starts with the listener protocol's `READY` or `RESULT` token: a
- * listener's stdout is the protocol channel, which supervisord also writes
- * to its stdout_logfile (AUTO unless set). One read of 64 bytes per process
- * life (pid); a process younger than 10 s is asked again next round, since
- * a listener may not have written READY yet.
+ * Which of supervisord's processes are event listeners, for -a/--any, which
+ * must not check them. supervisord's API does not say (getAllProcessInfo and
+ * getAllConfigInfo describe programs and listeners alike), so this tells
+ * them apart by what they write.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
 import type { SupervisorClient } from "./supervisor.ts";
@@ -17,6 +11,15 @@ const PROTOCOL_START = /^(READY\n|RESULT \d+\n)/;
 /** Below this age a "not a listener" answer is not kept. */
 const SETTLE_SECONDS = 10;
 
+/**
+ * A process counts as an event listener when it is this listener itself
+ * (SUPERVISOR_PROCESS_NAME and SUPERVISOR_GROUP_NAME, which supervisord sets)
+ * or when its stdout log starts with the listener protocol's `READY` or
+ * `RESULT` token: a listener's stdout is the protocol channel, which
+ * supervisord also writes to its stdout_logfile (AUTO unless set). One read
+ * of 64 bytes per process life (pid); a process younger than SETTLE_SECONDS
+ * is asked again next round, since a listener may not have written READY yet.
+ */
 export class EventListenerDetector {
   /** `group:name pid` → is a listener */
   readonly #known = new Map<string, boolean>();

@@ -1,28 +1,10 @@
 /**
- * Restarts that outlive the listener.
- *
- * A restart is a stop, then a start, and the stop may take the service's
- * own stopwaitsecs. If the listener dies in between (supervisord stops it
- * and SIGKILLs it after the listener's stopwaitsecs, `kill -9`, the OOM
- * killer), nobody would send the start and the service would stay STOPPED.
- *
- * So before a restart's stop is requested, the process is handed to the
- * finisher: this same program run again (Deno.execPath(), plus
- * `run -A --no-prompt <main module>` under `deno run`), with the same
- * arguments and FINISHER_ENV set, in a session of its own (out of reach of
- * supervisord's stopasgroup/killasgroup), its stdout and stderr on
- * /dev/null and the listener at the other end of its stdin. The listener
- * writes one line when a restart begins and one when it is done. When its
- * stdin ends, the finisher looks at what is left: nothing (the listener
- * closed it with no restart pending) → it exits; restarts begun and not
- * done (the listener exited or was killed) → for each, it waits up to
- * FINISH_DEADLINE_MS for the process to leave STOPPING, starts it if it is
- * STOPPED, appends what it did to the listener's stderr log file (asked
- * from supervisord; discarded when there is none) and exits.
- *
- * The finisher is started with the first restart and ends when none is
- * pending, so between restarts there is no extra process. Credentials reach
- * it through the environment it inherits, never its command line.
+ * Restarts that outlive the listener. A restart is a stop, then a start; if
+ * the listener dies in between (supervisord's SIGKILL after its stopwaitsecs,
+ * `kill -9`, the OOM killer), nobody would send the start and the service
+ * would stay STOPPED. So each restart is first handed to a finisher process
+ * that starts it if the listener cannot. The guarantee, as users see it, is
+ * in docs/behaviour.md ("A restart once begun is always finished").
  */
 import { type LogFormat, Logger, writeAllSync } from "./log.ts";
 import { useFinisher } from "./restart.ts";
@@ -63,7 +45,16 @@ export function selfCommand(): string[] {
     : [Deno.execPath(), "run", "-A", "--no-prompt", Deno.mainModule, ...Deno.args];
 }
 
-/** The listener's side: hands restarts under way to a finisher process. */
+/**
+ * The listener's side: hands restarts under way to a finisher process, this
+ * same program run again ({@link selfCommand}) with FINISHER_ENV set, in a
+ * session of its own (out of reach of supervisord's stopasgroup/killasgroup),
+ * stdout and stderr on /dev/null, the listener at the other end of its stdin.
+ * The listener writes one line when a restart begins and one when it is done.
+ * The finisher is started with the first restart and ends when none is
+ * pending, so between restarts there is no extra process. Credentials reach
+ * it through the environment it inherits, never its command line.
+ */
 export class Finisher {
   #child?: Deno.ChildProcess;
   #writer?: WritableStreamDefaultWriter<Uint8Array>;
@@ -296,8 +287,12 @@ async function finishOne(client: SupervisorClient, b: Begin, logger: Logger): Pr
 
 /**
  * The finisher's whole life: reads the listener's lines from stdin until
- * their end, then completes the restarts left pending. Resolves to the exit
- * status.
+ * their end, then completes the restarts left pending. Nothing pending (the
+ * listener closed it) → it exits; restarts begun and not done (the listener
+ * exited or was killed) → for each, it waits up to FINISH_DEADLINE_MS for the
+ * process to leave STOPPING, starts it if it is STOPPED, appends what it did
+ * to the listener's stderr log file (asked from supervisord; discarded when
+ * there is none) and exits. Resolves to the exit status.
  */
 export async function runFinisher(
   connect: () => SupervisorClient,

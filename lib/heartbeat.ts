@@ -1,42 +1,10 @@
 /**
- * Heartbeat files: the naming rule the `file` check reads and the writers
- * that follow it, the {@link Heartbeat} class for Deno applications and the
- * `supervisor-checks heartbeat` subcommand (commands/heartbeat.ts) for shell scripts.
- *
- * ## The naming rule (for writers in any language)
- *
- * A supervised process shows it is alive by changing its heartbeat file's
- * mtime (or ctime) more often than the `file` check's `--timeout`. The file
- * is
- *
- *     <root>/<group>-<name>-<pid>
- *
- * - `<root>`: the OS temp dir (`$TMPDIR`, else `/tmp`), or the `-d/--root-dir`
- *   given to the check;
- * - `<group>`, `<name>`: the `SUPERVISOR_GROUP_NAME` and
- *   `SUPERVISOR_PROCESS_NAME` environment variables supervisord gives its
- *   children;
- * - `<pid>`: the pid of the process supervisord started (for a shell script,
- *   the shell's `$$`).
- *
- * Any way of updating the file's time works; docs/commands/file.md
- * ("Writing heartbeats") has snippets for Python, Node, Go and shell that never follow
- * a symbolic link. Beat from the work loop, not from a timer beside it.
- *
- * The check also accepts `<root>/<group>-<name>-<pid>-<anything>`, the names
- * the original supervisor_checks' Python `NotificationFile` creates, so
- * applications using it keep working.
- *
- * A `--filepath` template replaces the default name, on both sides. It may
- * contain the original's Python-style placeholders `%(process_group)s`,
- * `%(process_name)s`, `%(process_pid)s` and `%(root_directory)s` (the
- * trailing `s` may be left out, as in the original's help text); a relative
- * result is taken relative to the root dir. For the check only, `*` in the
- * file-name part matches any run of characters.
- *
- * This module imports only `node:` built-ins and ./limits.ts,
- * so Deno applications can import it without this project's import map.
- * Writers need `--allow-env` (names, TMPDIR) and `--allow-read --allow-write` on the file.
+ * Heartbeat files: the naming rule the `file` check reads and the writers that
+ * follow it, {@link Heartbeat} for Deno applications and the `heartbeat`
+ * subcommand (commands/heartbeat.ts) for shell scripts. The rule and snippets
+ * for other languages are in docs/commands/file.md. This module imports only
+ * `node:` built-ins and ./limits.ts, so a Deno application can import it
+ * without this project's import map.
  */
 import { constants } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
@@ -62,7 +30,10 @@ export type PlaceholderValues = Record<Placeholder, string>;
 export const DEFAULT_FILEPATH =
   "%(root_directory)s/%(process_group)s-%(process_name)s-%(process_pid)s";
 
-/** The names the original's NotificationFile creates: the default plus `-<random>`. */
+/**
+ * The names the original's NotificationFile creates: the default plus
+ * `-<random>`. The check accepts them too, so applications using it keep working.
+ */
 export const NOTIFICATION_FILEPATH = `${DEFAULT_FILEPATH}-*`;
 
 const ENV_OF: Partial<Record<Placeholder, string>> = {
@@ -79,8 +50,13 @@ export interface GlobLocation {
 }
 
 /**
- * A parsed `--filepath` template. Parsing rejects unknown placeholders and a
- * `*` outside the file-name part, so mistakes surface at start-up.
+ * A parsed `--filepath` template, which replaces the default name on both
+ * sides (check and writers). It may contain the original's Python-style
+ * placeholders {@link PLACEHOLDERS} (`%(process_group)s`…; the trailing `s`
+ * may be left out, as in the original's help text); a relative result is
+ * taken relative to the root dir. For the check only, `*` in the file-name
+ * part matches any run of characters. Parsing rejects unknown placeholders
+ * and a `*` outside the file-name part, so mistakes surface at start-up.
  */
 export class FilepathTemplate {
   private constructor(
@@ -187,7 +163,7 @@ export interface HeartbeatTarget {
   pid?: number;
   /** Default: the OS temp dir (node:os tmpdir(), which honours TMPDIR). */
   rootDir?: string;
-  /** A template (see the module doc); default `<root>/<group>-<name>-<pid>`. */
+  /** A template (see {@link FilepathTemplate}); default `<root>/<group>-<name>-<pid>`. */
   filepath?: string;
 }
 
@@ -276,7 +252,8 @@ export async function touch(path: string): Promise<void> {
  *
  * `start(5)` beats from a timer instead: it keeps beating while the work
  * loop hangs, so it proves only that the process exists. Defaults to this
- * process: Deno.pid and the SUPERVISOR_* environment names.
+ * process: Deno.pid and the SUPERVISOR_* environment names. Needs
+ * `--allow-env` (the names, TMPDIR) and `--allow-read --allow-write` on the file.
  */
 export class Heartbeat {
   /** The file this writer touches. */

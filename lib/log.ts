@@ -1,14 +1,9 @@
 /**
  * Logging to stderr, never stdout: in listener mode stdout belongs to the
  * event-listener protocol. Every line carries a timestamp, the check name
- * and, where there is one, the process. `text` lines are for people; `json`
- * writes one object per line for log shippers, with the structured fields
- * (process, pid, verdict, reason, duration) as keys.
- *
- * Every message passes lib/redact.ts's redact on its way out: secrets
- * masked, control characters visible (a newline in a fault string cannot
- * start a forged line, an escape code cannot reach a terminal) and cut to
- * TEXT_CHARS characters, whoever built it.
+ * and, where there is one, the process; `text` lines are for people, `json`
+ * writes one object per line for log shippers. Every message is redacted
+ * (lib/redact.ts) on its way out, whoever built it.
  */
 import { redact, TEXT_CHARS } from "./redact.ts";
 
@@ -49,6 +44,13 @@ export class Logger {
     return new Logger(checkName, this.minLevel, this.sink, this.format);
   }
 
+  /**
+   * One line, `json` with the structured fields (process, pid, verdict,
+   * reason, duration) as keys. Message and fields pass redact: secrets
+   * masked, control characters visible (a newline in a fault string cannot
+   * start a forged line, an escape code cannot reach a terminal) and cut to
+   * TEXT_CHARS characters.
+   */
   log(level: Level, message: string, fields: LogFields = {}) {
     if (LEVEL_ORDER[level] < LEVEL_ORDER[this.minLevel]) return;
     const time = new Date().toISOString();

@@ -1,15 +1,9 @@
 /**
  * superlance's batch mailers (its ProcessStateEmailMonitor: crashmailbatch,
  * fatalmailbatch, crashsms), parameterised by what a program alerts on and
- * how it words a line: superlance's flags (--toEmail, --fromEmail,
- * --interval in minutes, --subject, --tickEvent, --smtpHost, --userName,
- * --password, --tls) with their meaning, the shared alert flags
- * (lib/alert_command.ts), and one message per interval and channel
- * (lib/alerts.ts BatchSender).
- *
- * Mail goes over SMTP, as superlance's does (localhost:25 by default),
- * through lib/smtp.ts: --tls is STARTTLS with a verified certificate, and
- * credentials never travel without TLS unless --smtp-tls none says so.
+ * how it words a line: superlance's flags with their meaning, the shared
+ * alert flags (lib/alert_command.ts), and one message per interval and
+ * channel (lib/alerts.ts BatchSender).
  */
 import {
   addressList,
@@ -175,7 +169,12 @@ function batchOptions(program: BatchProgram) {
   });
 }
 
-/** superlance's SMTP flags → lib/smtp.ts's settings; UsageError names the flag. */
+/**
+ * superlance's SMTP flags → lib/smtp.ts's settings; UsageError names the
+ * flag. Mail goes over SMTP, as superlance's does (localhost:25 by default):
+ * --tls is STARTTLS with a verified certificate, and credentials never travel
+ * without TLS unless --smtp-tls none says so.
+ */
 function smtpSettings(
   v: Values<ReturnType<typeof batchOptions>["spec"]> & { fromEmail: string },
 ): SmtpSettings {

@@ -1,13 +1,8 @@
 /**
  * `--metrics-listen HOST:PORT`: a listener's Prometheus endpoint. It serves
- * GET and HEAD /metrics (404 elsewhere, 405 for other methods) from the
- * in-memory registry (lib/metrics.ts): a scrape never waits for a round,
- * for supervisord or for a check, and a round never waits for a scrape.
- * Nothing of it reaches stdout (the protocol's channel).
- *
- * Loopback addresses only, unless --metrics-allow-remote: /metrics names
- * every supervisord process of the host with its state, which is for the
- * fleet's Prometheus, not for anyone on the network.
+ * /metrics from the in-memory registry (lib/metrics.ts): a scrape never waits
+ * for a round, for supervisord or for a check, and a round never waits for a
+ * scrape. Nothing of it reaches stdout (the protocol's channel).
  */
 import { UsageError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -53,7 +48,10 @@ export function isLoopback(hostname: string): boolean {
 
 /**
  * The --metrics-listen value (or `metrics_listen` key), checked; undefined
- * when not given. UsageError names `label`.
+ * when not given. UsageError names `label`. Loopback addresses only, unless
+ * --metrics-allow-remote: /metrics names every supervisord process of the
+ * host with its state, which is for the fleet's Prometheus, not for anyone
+ * on the network.
  */
 export function parseMetricsListen(
   value: unknown,
@@ -90,7 +88,10 @@ export function parseMetricsListen(
 const text = (status: number, body: string, headers: Record<string, string> = {}) =>
   new Response(body, { status, headers: { "content-type": "text/plain", ...headers } });
 
-/** The endpoint as a request handler; `render` gives the exposition text. */
+/**
+ * The endpoint as a request handler: GET and HEAD /metrics, 404 elsewhere,
+ * 405 for other methods; `render` gives the exposition text.
+ */
 export function metricsHandler(
   render: () => string,
 ): (req: Request) => Response | Promise<Response> {

@@ -1,12 +1,8 @@
 /**
  * Restart notifications: a RestartReport (what was restarted, why, with what
  * outcome) mailed (through a sendmail-compatible command, as superlance does,
- * or over SMTP with lib/smtp.ts) and POSTed as JSON to webhooks.
- *
- * Sending never throws and is bounded per channel: a broken mailer or
- * webhook is logged and never stands in the way of a restart. Everything
- * sent passes lib/redact.ts (secrets masked, control characters visible,
- * text cut).
+ * or over SMTP with lib/smtp.ts) and POSTed as JSON to webhooks; a broken
+ * mailer or webhook never stands in the way of a restart.
  */
 import { UsageError } from "./errors.ts";
 import type { LogFields, Logger } from "./log.ts";
@@ -267,6 +263,11 @@ export function webhookPayload(report: RestartReport): string {
 // ---------------------------------------------------------------------------
 // Sending
 
+/**
+ * Sends reports. Sending never throws and is bounded per channel: a failure
+ * is logged. Everything sent passes lib/redact.ts (secrets masked, control
+ * characters visible, text cut).
+ */
 export class Notifier {
   readonly #email: string[];
   readonly #sendmail: string[];

@@ -1,16 +1,9 @@
 /**
  * `--once`: one round now, judged but never acted on, printed as a
- * monitoring plugin prints it, for cron, Nagios/Icinga, Sensu and Docker
- * HEALTHCHECK. The first stdout line is the summary with perfdata after `|`;
- * one line per selected process follows (or, with --log-format json, one
- * JSON document). The exit status follows the Nagios plugin convention:
- *
- *   0 OK        every selected process RUNNING and healthy
- *   1 WARNING   some selected process not RUNNING (STARTING, BACKOFF,
- *               STOPPED, STOPPING, EXITED), none unhealthy or unknown
- *   2 CRITICAL  some process unhealthy, or FATAL (supervisord gave up on it)
- *   3 UNKNOWN   some verdict unknown (a check that cannot judge), nothing
- *               selected, or supervisord could not be asked; none CRITICAL
+ * monitoring plugin prints it (summary with perfdata, one line per process,
+ * Nagios exit status 0/1/2/3), for cron, Nagios/Icinga, Sensu and Docker
+ * HEALTHCHECK. The format and exit statuses are in docs/configuration.md
+ * ("Try before you deploy").
  */
 import type { ProcessInfo } from "./check.ts";
 import type { LogFormat } from "./log.ts";
@@ -18,6 +11,13 @@ import type { ProbeResult } from "./probe.ts";
 
 export type OnceStatus = "OK" | "WARNING" | "CRITICAL" | "UNKNOWN";
 
+/**
+ * The Nagios plugin convention: OK every selected process RUNNING and
+ * healthy; WARNING some not RUNNING (STARTING, BACKOFF, STOPPED, STOPPING,
+ * EXITED), none unhealthy or unknown; CRITICAL some unhealthy, or FATAL
+ * (supervisord gave up on it); UNKNOWN some verdict unknown, nothing
+ * selected, or supervisord could not be asked; none CRITICAL.
+ */
 export const EXIT_CODES: Record<OnceStatus, number> = {
   OK: 0,
   WARNING: 1,
@@ -101,7 +101,11 @@ function perf(label: string, value: number, max: number) {
   return `${label}=${value};;;0;${max}`;
 }
 
-/** Judges rounds into one status and the text (or JSON) to print. */
+/**
+ * Judges rounds into one status and the text to print: the first stdout line
+ * is the summary with perfdata after `|`, one line per selected process
+ * follows (or, with --log-format json, one JSON document).
+ */
 export function renderOnce(
   rounds: OnceRound[],
   elapsedSeconds: number,

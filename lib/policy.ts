@@ -1,25 +1,26 @@
 /**
  * What to do about one process, round after round: Kubernetes-probe and
- * monit semantics on top of single verdicts.
- *
- * - failure threshold: restart only after N consecutive unhealthy rounds;
- * - success threshold: a failure streak ends only after N consecutive
- *   healthy rounds (a lone pass between failures does not reset it);
- * - `unknown` counts for nothing: it neither fails nor passes;
- * - restart budget: at most `maxRestarts` restarts within `restartWindow`
- *   seconds. Over budget, the process is *suppressed*: it is not restarted,
- *   which is said loudly once; suppression ends when the window moves on
- *   (an old restart drops out) or when the process passes again (recovered:
- *   the budget starts afresh).
- *
+ * monit semantics (thresholds, a restart budget) on top of single verdicts.
  * Pure bookkeeping, no I/O: the runner feeds it verdicts and the clock.
  */
 import type { VerdictStatus } from "./check.ts";
 
+/** `unknown` verdicts count for nothing: they neither fail nor pass. */
 export interface Policy {
+  /** Restart only after this many consecutive unhealthy rounds. */
   failureThreshold: number;
+  /**
+   * A failure streak ends only after this many consecutive healthy rounds
+   * (a lone pass between failures does not reset it).
+   */
   successThreshold: number;
-  /** undefined: no limit */
+  /**
+   * At most this many restarts within `restartWindow`; undefined: no limit.
+   * Over budget, the process is *suppressed*: it is not restarted, which is
+   * said loudly once; suppression ends when the window moves on (an old
+   * restart drops out) or when the process passes again (recovered: the
+   * budget starts afresh).
+   */
   maxRestarts?: number;
   /** seconds */
   restartWindow: number;

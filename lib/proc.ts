@@ -1,16 +1,9 @@
 /**
  * What the memory and cpu checks need to know about a process, read from
- * Linux /proc:
- *
- * - CPU time and start time from `/proc/<pid>/stat` (all threads summed);
- * - resident memory from the `VmRSS` line of `/proc/<pid>/status`;
- * - descendants from `/proc/<pid>/task/<tid>/children`, or, on kernels
- *   built without those files, from one scan of every process's parent pid.
- *
- * A process that exits while it is being read is not an error: the readers
- * return `undefined` for it, and lists simply leave it out. Only where /proc
- * does not exist at all (not Linux) do the CPU and RSS readers fall back to
- * the pidusage package (which asks `ps`).
+ * Linux /proc (CPU and start time, resident memory, descendants). A process
+ * that exits while it is read is not an error: readers return `undefined`
+ * and lists leave it out. Only without /proc (not Linux) do the CPU and RSS
+ * readers fall back to the pidusage package (which asks `ps`).
  */
 
 export const PROC_ROOT = "/proc";
@@ -121,7 +114,7 @@ interface PidUsage {
  */
 async function pidusageOf(pid: number): Promise<PidUsage | undefined> {
   // loaded on first use: on Linux (with /proc) it never is
-  const { default: pidusage } = await import("pidusage");
+  const { default: pidusage } = await import("npm:pidusage@4.1.0");
   try {
     return await pidusage(pid, { usePs: true, maxage: 0 }) as PidUsage;
   } catch (e) {

@@ -1,14 +1,7 @@
 /**
- * supervisord's event-listener protocol (listener side).
- *
- * supervisord writes a header line `ver:3.0 server:… eventname:TICK_5 len:15\n`
- * followed by a payload. `len` is Python's len() of the payload *string*:
- * a count of Unicode code points, not bytes (read off supervisor/process.py,
- * `_eventEnvelope`; the payload is then written as UTF-8). A payload with
- * multi-byte text is therefore longer in bytes than `len` says; this parser
- * counts code points over the UTF-8 byte stream.
- *
- * The listener answers `RESULT 2\nOK` and then `READY\n`.
+ * supervisord's event-listener protocol (listener side): supervisord writes a
+ * header line `ver:3.0 server:… eventname:TICK_5 len:15\n` followed by a
+ * payload; the listener answers `RESULT 2\nOK` and then `READY\n`.
  */
 
 export interface ListenerEvent {
@@ -53,6 +46,12 @@ function utf8SequenceLength(lead: number): number {
 /**
  * Incremental parser: feed it chunks as they arrive from stdin, in any
  * split; it yields each complete event once.
+ *
+ * `len` is Python's len() of the payload *string*: a count of Unicode code
+ * points, not bytes (read off supervisor/process.py, `_eventEnvelope`; the
+ * payload is then written as UTF-8). A payload with multi-byte text is
+ * therefore longer in bytes than `len` says; this parser counts code points
+ * over the UTF-8 byte stream.
  */
 export class EventParser {
   /** Received bytes live in #buffer[#start, #end); the rest is spare capacity. */

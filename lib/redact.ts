@@ -1,16 +1,8 @@
 /**
- * The one path for text on its way out: logs, mails, webhooks,
- * `serve`'s /healthcheck and /environment.
- *
- * - maskSecrets(text): every credential-looking part becomes "********",
- *   whatever variable or flag holds it (see SECRET_SHAPES below).
- * - outside(text, max): text from outside (fault strings, bodies, command
- *   output, headers) made safe to print: control characters made visible
- *   (`\n`, `\r`, `\t`, `\x1b`, `\u{2028}`…; backslashes are left as they
- *   are) and the text cut to `max` characters, the cut said in a marker.
- * - redact(text, max): both, which is what every sink applies.
- * - maskDeep(value): maskSecrets through objects and arrays, where a key
- *   with a secret name hides its whole value (/environment).
+ * The one path for text on its way out (logs, mails, webhooks, `serve`'s
+ * /healthcheck and /environment): {@link redact} masks every
+ * credential-looking part, whatever variable or flag holds it, and makes text
+ * from outside safe to print (control characters visible, length capped).
  */
 
 export const MASK = "********";
@@ -168,7 +160,7 @@ const SECRET_SHAPES: Shape[] = [
   ],
 ];
 
-/** Every credential-looking part of `text` replaced by MASK. */
+/** Every credential-looking part of `text` replaced by MASK (see SECRET_SHAPES). */
 export function maskSecrets(text: string): string {
   let masked = text;
   for (const [pattern, replace] of SECRET_SHAPES) {
@@ -177,7 +169,10 @@ export function maskSecrets(text: string): string {
   return masked;
 }
 
-/** A deep copy of `value` with every string masked and every secret-named key's value hidden. */
+/**
+ * A deep copy of `value` with every string masked and every secret-named
+ * key's value hidden (/environment).
+ */
 export function maskDeep(value: unknown): unknown {
   if (typeof value === "string") return maskSecrets(value);
   if (Array.isArray(value)) {
@@ -237,8 +232,9 @@ function fit(
 }
 
 /**
- * Outside text made safe to print: control characters visible, at most
- * `max` characters. When cut, a marker says how long the text was:
+ * Outside text (fault strings, bodies, command output, headers) made safe to
+ * print: control characters visible (`\n`, `\r`, `\t`, `\x1b`, `\u{2028}`…;
+ * backslashes are left as they are), at most `max` characters. When cut, a marker says how long the text was:
  * `… [cut: 1048576 characters in all]` at the end (or, with keep "end",
  * at the start, for output whose end says what went wrong).
  */

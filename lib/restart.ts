@@ -1,23 +1,10 @@
 /**
- * Restarting a process through supervisord, safely: only a process that is
- * still RUNNING with the pid that failed its check is touched (re-read
- * right before acting), then stopProcess and startProcess, each step's
- * fault reported by name. RestartHooks adapt it without a second path: a
- * step before the stop (httpok's gcore), another way to restart (httpok's
- * --restart-command), both after the re-read and under the finisher.
- *
- * Restarts are tracked for the whole OS process, whoever asks (each entry
- * of `run --config`, httpok): a second request for a process whose restart
- * is under way joins it instead of stopping and starting it again, and
- * once a listener has set a Finisher (lib/finisher.ts), every restart is
- * handed to it before its stop, so the start happens even if the listener
- * is stopped or killed meanwhile.
- *
- * Every outcome is counted here, once per request, for /metrics
- * (supervisor_checks_restarts_total); the listeners count the restarts they
- * decide against (dry run, budget spent) with countRestart. A restart handed
- * to the finisher counts as handed-over: the finisher completes it, and no
- * listener counts it again.
+ * Restarting a process through supervisord, safely: only a process still
+ * RUNNING with the pid that failed its check is touched (re-read right
+ * before acting), then stopProcess and startProcess, each step's fault
+ * reported by name. The one restart path for every listener: RestartHooks
+ * adapt it (httpok's gcore and --restart-command), the finisher completes it
+ * if the listener dies, and every outcome is counted here for /metrics.
  */
 import { namespec, type ProcessInfo } from "./check.ts";
 import { listenerMetrics, type RestartCount } from "./metrics.ts";
@@ -121,7 +108,13 @@ async function pidAfterStart(client: SupervisorClient, spec: string): Promise<nu
   }
 }
 
-/** Counts a restart's outcome for `owner` (the check entry, httpok's name). */
+/**
+ * Counts a restart's outcome for `owner` (the check entry, httpok's name):
+ * restartProcess counts every outcome once per request
+ * (supervisor_checks_restarts_total); the listeners count here the restarts
+ * they decide against (dry run, budget spent). A restart handed to the
+ * finisher counts as handed-over, and no listener counts it again.
+ */
 export function countRestart(
   owner: string,
   process: Pick<ProcessInfo, "group" | "name">,
@@ -185,9 +178,12 @@ export interface RestartOptions {
 }
 
 /**
- * Restarts `failed` if it is still RUNNING with the same pid. A restart of
- * the same process already under way (another entry of run --config) is
- * joined: it resolves when that one ends, as "skipped".
+ * Restarts `failed` if it is still RUNNING with the same pid. Restarts are
+ * tracked for the whole OS process, whoever asks: a restart of the same
+ * process already under way (another entry of run --config) is joined and
+ * resolves when that one ends, as "skipped". Once a listener has set a
+ * Finisher, the restart is handed to it before its stop, so the start
+ * happens even if the listener is stopped or killed meanwhile.
  */
 export function restartProcess(
   client: SupervisorClient,

@@ -1,21 +1,8 @@
 /**
  * `run --config FILE`: many independent check sets, for many groups, in one
- * listener process. The file (YAML, or JSON by extension) is the complex
- * format per entry, plus the entry's selection, timing, thresholds and
- * notifications; top-level keys are defaults for every entry:
- *
- *   interval: 5               # defaults for all entries (any policy or notify key)
- *   email: [ops@example.com]
- *   log_format: json          # logging: top level only
- *   checks:
- *     - name: web
- *       group: web
- *       http: { port: ".+_(\\d+)", url: /ping, timeout: 2 }
- *       memory: { max_rss: 512MB }
- *       failure_threshold: 2
- *     - name: cache
- *       process: cache:redis
- *       tcp: { port: 6379 }
+ * listener process. Each entry is the complex format plus its selection,
+ * timing, thresholds and notifications; top-level keys are defaults for
+ * every entry (docs/configuration.md#run-config, examples/run.yaml).
  */
 import type { CheckDefinition } from "./check.ts";
 import { checksFromConfig } from "./check_config.ts";
@@ -37,8 +24,8 @@ const LOG_KEYS = configKeys(LISTENER_ONLY.spec);
 const TOP_KEYS = ["checks", ...BEHAVIOUR_KEYS, ...LOG_KEYS];
 /** How an entry selects its processes: the keys of -g, -N and -a. */
 const SELECTION_KEYS = { process_group: "group", process_name: "process", any: "any" } as const;
-/** Keys of an entry besides its check kinds. */
-const ENTRY_KEYS = ["name", ...Object.values(SELECTION_KEYS), ...BEHAVIOUR_KEYS];
+/** Keys of an entry besides its check kinds (which therefore cannot take these names). */
+export const ENTRY_KEYS = ["name", ...Object.values(SELECTION_KEYS), ...BEHAVIOUR_KEYS];
 
 /** The keys of a `run --config` file, for `run --help` (from the same lists as the loader). */
 export function runConfigHelp(kinds: CheckDefinition[]): HelpSection[] {

@@ -2,17 +2,7 @@
  * The checks behind `serve`'s GET /healthcheck, answered the way 004's
  * HealthCheck does: one result per check with `checker`, `output`,
  * `passed`, `timestamp`, `expires` (Unix seconds) and `response_time`
- * (seconds).
- *
- * A check is one check kind of one config entry on one process. Its result
- * is cached under its checker name and the process's pid (a restart means a
- * fresh run) for success_ttl / failed_ttl seconds, and concurrent requests
- * share a run in flight. Checker names: the entry's
- * name for a plain target (url, address, command), `name/kind/group:process`
- * for supervisord processes. A check that throws, or cannot be configured
- * for a process, is a failed result carrying the error text. Outputs (and
- * the log lines carrying them) go through lib/redact.ts: secrets masked as
- * in /environment, control characters visible, at most TEXT_CHARS long.
+ * (seconds). A check is one check kind of one config entry on one process.
  */
 import { type ConfiguredCheck, namespec, type ProcessInfo } from "./check.ts";
 import { redact } from "./redact.ts";
@@ -54,6 +44,17 @@ function failure(checker: string, output: string): CheckResult {
   };
 }
 
+/**
+ * The config's checks, run on request. Each result is cached under its
+ * checker name and the process's pid (a restart means a fresh run) for
+ * success_ttl / failed_ttl seconds, and concurrent requests share a run in
+ * flight. Checker names: the entry's name for a plain target (url, address,
+ * command), `name/kind/group:process` for supervisord processes. A check that
+ * throws, or cannot be configured for a process, is a failed result carrying
+ * the error text. Outputs (and the log lines carrying them) go through
+ * lib/redact.ts: secrets masked as in /environment, control characters
+ * visible, at most TEXT_CHARS long.
+ */
 export class CheckSuite {
   readonly #cache: HealthCache<CheckResult>;
   /** Each check's latest result, by checker name (for /metrics). */

@@ -1,33 +1,10 @@
 /**
  * The `serve --config FILE` format (YAML, or JSON when the name ends in
- * .json), validated at start-up from the declarations below (lib/option.ts);
- * every error names its key path (`checks[0].http.port: is required when
- * checks[0].http.url is a path`) and all of them are reported at once.
- *
- *     checks:                      # GET /healthcheck runs these
- *       - name: web                # the checker name in results (required, unique)
- *         group: web               # supervisord processes: group, or process (name or group:name)
- *         http: {port: ".+_(\d+)", url: /ping, timeout: 2, num_retries: 0}
- *         memory: {max_rss: 512MB} # any check kind, options as in `complex`
- *       - name: api                # plain targets, each mapped onto one check kind:
- *         url: http://127.0.0.1:8080/ping   # url → http (more http options under http:)
- *       - name: db
- *         address: 127.0.0.1:5432 # address (host:port) → tcp
- *       - name: script
- *         command: [/usr/local/bin/check-queue, --max, "100"]  # command → exec
- *     healthcheck:                 # response of GET /healthcheck
- *       success_ttl: 27            # seconds a passed result is reused; null: never
- *       failed_ttl: 9              # the same for a failed one
- *       success_status: 200
- *       failed_status: 500
- *       success_headers: {}        # extra response headers
- *       failed_headers: {}
- *     environment:                 # GET /environment (needs --environment)
- *       include_os: true
- *       include_process: true
- *       include_runtime: true
- *       include_config: true
- *       sections: {application: {maintainer: ops@example.com}}
+ * .json): `checks` (what GET /healthcheck runs), `healthcheck` (its response
+ * and caching) and `environment` (GET /environment). Validated at start-up
+ * from the declarations below (lib/option.ts); every error names its key path
+ * and all of them are reported at once. The format, commented, is in
+ * docs/configuration.md ("serve config") and examples/serve.yaml.
  */
 import { boolean, configKeys, nonEmpty, number, option, options, parseConfig } from "./option.ts";
 import type { CheckDefinition, ConfiguredCheck, ProcessInfo } from "./check.ts";

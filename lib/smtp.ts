@@ -1,14 +1,14 @@
 /**
  * Direct SMTP delivery, for hosts (containers) without a sendmail: the
- * flags and config keys (`--smtp-host` …), their validation at start-up,
- * and sending one ready-made message.
- *
- * The SMTP client is nodemailer, imported on the first delivery only, so a
- * listener that never mails over SMTP never loads it (nor the node:net/tls
- * layers it needs). The dynamic import names the import-map entry, which
- * `deno compile` still bundles.
- *
- * TLS modes (`--smtp-tls`):
+ * `--smtp-*` options, their validation at start-up, and sending one
+ * ready-made message, for every mailer (listeners' `--email`, httpok's `-m`,
+ * the alert programs). nodemailer is imported on the first delivery only.
+ */
+import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
+import { secretFrom } from "./options.ts";
+
+/**
+ * `--smtp-tls`:
  * - auto (default): STARTTLS when the server offers it, its certificate not
  *   checked (opportunistic, as mail relays do: it stops eavesdropping, not
  *   impersonation), plain otherwise. With `--smtp-user`, auto is starttls:
@@ -16,12 +16,7 @@
  * - starttls: STARTTLS required, certificate verified;
  * - tls: implicit TLS (SMTPS, port 465 by default), certificate verified;
  * - none: never TLS, even when offered.
- *
- * Reused by every mailer: the listeners' `--email`, httpok's `-m`.
  */
-import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
-import { secretFrom } from "./options.ts";
-
 export type SmtpTls = "auto" | "starttls" | "tls" | "none";
 const TLS_MODES: SmtpTls[] = ["auto", "starttls", "tls", "none"];
 
@@ -233,7 +228,7 @@ export function describeSmtp(s: SmtpSettings): string {
   return `smtp://${host}:${s.port} (${s.tls}${s.user === undefined ? "" : `, as ${s.user}`})`;
 }
 
-let library: Promise<typeof import("nodemailer")> | undefined;
+let library: Promise<typeof import("npm:nodemailer@10.6.1")> | undefined;
 
 /**
  * Delivers `message` (headers and body, LF line ends) to `to`. Resolves
@@ -243,7 +238,7 @@ let library: Promise<typeof import("nodemailer")> | undefined;
  * longer than the timeout.
  */
 export async function sendSmtp(s: SmtpSettings, to: string[], message: string): Promise<void> {
-  const nodemailer = await (library ??= import("nodemailer"));
+  const nodemailer = await (library ??= import("npm:nodemailer@10.6.1"));
   const requireTLS = s.tls === "starttls" || (s.tls === "auto" && s.user !== undefined);
   const transport = nodemailer.createTransport({
     host: s.host,

@@ -1,12 +1,8 @@
 /**
  * The StatsD side of `serve`: a parser for StatsD datagrams, the workers
- * gauge that /health/live reads, and a UDP listener (node:dgram; Deno 2.9's
- * own Deno.listenDatagram needs --unstable-net).
- *
- * A datagram holds one metric per line: `name:value|type`, optionally
- * followed by `|@rate` and `|#tags` (DogStatsD). Gauges (`g`) set a value
- * (`workers:3|g`) or, signed, change it (`workers:+1|g`, `workers:-1|g`),
- * as etsy's statsd does. Gunicorn's --statsd-host sends `gunicorn.workers`.
+ * gauge that /health/live reads (Gunicorn's --statsd-host sends
+ * `gunicorn.workers`), and a UDP listener (node:dgram; Deno 2.9's own
+ * Deno.listenDatagram needs --unstable-net).
  */
 import dgram from "node:dgram";
 import type { Logger } from "./log.ts";
@@ -36,7 +32,12 @@ const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const NUMERIC_TYPES = new Set(["g", "c", "ms", "h", "d"]);
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
-/** Parses one line; returns why it is malformed instead of throwing. */
+/**
+ * Parses one line, `name:value|type`, optionally followed by `|@rate` and
+ * `|#tags` (DogStatsD); returns why it is malformed instead of throwing.
+ * Gauges (`g`) set a value (`workers:3|g`) or, signed, change it
+ * (`workers:+1|g`, `workers:-1|g`), as etsy's statsd does.
+ */
 export function parseLine(line: string): StatsdMetric | string {
   const m = LINE.exec(line);
   if (!m) return "not name:value|type";

@@ -1,13 +1,9 @@
 /**
  * External commands, written and run: the exec check's command, the
  * sendmail command, httpok's gcore and --restart-command. One module so that
- * every command line is split, quoted and bounded the same way.
- *
- * A command runs without a shell (argv), or through /bin/sh when given as
- * shell text (shellCommand); it runs in a session of its own, its output
- * captured, never passed through (a listener's stdout is the protocol
- * channel), and a timeout or the caller's signal kills it with everything it
- * started (killTree).
+ * every command line is split, quoted and bounded the same way: argv without
+ * a shell or shell text through /bin/sh, output captured, a timeout killing
+ * the whole tree.
  */
 import { descendantsOf } from "./proc.ts";
 
@@ -159,9 +155,10 @@ export async function killTree(pid: number): Promise<void> {
 }
 
 /**
- * Runs argv without a shell, in its own session, stdout and stderr captured,
- * bounded by the timeout and the caller's signal, which kill it with its
- * whole tree (killTree). Never throws.
+ * Runs argv without a shell (shellCommand makes argv of shell text), in its
+ * own session, stdout and stderr captured, never passed through (a
+ * listener's stdout is the protocol channel), bounded by the timeout and the
+ * caller's signal, which kill it with its whole tree (killTree). Never throws.
  */
 export async function runCommand(argv: string[], options: RunOptions): Promise<CommandResult> {
   let child: Deno.ChildProcess;

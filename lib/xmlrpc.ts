@@ -1,30 +1,17 @@
 /**
  * One XML-RPC call over http(s):// or a unix socket, shared by the
- * supervisord client (lib/supervisor.ts) and the xmlrpc check.
- *
- * Every call is bounded by a timeout (and an optional caller's signal) and
- * ends in exactly one of: the response value, an {@link XmlRpcFault} (the
- * server answered with a fault), or an {@link XmlRpcTransportError} (no
- * usable answer: connection refused, no socket file, HTTP 401 or another
- * status, a timeout, a body that is not XML-RPC).
- *
- * Speaks through node:http, the only HTTP stack here that can reach a unix
- * socket, and the npm `xmlrpc` package's serializer and deserializer; the
- * answer is read with a byte cap before it reaches the parser.
- *
- * A call gets a connection of its own, closed after the answer, unless the
- * caller gives {@link XmlRpcConnections}: then connections are kept open and
- * reused (HTTP/1.1 keep-alive, which supervisord's server honours). Deno's
- * node:http sends a request once more, on a new connection, when the kept
- * connection it went out on closes before an answer (even if the server had
- * read it): only calls that are safe to repeat may be given one.
+ * supervisord client (lib/supervisor.ts) and the xmlrpc check. node:http is
+ * the only HTTP stack here that reaches a unix socket; the answer is read
+ * with a byte cap before the npm `xmlrpc` deserializer sees it. Every call
+ * is bounded by a timeout and ends in a value, an XmlRpcFault or an
+ * XmlRpcTransportError.
  */
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import https from "node:https";
 import { Readable } from "node:stream";
-import Deserializer from "xmlrpc/lib/deserializer.js";
-import Serializer from "xmlrpc/lib/serializer.js";
+import Deserializer from "npm:xmlrpc@1.3.2/lib/deserializer.js";
+import Serializer from "npm:xmlrpc@1.3.2/lib/serializer.js";
 import { readAtMost, TooLargeError } from "./bounded_read.ts";
 
 /** Where an XML-RPC server listens. */
@@ -51,7 +38,12 @@ export interface XmlRpcCallOptions {
 }
 
 /**
- * Connections kept open between calls to one server. At most one idle
+ * Connections kept open between calls to one server (HTTP/1.1 keep-alive,
+ * which supervisord's server honours); without one, a call gets a
+ * connection of its own, closed after the answer. Deno's node:http sends a
+ * request once more, on a new connection, when the kept connection it went
+ * out on closes before an answer (even if the server had read it): only
+ * calls that are safe to repeat may be given one. At most one idle
  * connection is kept (rounds ask one thing at a time); more are opened for
  * calls made at once and closed after their answers. Idle connections do
  * not keep the process alive.
