@@ -2,7 +2,8 @@
  * The docs follow the product: every subcommand has a page under
  * docs/commands/ naming every long flag its --help prints (the flags every
  * listener shares may be left to docs/configuration.md), and every relative
- * link in README.md and docs/ reaches a file and, for a page, a heading.
+ * link in README.md and docs/ reaches a file and, for a page, a heading;
+ * the Architecture tree of docs/development.md names every module.
  */
 import assert from "node:assert/strict";
 import { dirname, join, normalize } from "node:path";
@@ -85,4 +86,23 @@ Deno.test("docs: every relative link in README.md and docs/ reaches a file, and 
   }
   assert.ok(checked > 100, `only ${checked} links checked`);
   assert.deepEqual(broken, []);
+});
+
+Deno.test("docs: the Architecture tree names every module of commands/, checks/ and lib/", async () => {
+  const page = readDoc("docs/development.md");
+  const block = page.slice(
+    page.indexOf("## Architecture"),
+    page.indexOf("\n## ", page.indexOf("## Architecture") + 1),
+  );
+  assert.ok(block.includes("```"), "the Architecture section holds the tree");
+  const missing: string[] = [];
+  for (const dir of ["commands", "checks", "lib"]) {
+    for await (const e of Deno.readDir(`${REPO}${dir}`)) {
+      if (!e.isFile || !e.name.endsWith(".ts")) continue;
+      if (!new RegExp(`(?<![\\w.])${e.name.replace(".", "\\.")}(?![\\w])`).test(block)) {
+        missing.push(`${dir}/${e.name}`);
+      }
+    }
+  }
+  assert.deepEqual(missing.sort(), []);
 });
