@@ -342,6 +342,7 @@ function restartHooks({ gcore, coredir, restartCommand }: HttpokConfig): Restart
       const r = await run([...gcore, join(coredir, namespec(p)), String(p.pid)]);
       return `gcore output:\n\n${commandOutput(r) || "(no output)"}`;
     },
+    beforeName: "the core dump",
     instead: restartCommand === undefined ? undefined : async (p) => {
       const r = await run(["/bin/sh", "-c", restartCommand], {
         HTTPOK_PROCESS: namespec(p),

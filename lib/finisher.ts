@@ -7,27 +7,11 @@
  * in docs/behaviour.md ("A restart once begun is always finished").
  */
 import { type LogFormat, Logger, writeAllSync } from "./log.ts";
-import { useFinisher } from "./restart.ts";
-import {
-  CONTROL_TIMEOUT_MS,
-  SupervisorClient,
-  SupervisorFault,
-  SupervisorUnavailable,
-} from "./supervisor.ts";
+import { completeRestart, completionText, useFinisher } from "./restart.ts";
+import { SupervisorClient } from "./supervisor.ts";
 
 /** Set (to the log format) in the finisher's environment: run as the finisher. */
 export const FINISHER_ENV = "SUPERVISOR_CHECKS_FINISHER";
-/** How long the finisher waits for a process to leave STOPPING: 10 minutes. */
-export const FINISH_DEADLINE_MS = CONTROL_TIMEOUT_MS;
-/**
- * A process still RUNNING with the pid being restarted may just not have
- * seen the stop request yet: it is watched this long before the finisher
- * concludes the stop was never sent.
- */
-const STOP_SETTLE_MS = 3_000;
-/** supervisord unreachable this long (it is shutting down or gone): give up. */
-const UNREACHABLE_GIVE_UP_MS = 15_000;
-const POLL_MS = 250;
 
 interface Begin {
   begin: string;
@@ -215,81 +199,21 @@ async function listenerLogSink(client: SupervisorClient): Promise<(text: string)
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function describeError(e: unknown): string {
-  return e instanceof SupervisorFault ? `${e.faultName}: ${e.faultString}` : (e as Error).message;
-}
-
-/** Waits for `b.begin` to leave STOPPING, then starts it if it is STOPPED. */
+/** Completes `b.begin`'s restart ({@link completeRestart}) and logs what it did. */
 async function finishOne(client: SupervisorClient, b: Begin, logger: Logger): Promise<void> {
   const log = logger.named(b.check);
   const fields = { process: b.begin, pid: b.pid };
-  const started = Date.now();
-  let unreachableSince: number | undefined;
-  for (;;) {
-    let state: { statename: string; pid: number };
-    try {
-      state = await client.getProcessInfo(b.begin);
-      unreachableSince = undefined;
-    } catch (e) {
-      if (!(e instanceof SupervisorUnavailable)) {
-        log.error(`finisher: cannot read it (${describeError(e)}); left to supervisord`, fields);
-        return;
-      }
-      unreachableSince ??= Date.now();
-      if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS) {
-        log.error(`finisher: supervisord unreachable, giving up: ${e.message}`, fields);
-        return;
-      }
-      await sleep(POLL_MS * 4);
-      continue;
-    }
-    const waited = Date.now() - started;
-    const settling = state.statename === "RUNNING" && state.pid === b.pid &&
-      waited < STOP_SETTLE_MS;
-    if (state.statename === "STOPPING" || settling) {
-      if (waited > FINISH_DEADLINE_MS) {
-        log.error(
-          `finisher: still ${state.statename} after ${FINISH_DEADLINE_MS / 1000}s, giving up`,
-          fields,
-        );
-        return;
-      }
-      await sleep(POLL_MS);
-      continue;
-    }
-    if (state.statename === "RUNNING" && state.pid === b.pid) {
-      log.warn("finisher: still RUNNING with the same pid: its stop was never requested", fields);
-      return;
-    }
-    if (state.statename !== "STOPPED") {
-      log.warn(
-        `finisher: now ${state.statename}${state.pid ? ` (pid ${state.pid})` : ""}: ` +
-          "nothing left to do",
-        fields,
-      );
-      return;
-    }
-    try {
-      await client.startProcess(b.begin, true);
-    } catch (e) {
-      const already = e instanceof SupervisorFault && e.faultName === "ALREADY_STARTED";
-      if (already) log.warn("finisher: someone started it meanwhile", fields);
-      else log.error(`finisher: start failed (${describeError(e)})`, fields);
-      return;
-    }
-    const pid = await client.getProcessInfo(b.begin).then((p) => p.pid, () => undefined);
-    log.warn(`finisher: started it again: new pid ${pid ?? "unknown"}`, fields);
-    return;
-  }
+  const c = await completeRestart(client, b.begin, b.pid);
+  const text = `finisher: ${completionText(c)}`;
+  if (c.ended === "gave-up") log.error(text, fields);
+  else log.warn(text, fields);
 }
 
 /**
  * The finisher's whole life: reads the listener's lines from stdin until
  * their end, then completes the restarts left pending. Nothing pending (the
  * listener closed it) → it exits; restarts begun and not done (the listener
- * exited or was killed) → for each, it waits up to FINISH_DEADLINE_MS for the
+ * exited or was killed) → for each, it waits up to 10 minutes for the
  * process to leave STOPPING, starts it if it is STOPPED, appends what it did
  * to the listener's stderr log file (asked from supervisord; discarded when
  * there is none) and exits. Resolves to the exit status.

@@ -10,6 +10,7 @@ import { namespec, type ProcessInfo } from "./check.ts";
 import { listenerMetrics, type RestartCount } from "./metrics.ts";
 import { PROC_ROOT, readStat } from "./proc.ts";
 import {
+  CONTROL_TIMEOUT_MS,
   STATE_RUNNING,
   type SupervisorClient,
   SupervisorFault,
@@ -35,6 +36,11 @@ export interface RestartResult {
   resumed?: boolean;
   /** what RestartHooks.before said (a core dump's output) */
   before?: string;
+  /**
+   * It may be left STOPPED and supervisord could not be asked in time: the
+   * finisher keeps holding it, and starts it once the listener ends.
+   */
+  unfinished?: boolean;
 }
 
 /**
@@ -43,8 +49,13 @@ export interface RestartResult {
  * process has been re-read RUNNING with the pid that failed.
  */
 export interface RestartHooks {
-  /** Runs before the stop; what it says goes into RestartResult.before. */
+  /**
+   * Runs before the stop; what it says goes into RestartResult.before. The
+   * process is read again after it, and left alone if it changed meanwhile.
+   */
   before?(process: ProcessInfo): Promise<string>;
+  /** What `before` is called in a skipped restart's detail ("the core dump"). */
+  beforeName?: string;
   /** Restarts it another way than stopProcess/startProcess, held by the finisher all the same. */
   instead?(process: ProcessInfo): Promise<{ ok: boolean; detail: string }>;
   /** How a dry run says what the hooks would add (" after a core dump (gcore not run)"). */
@@ -204,10 +215,12 @@ export function restartProcess(
   }
   let markHeld!: (held: boolean) => void;
   const held = new Promise<boolean>((resolve) => markHeld = resolve);
-  const done = stopAndStart(client, failed, owner, procRoot, markHeld, hooks).finally(() => {
-    markHeld(false);
-    inFlight.delete(spec);
-  });
+  const done = stopAndStart(client, failed, owner, procRoot, markHeld, hooks, signal).finally(
+    () => {
+      markHeld(false);
+      inFlight.delete(spec);
+    },
+  );
   const entry = { owner, done, held };
   inFlight.set(spec, entry);
   return counted(owner, failed, untilHandedOver(entry, signal));
@@ -232,6 +245,40 @@ function untilHandedOver(entry: InFlight, signal?: AbortSignal): Promise<Restart
   });
 }
 
+/**
+ * Why `current` must be left alone, if it must: no longer RUNNING, or
+ * RUNNING with another pid than `pid` since `since`.
+ */
+function leftAlone(current: ProcessInfo, pid: number, since: string): RestartResult | undefined {
+  if (current.state !== STATE_RUNNING) {
+    return {
+      outcome: "skipped",
+      detail: `now ${current.statename}, not RUNNING: left to supervisord`,
+    };
+  }
+  if (current.pid !== pid) {
+    return {
+      outcome: "skipped",
+      detail: `pid changed from ${pid} to ${current.pid} ${since}: already restarted`,
+    };
+  }
+}
+
+/** `work`'s value, or undefined as soon as `signal` aborts. */
+function unlessAborted<T>(
+  work: Promise<T>,
+  signal?: AbortSignal,
+): Promise<{ value: T } | undefined> {
+  if (signal === undefined) return work.then((value) => ({ value }));
+  return new Promise((resolve, reject) => {
+    const stop = () => resolve(undefined);
+    if (signal.aborted) return stop();
+    signal.addEventListener("abort", stop, { once: true });
+    work.then((value) => resolve({ value }), reject)
+      .finally(() => signal.removeEventListener("abort", stop));
+  });
+}
+
 async function stopAndStart(
   client: SupervisorClient,
   failed: ProcessInfo,
@@ -239,38 +286,51 @@ async function stopAndStart(
   procRoot: string,
   markHeld: (held: boolean) => void,
   hooks: RestartHooks = {},
+  signal?: AbortSignal,
 ): Promise<RestartResult> {
   const spec = namespec(failed);
   const current = await reread(client, spec);
   if ("outcome" in current) return current;
-  if (current.state !== STATE_RUNNING) {
-    return {
-      outcome: "skipped",
-      detail: `now ${current.statename}, not RUNNING: left to supervisord`,
-    };
-  }
-  if (current.pid !== failed.pid) {
-    return {
-      outcome: "skipped",
-      detail: `pid changed from ${failed.pid} to ${current.pid} since the check: already restarted`,
-    };
-  }
+  let target: ProcessInfo = current;
+  const changed = leftAlone(current, failed.pid, "since the check");
+  if (changed) return changed;
 
-  const before = await hooks.before?.(current);
+  let before: string | undefined;
+  if (hooks.before) {
+    // a core dump may take minutes: a listener stopping meanwhile does not wait for it
+    const said = await unlessAborted(hooks.before(current), signal);
+    if (said === undefined) {
+      return {
+        outcome: "skipped",
+        detail: "the listener is stopping: not restarted (its stop was never requested)",
+      };
+    }
+    before = said.value;
+    // it may have died and been started again meanwhile: that one is not the one that failed
+    const again = await reread(client, spec);
+    if ("outcome" in again) return { ...again, before };
+    const what = hooks.beforeName ?? "the step before the stop";
+    const moved = leftAlone(again, failed.pid, `during ${what}`);
+    if (moved) return { ...moved, before };
+    target = again;
+  }
   // from here on the process may be left stopped: the finisher must know before the stop
   const holder = finisher;
-  const held = await holder?.begin(spec, current.pid, owner) ?? false;
+  const held = await holder?.begin(spec, target.pid, owner) ?? false;
   markHeld(held);
+  let unfinished = false;
   try {
     const result = hooks.instead
-      ? await hooks.instead(current).then(({ ok, detail }): RestartResult => ({
+      ? await hooks.instead(target).then(({ ok, detail }): RestartResult => ({
         outcome: ok ? "restarted" : "failed",
         detail,
       }))
-      : await stopThenStart(client, spec, current.pid, procRoot);
+      : await stopThenStart(client, spec, target.pid, procRoot);
+    unfinished = result.unfinished === true;
     return before === undefined ? result : { ...result, before };
   } finally {
-    if (held) await holder?.end(spec);
+    // unfinished: it may be STOPPED, and only the finisher can still start it
+    if (held && !unfinished) await holder?.end(spec);
   }
 }
 
@@ -291,7 +351,9 @@ async function stopThenStart(
   if (stopFailure === undefined) {
     steps.push("stopped");
   } else if (stopFailure.error instanceof SupervisorUnavailable) {
-    return { outcome: "failed", detail: `stop: ${stopFailure.error.message}`, resumed };
+    // the stop may have been carried out all the same: it must not stay STOPPED
+    steps.push(`stop: ${stopFailure.error.message}`);
+    return { ...await recovered(client, spec, pid, steps), resumed };
   } else {
     // NOT_RUNNING: it died meanwhile. Anything else: try the start anyway,
     // as the original does; the start's answer tells what state it is in.
@@ -301,7 +363,7 @@ async function stopThenStart(
     await client.startProcess(spec, true);
   } catch (e) {
     steps.push(`start failed (${faultText(e)})`);
-    return { outcome: "failed", detail: steps.join(", "), resumed };
+    return { ...await recovered(client, spec, pid, steps), resumed };
   }
   steps.push("started");
   return {
@@ -310,6 +372,126 @@ async function stopThenStart(
     newPid: await pidAfterStart(client, spec),
     resumed,
   };
+}
+
+/**
+ * After a stop or a start that failed once the stop was requested: makes
+ * sure it is not left STOPPED ({@link completeRestart}).
+ */
+async function recovered(
+  client: SupervisorClient,
+  spec: string,
+  pid: number,
+  steps: string[],
+): Promise<RestartResult> {
+  const c = await completeRestart(client, spec, pid);
+  const detail = `${steps.join(", ")}; ${completionText(c)}`;
+  if (c.ended === "started") return { outcome: "restarted", detail, newPid: c.pid };
+  return { outcome: "failed", detail, unfinished: c.ended === "gave-up" || undefined };
+}
+
+/**
+ * A process still RUNNING with the pid being restarted may just not have
+ * seen the stop request yet: it is watched this long before concluding
+ * that the stop was never carried out.
+ */
+const STOP_SETTLE_MS = 3_000;
+/** supervisord unreachable this long (it is shutting down or gone): give up. */
+const UNREACHABLE_GIVE_UP_MS = 15_000;
+/** How long a process may stay STOPPING before a restart's completion gives up: 10 minutes. */
+const FINISH_DEADLINE_MS = CONTROL_TIMEOUT_MS;
+const POLL_MS = 250;
+
+/** How {@link completeRestart} ended. */
+export type Completion =
+  /** it was STOPPED and has been started: its new pid, when it could be read */
+  | { ended: "started"; pid?: number }
+  /** still RUNNING with the pid being restarted: its stop was never carried out */
+  | { ended: "never-stopped" }
+  /** in another state (started by someone else, exited, in backoff): nothing left to do */
+  | { ended: "left"; state: string; pid: number }
+  /** supervisord unreachable or still STOPPING for too long; a fault reading or starting it */
+  | { ended: "gave-up"; why: string };
+
+/** A completion in words, for the log. */
+export function completionText(c: Completion): string {
+  switch (c.ended) {
+    case "started":
+      return `started it again: new pid ${c.pid ?? "unknown"}`;
+    case "never-stopped":
+      return "still RUNNING with the same pid: its stop was never carried out";
+    case "left":
+      return `now ${c.state}${c.pid ? ` (pid ${c.pid})` : ""}: nothing left to do`;
+    case "gave-up":
+      return c.why;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Completes a restart of `spec` (RUNNING with `pid` when its stop was
+ * requested) whose stop or start may not have gone through: waits up to
+ * FINISH_DEADLINE_MS for it to leave STOPPING, then starts it if it is
+ * STOPPED. Every step that cannot reach supervisord is tried again, for up
+ * to UNREACHABLE_GIVE_UP_MS without an answer. Used by the listener when a
+ * step fails, and by the finisher when the listener is gone.
+ */
+export async function completeRestart(
+  client: SupervisorClient,
+  spec: string,
+  pid: number,
+): Promise<Completion> {
+  const started = Date.now();
+  let unreachableSince: number | undefined;
+  const unreachable = async (e: SupervisorUnavailable): Promise<Completion | undefined> => {
+    unreachableSince ??= Date.now();
+    if (Date.now() - unreachableSince > UNREACHABLE_GIVE_UP_MS) {
+      return { ended: "gave-up", why: `supervisord unreachable, giving up: ${e.message}` };
+    }
+    await sleep(POLL_MS * 4);
+  };
+  for (;;) {
+    let state: ProcessInfo;
+    try {
+      state = await client.getProcessInfo(spec);
+      unreachableSince = undefined;
+    } catch (e) {
+      if (!(e instanceof SupervisorUnavailable)) {
+        return { ended: "gave-up", why: `cannot read it (${faultText(e)}); left to supervisord` };
+      }
+      const gaveUp = await unreachable(e);
+      if (gaveUp) return gaveUp;
+      continue;
+    }
+    const waited = Date.now() - started;
+    if (waited > FINISH_DEADLINE_MS) {
+      const why = `still ${state.statename} after ${FINISH_DEADLINE_MS / 1000}s, giving up`;
+      return { ended: "gave-up", why };
+    }
+    const same = state.statename === "RUNNING" && state.pid === pid;
+    if (state.statename === "STOPPING" || (same && waited < STOP_SETTLE_MS)) {
+      await sleep(POLL_MS);
+      continue;
+    }
+    if (same) return { ended: "never-stopped" };
+    if (state.statename !== "STOPPED") {
+      return { ended: "left", state: state.statename, pid: state.pid };
+    }
+    try {
+      await client.startProcess(spec, true);
+    } catch (e) {
+      // unanswered: it may have started all the same; ALREADY_STARTED: someone started it
+      if (e instanceof SupervisorUnavailable) {
+        const gaveUp = await unreachable(e);
+        if (gaveUp) return gaveUp;
+        continue;
+      }
+      if (e instanceof SupervisorFault && e.faultName === "ALREADY_STARTED") continue;
+      return { ended: "gave-up", why: `start failed (${faultText(e)})` };
+    }
+    return { ended: "started", pid: await pidAfterStart(client, spec) };
+  }
 }
 
 /** A stopped process's state in words: `EXITED with status 3`, `FATAL`. */

@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import type { ProcessInfo } from "../../lib/check.ts";
 import { readStat, readUid } from "../../lib/proc.ts";
-import { restartProcess } from "../../lib/restart.ts";
-import { SupervisorFault } from "../../lib/supervisor.ts";
+import { type Finisher, restartProcess, useFinisher } from "../../lib/restart.ts";
+import { SupervisorClient, SupervisorFault } from "../../lib/supervisor.ts";
+import { type Loss, RpcProxy } from "../fixtures/robust_rpc_proxy.ts";
 import { DENO, REPO, Supervisord, waitFor } from "../support/supervisord.ts";
 
 const RESTART_ONCE = `${REPO}tests/fixtures/restart_once.ts`;
@@ -111,6 +112,121 @@ Deno.test("restart: a start that fails reports the step and the fault", async ()
   const r = await restartProcess(sv.client, await sv.process("flaky:flaky"));
   assert.equal(r.outcome, "failed");
   assert.match(r.detail, /^stopped, start failed \((SPAWN_ERROR|ABNORMAL_TERMINATION): /);
+});
+
+/**
+ * Restarts `spec` through a proxy to `sv` that loses one call of `method`
+ * (its request or its answer), with a finisher stand-in that records what
+ * it is told; `onBegin` runs when the restart is handed to it.
+ */
+async function restartLosing(
+  sv: Supervisord,
+  spec: string,
+  method: string,
+  loss: Loss,
+  onBegin: (proxy: RpcProxy) => Promise<void> = async () => {},
+) {
+  await using proxy = new RpcProxy(`${sv.dir}/proxy.sock`, () => sv.url.slice("unix://".length));
+  await proxy.set("forward");
+  proxy.lose(method, loss);
+  const told: string[] = [];
+  const holder: Finisher = {
+    pid: 1,
+    begin: async (s) => {
+      told.push(`begin ${s}`);
+      await onBegin(proxy);
+      return true;
+    },
+    end: async (s) => void told.push(`end ${s}`),
+  };
+  useFinisher(holder);
+  try {
+    const client = new SupervisorClient(`unix://${proxy.path}`);
+    const result = await restartProcess(client, await sv.process(spec));
+    return { result, told, forwarded: new Map(proxy.forwarded) };
+  } finally {
+    useFinisher(undefined);
+  }
+}
+
+Deno.test("restart: a stop whose answer is lost (connection reset) still ends with the process RUNNING", async () => {
+  // guarantee: Restarts (never left stopped)
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  const { "a:a": pid } = await sv.waitRunning(["a:a"]);
+  const { result, told, forwarded } = await restartLosing(
+    sv,
+    "a:a",
+    "supervisor.stopProcess",
+    "answer",
+  );
+  assert.equal(result.outcome, "restarted", result.detail);
+  assert.match(result.detail, /^stop: .*; started it again: new pid \d+$/);
+  const now = await sv.process("a:a");
+  assert.equal(now.statename, "RUNNING");
+  assert.notEqual(now.pid, pid);
+  assert.equal(result.newPid, now.pid);
+  assert.equal(forwarded.get("supervisor.startProcess"), 1);
+  assert.deepEqual(told, ["begin a:a", "end a:a"], "the finisher is released once it is started");
+});
+
+Deno.test("restart: a start whose request is lost is sent again: the process ends RUNNING", async () => {
+  // guarantee: Restarts (never left stopped)
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  const { "a:a": pid } = await sv.waitRunning(["a:a"]);
+  const { result, forwarded } = await restartLosing(
+    sv,
+    "a:a",
+    "supervisor.startProcess",
+    "request",
+  );
+  assert.equal(result.outcome, "restarted", result.detail);
+  assert.match(result.detail, /^stopped, start failed \(.*\); started it again: new pid \d+$/);
+  const now = await sv.process("a:a");
+  assert.equal(now.statename, "RUNNING");
+  assert.notEqual(now.pid, pid);
+  assert.equal(forwarded.get("supervisor.startProcess"), 2);
+});
+
+Deno.test("restart: supervisord unreachable after the stop was asked for: the finisher keeps holding it", async () => {
+  // guarantee: Restarts (never left stopped)
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  await sv.waitRunning(["a:a"]);
+  // supervisord's API goes away as the stop is about to be sent, and stays away
+  const { result, told } = await restartLosing(
+    sv,
+    "a:a",
+    "supervisor.stopProcess",
+    "request",
+    (proxy) => proxy.set("down"),
+  );
+  assert.equal(result.outcome, "failed");
+  assert.equal(result.unfinished, true);
+  assert.match(result.detail, /^stop: .*; supervisord unreachable, giving up: /);
+  assert.deepEqual(told, ["begin a:a"], "not released: only the finisher can still start it");
+});
+
+Deno.test("restart: a listener stopping during the step before the stop does not wait for it, and stops nothing", async () => {
+  // guarantee: Restarts
+  await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
+  const { "a:a": pid } = await sv.waitRunning(["a:a"]);
+  const stopping = new AbortController();
+  let release!: (said: string) => void;
+  const r = restartProcess(sv.client, await sv.process("a:a"), {
+    signal: stopping.signal,
+    hooks: {
+      before: () => {
+        stopping.abort();
+        return new Promise((resolve) => release = resolve);
+      },
+    },
+  });
+  const result = await r;
+  release("core dumped");
+  assert.equal(result.outcome, "skipped");
+  assert.match(result.detail, /the listener is stopping: not restarted/);
+  const now = await sv.process("a:a");
+  assert.equal(now.statename, "RUNNING");
+  assert.equal(now.pid, pid);
 });
 
 Deno.test("supervisord client: a call right after a burst of concurrent calls succeeds", async () => {
