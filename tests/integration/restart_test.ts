@@ -137,7 +137,10 @@ async function restartLosing(
       await onBegin(proxy);
       return true;
     },
-    end: async (s) => void told.push(`end ${s}`),
+    end: (s) => {
+      told.push(`end ${s}`);
+      return Promise.resolve();
+    },
   };
   useFinisher(holder);
   try {
