@@ -233,6 +233,62 @@ echo "Saved corefile $2.$3"`,
   assert.equal((await sv.process("httpok")).statename, "RUNNING");
 });
 
+Deno.test("httpok: a service that died and was respawned during the core dump is not stopped", async () => {
+  // guarantee: Restarts (read again after the core dump)
+  const [port] = freePorts(1);
+  await using sv = await Supervisord.start({
+    sections: (dir) => {
+      Deno.mkdirSync(`${dir}/cores`);
+      // a gcore during which the process dies and supervisord starts it again (RUNNING)
+      const gcore = writeScript(
+        dir,
+        "killing-gcore",
+        `old=$3
+kill -9 "$old"
+for i in $(seq 200); do
+  pid=$(supervisorctl -c "${dir}/supervisord.conf" status web:web |
+    sed -n 's/.* RUNNING *pid \\([0-9]*\\),.*/\\1/p')
+  if [ -n "$pid" ] && [ "$pid" != "$old" ]; then echo "$pid" > "${dir}/respawned"; exit 0; fi
+  sleep 0.1
+done
+exit 1`,
+      );
+      return webProgram("web", port) + listenerSection("httpok", [
+        "httpok",
+        "-p",
+        "web:web",
+        "-t",
+        "2",
+        "-g",
+        `${gcore} -o`,
+        "-d",
+        `${dir}/cores`,
+        `http://127.0.0.1:${port}/ping`,
+      ], dir);
+    },
+  });
+  const { "web:web": pid } = await sv.waitRunning(["web:web"]);
+  await waitFor(
+    "httpok to start",
+    async () => (await sv.listenerLog("httpok")).includes("listening"),
+  );
+  await sv.kill("web:web", "SIGSTOP");
+  const log = await sv.waitLog("httpok", /restart skipped: /);
+  const respawned = Number((await Deno.readTextFile(`${sv.dir}/respawned`)).trim());
+  assert.notEqual(respawned, pid);
+  assert.match(
+    log,
+    new RegExp(
+      `restart skipped: pid changed from ${pid} to ${respawned} during the core dump: ` +
+        "already restarted",
+    ),
+  );
+  assert.doesNotMatch(log, /restarted \(/);
+  const now = await sv.process("web:web");
+  assert.equal(now.statename, "RUNNING");
+  assert.equal(now.pid, respawned, "the respawned process was not stopped");
+});
+
 Deno.test("httpok: a body without the -b text restarts through --restart-command; -n names the mail", async () => {
   const [port] = freePorts(1);
   const url = `http://127.0.0.1:${port}/ping`;

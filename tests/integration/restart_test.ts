@@ -153,7 +153,7 @@ async function restartLosing(
 }
 
 Deno.test("restart: a stop whose answer is lost (connection reset) still ends with the process RUNNING", async () => {
-  // guarantee: Restarts (never left stopped)
+  // guarantee: A restart once begun is always finished (by the listener itself)
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   const { "a:a": pid } = await sv.waitRunning(["a:a"]);
   const { result, told, forwarded } = await restartLosing(
@@ -173,7 +173,7 @@ Deno.test("restart: a stop whose answer is lost (connection reset) still ends wi
 });
 
 Deno.test("restart: a start whose request is lost is sent again: the process ends RUNNING", async () => {
-  // guarantee: Restarts (never left stopped)
+  // guarantee: A restart once begun is always finished (by the listener itself)
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   const { "a:a": pid } = await sv.waitRunning(["a:a"]);
   const { result, forwarded } = await restartLosing(
@@ -191,7 +191,7 @@ Deno.test("restart: a start whose request is lost is sent again: the process end
 });
 
 Deno.test("restart: supervisord unreachable after the stop was asked for: the finisher keeps holding it", async () => {
-  // guarantee: Restarts (never left stopped)
+  // guarantee: A restart once begun is always finished (by the listener itself)
   await using sv = await Supervisord.start({ sections: () => SLEEPER("a") });
   await sv.waitRunning(["a:a"]);
   // supervisord's API goes away as the stop is about to be sent, and stays away
