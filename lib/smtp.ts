@@ -4,7 +4,15 @@
  * ready-made message, for every mailer (listeners' `--email`, httpok's `-m`,
  * the alert programs). nodemailer is imported on the first delivery only.
  */
-import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
+import {
+  type Namer,
+  nonEmpty,
+  option,
+  OptionError,
+  options,
+  seconds,
+  type Values,
+} from "./option.ts";
 import { secretFrom } from "./options.ts";
 
 /**
@@ -147,14 +155,7 @@ const SMTP_SPEC = {
     metavar: "SECONDS",
     help: "Time allowed for one delivery; a slower one is abandoned and logged.",
     defaultText: String(SMTP_TIMEOUT_SECONDS),
-    parse: (raw) => {
-      const text = nonEmpty(raw);
-      const timeout = Number(text);
-      if (!(timeout > 0) || !Number.isFinite(timeout)) {
-        throw new Error(`'${text}' is not a number of seconds > 0`);
-      }
-      return timeout;
-    },
+    parse: seconds(),
   }),
 };
 
