@@ -194,7 +194,7 @@ async function mailBodies(dir: string): Promise<string[]> {
   return mails.map((m) => m.split("\n\n").slice(1).join("\n\n").trim());
 }
 
-Deno.test("alerts: without a rate limit, SINGLE_IN_FLIGHT mails under way and SINGLE_WAITING waiting at most; the rest are counted in the next mail", async () => {
+Deno.test("alerts: one message per alert, 4 under way and 20 waiting at most without a rate limit; the rest counted in the next", async () => {
   // guarantee: Crash and fatal alerts
   const dir = await Deno.makeTempDir({ prefix: "single-cap-" });
   try {
@@ -239,7 +239,7 @@ Deno.test("alerts: without a rate limit, SINGLE_IN_FLIGHT mails under way and SI
   }
 });
 
-Deno.test("alerts: details are asked for DETAILS_CONCURRENCY alerts at once and DETAILS_WAITING waiting; the others say why they have none", async () => {
+Deno.test("alerts: details asked for 4 alerts at once and 50 waiting at most; the others say why they have none", async () => {
   // guarantee: Crash and fatal alerts
   const details = new AlertDetails(new SupervisorClient("unix:///nonexistent/supervisor.sock"), 5);
   const alerts = Array.from(
@@ -261,7 +261,7 @@ Deno.test("alerts: details are asked for DETAILS_CONCURRENCY alerts at once and 
   assert.match(alerts[0].missing ?? "", /stderr log/);
 });
 
-Deno.test("alerts: a channel keeps PENDING_BATCHES batches while a message stalls; later ones are counted per process in the next message", async () => {
+Deno.test("alerts: a stalled channel keeps 5 batches; later ones are counted per process in its next message", async () => {
   // guarantee: Crash and fatal alerts
   const dir = await Deno.makeTempDir({ prefix: "batch-cap-" });
   try {
