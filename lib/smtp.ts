@@ -5,7 +5,8 @@
  * the alert programs). nodemailer is imported on the first delivery only.
  */
 import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
-import { secretFrom } from "./options.ts";
+import { CA_FILE_LIMIT, secretFrom } from "./options.ts";
+import { readSmallFile, smallFileProblem } from "./bounded_read.ts";
 
 /**
  * `--smtp-tls`:
@@ -69,9 +70,9 @@ function splitHostPort(raw: unknown): { host: string; port?: number } {
 function readCaFile(path: string): string {
   let pem: string;
   try {
-    pem = Deno.readTextFileSync(path);
+    pem = readSmallFile(path, CA_FILE_LIMIT);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new Error(`${path} holds no PEM certificate`);
@@ -79,7 +80,7 @@ function readCaFile(path: string): string {
   try {
     Deno.createHttpClient({ caCerts: [pem] }).close();
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   return pem;
 }
