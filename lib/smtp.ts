@@ -13,7 +13,8 @@ import {
   seconds,
   type Values,
 } from "./option.ts";
-import { secretFrom } from "./options.ts";
+import { CA_FILE_LIMIT, secretFrom } from "./options.ts";
+import { readSmallFile, smallFileProblem } from "./bounded_read.ts";
 
 /**
  * `--smtp-tls`:
@@ -77,9 +78,9 @@ function splitHostPort(raw: unknown): { host: string; port?: number } {
 function readCaFile(path: string): string {
   let pem: string;
   try {
-    pem = Deno.readTextFileSync(path);
+    pem = readSmallFile(path, CA_FILE_LIMIT);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new Error(`${path} holds no PEM certificate`);
@@ -87,7 +88,7 @@ function readCaFile(path: string): string {
   try {
     Deno.createHttpClient({ caCerts: [pem] }).close();
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   return pem;
 }
