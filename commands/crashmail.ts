@@ -21,6 +21,8 @@ import {
   alertReport,
   detailLines,
   RateLimiter,
+  SINGLE_IN_FLIGHT,
+  SINGLE_WAITING,
   SingleSender,
 } from "../lib/alerts.ts";
 import {
@@ -71,7 +73,8 @@ const OPTIONS = options({
   max_mails_per_minute: option({
     metavar: "N",
     help: "Mail at most N alerts in any 60 seconds; the others are logged, one line each, and " +
-      "counted in the next mail (0: no limit).",
+      `counted in the next mail (0: no rate limit; still at most ${SINGLE_IN_FLIGHT} mails ` +
+      `under way and ${SINGLE_WAITING} waiting).`,
     parse: count(0),
     default: MAILS_PER_MINUTE,
   }),
@@ -111,8 +114,8 @@ export function crashMessage(alert: Alert, dropped: number, prefix?: string): No
     ...(dropped
       ? [
         "",
-        `(${dropped} alerts before this one were not mailed: rate limit; the listener's log ` +
-        "names them)",
+        `(${dropped} alerts before this one were not mailed: rate limit, or too many mails ` +
+        "under way; the listener's log names them)",
       ]
       : []),
   ].join("\n");

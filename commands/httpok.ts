@@ -423,7 +423,8 @@ function httpokHelp(command: string): string {
       { title: "httpok options", rows: [...own, HELP_ROW] },
       {
         title: "Listener options (timing, thresholds, restart budget, trying out, logging, " +
-          "metrics, webhooks, SMTP: as every listener's, long forms only; a 'round' is one " +
+          "metrics, webhooks, SMTP: as every listener's, long forms where the letter is httpok's; " +
+          "a 'round' is one " +
           "URL check)",
         rows: shared,
       },

@@ -163,7 +163,7 @@ function memmonHelp(command: string): string {
       { title: "memmon options", rows: [...limits, ...own, HELP_ROW] },
       {
         title: "Listener options (timing, thresholds, restart budget, trying out, logging, " +
-          "metrics, webhooks, SMTP: as every listener's, long forms only)",
+          "metrics, webhooks, SMTP: as every listener's, long forms where the letter is memmon's)",
         rows: shared,
       },
     ],

@@ -148,12 +148,14 @@ export const SUBCOMMANDS: readonly string[] = [...CHECK_NAMES, ...ROUTES.map((r)
 
 /**
  * Why `extra` cannot join the built-in kinds (a name that would shadow a
- * subcommand or a key of a run config entry, or given twice); undefined
+ * subcommand or a key of a run or serve config entry, or given twice); undefined
  * when it can. Nothing is loaded without extra kinds.
  */
 export async function extraKindsProblem(extra: ExtraKinds): Promise<string | undefined> {
   if (extra.length === 0) return undefined;
   const { ENTRY_KEYS } = await import("../lib/run_config.ts");
+  const { SERVE_ENTRY } = await import("../lib/serve_config.ts");
+  const serveKeys = Object.keys(SERVE_ENTRY.spec);
   const seen = new Set<string>();
   for (const { name } of extra) {
     const what = `check kind '${name}'`;
@@ -164,6 +166,7 @@ export async function extraKindsProblem(extra: ExtraKinds): Promise<string | und
       return `${what} would shadow the subcommand ${name}`;
     }
     if (ENTRY_KEYS.includes(name)) return `${what} would shadow the run config key ${name}`;
+    if (serveKeys.includes(name)) return `${what} would shadow the serve config key ${name}`;
     if (seen.has(name)) return `${what} is given twice`;
     seen.add(name);
   }

@@ -136,15 +136,23 @@ const MAIN_LOG_BYTES = 16384;
 /** Time allowed for each call to supervisord for details. */
 export const DETAILS_TIMEOUT_MS = 5_000;
 /** Details asked of supervisord at once, at most. */
-const DETAILS_CONCURRENCY = 4;
+export const DETAILS_CONCURRENCY = 4;
+/** Alerts waiting for details, at most; the others go without (said in the message). */
+export const DETAILS_WAITING = 50;
 
-/** Runs at most `limit` tasks at a time; the others wait in order. */
+/** Runs at most `limit` tasks at a time; the others wait in order, `maxWaiting` at most. */
 class Limiter {
   #running = 0;
   readonly #waiting: (() => void)[] = [];
 
-  constructor(readonly limit: number) {}
+  constructor(readonly limit: number, readonly maxWaiting: number) {}
 
+  /** True when a task given now could neither run nor wait. */
+  get full(): boolean {
+    return this.#running >= this.limit && this.#waiting.length >= this.maxWaiting;
+  }
+
+  /** Runs `task` when its turn comes; check `full` first (it waits anyway). */
   async run<T>(task: () => Promise<T>): Promise<T> {
     if (this.#running >= this.limit) await new Promise<void>((r) => this.#waiting.push(r));
     this.#running++;
@@ -174,10 +182,11 @@ export function lastLines(tail: string, count: number, cut: boolean): string[] {
  * Fills in an alert's details from supervisord: how it exited (from
  * supervisord's own log), why it could not start, the last lines of its
  * stderr log; bounded in size and escaped. Never rejects; each call within
- * DETAILS_TIMEOUT_MS, DETAILS_CONCURRENCY at a time.
+ * DETAILS_TIMEOUT_MS, DETAILS_CONCURRENCY at a time, DETAILS_WAITING alerts
+ * waiting at most (the others go without, saying so).
  */
 export class AlertDetails {
-  readonly #limiter = new Limiter(DETAILS_CONCURRENCY);
+  readonly #limiter = new Limiter(DETAILS_CONCURRENCY, DETAILS_WAITING);
 
   constructor(
     private readonly client: SupervisorClient,
@@ -187,6 +196,11 @@ export class AlertDetails {
 
   /** Starts fetching; `alert.details` resolves when done. */
   fetch(alert: Alert): void {
+    if (this.#limiter.full) {
+      alert.missing = `not asked: ${DETAILS_CONCURRENCY} alerts' details being asked of ` +
+        `supervisord and ${DETAILS_WAITING} waiting`;
+      return;
+    }
     alert.details = this.#limiter.run(() => this.#fill(alert));
   }
 
@@ -340,14 +354,21 @@ export interface SingleFormat {
   message(alert: Alert, dropped: number): Notification;
 }
 
+/** Messages of a SingleSender being sent (details, then delivery) at once, at most. */
+export const SINGLE_IN_FLIGHT = 4;
+/** Messages of a SingleSender waiting for their turn, at most. */
+export const SINGLE_WAITING = 20;
+
 /**
  * One message per alert (crashmail), at most as many as `limiter` lets
- * through: an alert past it is logged at WARN, one line each, and counted
- * in the next message. Each alert gets its details before it is sent.
+ * through, SINGLE_IN_FLIGHT under way and SINGLE_WAITING waiting whatever
+ * the limit: an alert past either is logged at WARN, one line each, and
+ * counted in the next message. Each alert gets its details before it is sent.
  */
 export class SingleSender {
   #dropped = 0;
   readonly #delivering = new Set<Promise<unknown>>();
+  readonly #queue = new Limiter(SINGLE_IN_FLIGHT, SINGLE_WAITING);
 
   constructor(
     readonly notifier: Notifier,
@@ -361,24 +382,30 @@ export class SingleSender {
   add(alert: Alert): void {
     const fields = { process: alert.event.process, pid: alert.event.pid };
     const line = this.format.line(alert);
-    if (this.limit && !this.limit.limiter.take()) {
+    const enabled = this.notifier.enabled;
+    const why = enabled && this.#queue.full
+      ? `too many under way: ${SINGLE_IN_FLIGHT} being sent and ${SINGLE_WAITING} waiting`
+      : this.limit && !this.limit.limiter.take()
+      ? `rate limit: ${this.limit.limiter.max} in the last ` +
+        `${this.limit.limiter.windowMs / 1000}s, ${this.limit.label}`
+      : undefined;
+    if (why) {
       this.#dropped++;
       this.logger.warn(
-        `${line}: NOT mailed (rate limit: ${this.limit.limiter.max} in the last ` +
-          `${this.limit.limiter.windowMs / 1000}s, ${this.limit.label}; ${this.#dropped} not ` +
-          "mailed since the last mail)",
+        `${line}: NOT mailed (${why}; ${this.#dropped} not mailed since the last mail)`,
         fields,
       );
       return;
     }
     this.logger.warn(`${line}, mailing`, fields);
-    if (!this.notifier.enabled) return;
-    this.details?.fetch(alert);
+    if (!enabled) return;
     const dropped = this.#dropped;
     this.#dropped = 0;
-    const delivery = detailsOf(alert).then(() =>
-      this.notifier.send(this.format.message(alert, dropped), fields)
-    );
+    const delivery = this.#queue.run(async () => {
+      this.details?.fetch(alert);
+      await detailsOf(alert);
+      await this.notifier.send(this.format.message(alert, dropped), fields);
+    });
     this.#delivering.add(delivery);
     delivery.finally(() => this.#delivering.delete(delivery));
   }
@@ -403,6 +430,12 @@ export const BATCH_REPORTS = 20;
 export const SEND_ATTEMPTS = 3;
 /** Processes named in the count of alerts past BATCH_LINES, at most. */
 const OVERFLOW_NAMES = 50;
+/**
+ * Batches a channel keeps for its next message (failed ones, and those
+ * gathered while a message is being sent), at most: a later batch is only
+ * counted per process, in the newest one kept.
+ */
+export const PENDING_BATCHES = 5;
 
 /** The alerts of one interval: listed up to BATCH_LINES, then counted per process. */
 export class Batch {
@@ -410,6 +443,8 @@ export class Batch {
   /** process → alerts past BATCH_LINES */
   readonly overflow = new Map<string, number>();
   total = 0;
+  /** Alerts of later intervals counted here (PENDING_BATCHES were waiting). */
+  late = 0;
 
   add(alert: Alert): boolean {
     this.total++;
@@ -417,9 +452,23 @@ export class Batch {
       this.alerts.push(alert);
       return true;
     }
-    const p = alert.event.process;
-    this.overflow.set(p, (this.overflow.get(p) ?? 0) + 1);
+    this.#count(alert.event.process, 1);
     return false;
+  }
+
+  #count(process: string, n: number): void {
+    this.overflow.set(process, (this.overflow.get(process) ?? 0) + n);
+  }
+
+  /** A new batch: this one's alerts as listed and counted, then `later`'s counted per process. */
+  with(later: Batch): Batch {
+    const b = new Batch();
+    b.alerts.push(...this.alerts);
+    for (const [p, n] of [...this.overflow, ...later.overflow]) b.#count(p, n);
+    for (const a of later.alerts) b.#count(a.event.process, 1);
+    b.total = this.total + later.total;
+    b.late = this.late + later.total;
+    return b;
   }
 
   /** `… and 300 more alerts not listed: web:web_1 ×120, web:web_2 ×180` */
@@ -431,7 +480,11 @@ export class Batch {
     const rest = names.length > OVERFLOW_NAMES
       ? ` and ${names.length - OVERFLOW_NAMES} more processes`
       : "";
-    return `… and ${more} more alerts not listed (limit ${BATCH_LINES} a message): ${shown}${rest}`;
+    const late = this.late
+      ? `; ${this.late} of them came while ${PENDING_BATCHES} batches waited to be sent`
+      : "";
+    return `… and ${more} more alerts not listed (limit ${BATCH_LINES} a message${late}): ` +
+      `${shown}${rest}`;
   }
 
   processes(): string {
@@ -457,7 +510,8 @@ interface Pending {
 /**
  * One channel's batches: gathered between sends, sent when the TICK events
  * add up to the interval, kept and sent again with the next interval's
- * (SEND_ATTEMPTS times at most) when the channel fails.
+ * (SEND_ATTEMPTS times at most) when the channel fails; PENDING_BATCHES kept
+ * at most, a later one only counted per process.
  */
 export class BatchChannel {
   #pending: Pending[] = [];
@@ -476,7 +530,7 @@ export class BatchChannel {
 
   /** Sends `current` (the interval's batch, maybe empty) with the ones waiting. */
   flush(current: Batch): Promise<void> {
-    if (current.total > 0) this.#pending.push({ batch: current, attempts: 0 });
+    if (current.total > 0) this.#keep({ batch: current, attempts: 0 });
     if (this.#pending.length === 0) return Promise.resolve();
     if (this.#sending) {
       this.logger.warn(
@@ -487,6 +541,21 @@ export class BatchChannel {
     const sending = this.#send().finally(() => this.#sending = undefined);
     this.#sending = sending;
     return sending;
+  }
+
+  /** Keeps `p` for the next message, or counts its alerts in the newest kept (PENDING_BATCHES). */
+  #keep(p: Pending): void {
+    const newest = this.#pending.at(-1);
+    if (newest === undefined || this.#pending.length < PENDING_BATCHES) {
+      this.#pending.push(p);
+      return;
+    }
+    newest.batch = newest.batch.with(p.batch);
+    this.logger.warn(
+      `${PENDING_BATCHES} batches wait for ${this.notifier.describe()} already (the limit): ` +
+        `${p.batch.total} more alerts only counted per process in the next message ` +
+        `(${newest.batch.late} so far)`,
+    );
   }
 
   async #send(): Promise<void> {
@@ -514,7 +583,9 @@ export class BatchChannel {
           `(attempt ${Math.max(...kept.map((p) => p.attempts)) + 1} of ${SEND_ATTEMPTS})`,
       );
     }
-    this.#pending = [...kept, ...this.#pending];
+    const later = this.#pending;
+    this.#pending = kept;
+    for (const p of later) this.#keep(p);
   }
 
   /** Waits for a send under way. */

@@ -174,3 +174,51 @@ export async function scanFor(
   if (needles.includes("")) found.add("");
   return found;
 }
+
+/**
+ * The text of a regular file of at most `limit` bytes (a config, a secret, a
+ * CA bundle read at start-up): a FIFO, a device (/dev/zero) or a file that
+ * is or grows too large is refused with an Error saying so (`not a regular
+ * file`, `larger than …`; `cannot read: …` when the system refuses), never
+ * read without bound.
+ */
+export function readSmallFile(path: string, limit: number): string {
+  const tooLarge = () => new SmallFileError(`larger than ${formatBytes(limit)}, the most read`);
+  let file: Deno.FsFile;
+  try {
+    // stat before open: opening a FIFO would wait for a writer
+    if (!Deno.statSync(path).isFile) throw new SmallFileError("not a regular file");
+    file = Deno.openSync(path);
+  } catch (e) {
+    if (e instanceof SmallFileError) throw e;
+    throw new SmallFileError(`cannot read: ${(e as Error).message}`);
+  }
+  try {
+    if (file.statSync().size > limit) throw tooLarge();
+    const bytes = new Uint8Array(limit + 1);
+    let size = 0;
+    for (;;) {
+      const n = file.readSync(bytes.subarray(size));
+      if (n === null) break;
+      size += n;
+      if (size > limit) throw tooLarge(); // it grew meanwhile
+    }
+    return new TextDecoder().decode(bytes.subarray(0, size));
+  } catch (e) {
+    if (e instanceof SmallFileError) throw e;
+    throw new SmallFileError(`cannot read: ${(e as Error).message}`);
+  } finally {
+    file.close();
+  }
+}
+
+/** Why readSmallFile refused a file. */
+export class SmallFileError extends Error {
+  override name = "SmallFileError";
+}
+
+/** `cannot read PATH: why` for a file readSmallFile refused. */
+export function smallFileProblem(path: string, e: unknown): string {
+  const why = (e as Error).message.replace(/^cannot read: /, "");
+  return `cannot read ${path}: ${why}`;
+}

@@ -107,6 +107,7 @@ export function defineCheck<O = Record<never, never>>(d: CheckDeclaration<O>): C
     ...(d.retries ? { retries: d.retries } : {}),
     async run(process, o, ctx) {
       const result = await d.run(process, o, ctx);
+      // anything else is for the probe to judge (lib/probe.ts asVerdict: unknown)
       if (typeof result !== "boolean") return result;
       return result ? healthy(`${d.name} check passed`) : unhealthy(`${d.name} check failed`);
     },

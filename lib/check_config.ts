@@ -7,7 +7,7 @@
  */
 import type { CheckDefinition, ConfiguredCheck } from "./check.ts";
 import { ConfigFileError, UsageError } from "./errors.ts";
-import { formatBytes } from "./bounded_read.ts";
+import { readSmallFile } from "./bounded_read.ts";
 import { parseConfig } from "./option.ts";
 
 /**
@@ -76,33 +76,10 @@ export const CONFIG_FILE_LIMIT = 1024 * 1024;
 
 /** The text of a regular file of at most CONFIG_FILE_LIMIT bytes; UsageError otherwise. */
 function readBoundedText(path: string, source: string): string {
-  const tooLarge = () =>
-    new UsageError(`${source}: larger than ${formatBytes(CONFIG_FILE_LIMIT)}, the most read`);
-  let file: Deno.FsFile;
   try {
-    // stat before open: opening a FIFO would wait for a writer
-    if (!Deno.statSync(path).isFile) throw new UsageError(`${source}: not a regular file`);
-    file = Deno.openSync(path);
+    return readSmallFile(path, CONFIG_FILE_LIMIT);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${source}: cannot read: ${(e as Error).message}`);
-  }
-  try {
-    if (file.statSync().size > CONFIG_FILE_LIMIT) throw tooLarge();
-    const bytes = new Uint8Array(CONFIG_FILE_LIMIT + 1);
-    let size = 0;
-    for (;;) {
-      const n = file.readSync(bytes.subarray(size));
-      if (n === null) break;
-      size += n;
-      if (size > CONFIG_FILE_LIMIT) throw tooLarge(); // it grew meanwhile
-    }
-    return new TextDecoder().decode(bytes.subarray(0, size));
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${source}: cannot read: ${(e as Error).message}`);
-  } finally {
-    file.close();
+    throw new UsageError(`${source}: ${(e as Error).message}`);
   }
 }
 

@@ -12,20 +12,18 @@ import {
   HELP_ROW,
   type HelpRow,
   helpRows,
-  type Namer,
   nonEmpty,
   option,
   type Options,
   options,
   parseConfig,
   parseGroups,
-  parseValues,
   type Spec,
   text,
   toggle,
 } from "./option.ts";
 import type { RunnerSettings } from "./runner.ts";
-import { LOG, type LogSettings, POLICY, type PolicySettings } from "./settings.ts";
+import { LOG, type LogSettings, POLICY } from "./settings.ts";
 import { ProcessSelector } from "./select.ts";
 import { MODES } from "./modes.ts";
 import { METRICS, type MetricsListen } from "./metrics_server.ts";
@@ -90,21 +88,6 @@ export const LISTENER = options({
   mode: MODES.finish(v, name),
   metrics: METRICS.finish(v, name),
 }));
-
-/**
- * The behaviour keys (policy, logging, notifications) of `raw`, keyed as
- * their config keys; UsageError names each culprit with `name` (by default
- * its flag).
- */
-export function behaviourFrom(
-  raw: Record<string, unknown>,
-  name: Namer = flagNames({ ...BEHAVIOUR.spec, ...LOG.spec }),
-): { policy: PolicySettings; log: LogSettings; notify: NotifyOptions } {
-  return {
-    ...parseValues(BEHAVIOUR, raw, name),
-    log: parseValues(LOG, raw, name),
-  };
-}
 
 /**
  * Validates raw option values of a check kind, keyed by config key (strings

@@ -7,6 +7,7 @@
  * stdout carries protocol tokens only. console.log and friends are sent to
  * stderr while the listener runs, so no library can corrupt the stream.
  */
+import process from "node:process";
 import type { Logger } from "./log.ts";
 import { writeAllSync } from "./log.ts";
 import { EventParser, type ListenerEvent, ProtocolError, READY, RESULT_OK } from "./protocol.ts";
@@ -32,14 +33,20 @@ export function stdio(): ListenerIO {
   };
 }
 
-/** Keeps anything printed with console.log/info/debug off stdout. */
+/**
+ * Keeps anything printed through console (every method but error, warn,
+ * trace and assert, which write to stderr already) or node's
+ * process.stdout off stdout: only protocol tokens may go there.
+ */
 export function guardStdout(): void {
   const toStderr = (...args: unknown[]) => console.error(...args);
-  console.log = toStderr;
-  console.info = toStderr;
-  console.debug = toStderr;
-  console.table = toStderr;
-  console.dir = toStderr;
+  const viaStderr = new Set(["error", "warn", "trace", "assert"]);
+  const out = console as unknown as Record<string, unknown>;
+  for (const name of Object.keys(console)) {
+    if (typeof out[name] === "function" && !viaStderr.has(name)) out[name] = toStderr;
+  }
+  const stdout = process.stdout as unknown as { write: unknown };
+  stdout.write = process.stderr.write.bind(process.stderr);
 }
 
 const SHUTDOWN_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT", "SIGHUP"];

@@ -257,7 +257,7 @@ function batchMessage(
     lines.push(
       "",
       `(${total - batches.at(-1)!.total} of these alerts are from earlier intervals: ` +
-        "sending them failed before)",
+        "sending them failed, or another message was still being sent)",
     );
   }
   if (total > reports.length) {

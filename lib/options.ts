@@ -15,6 +15,12 @@ import {
   text,
 } from "./option.ts";
 import { parsePortSpec, type PortSpec } from "./ports.ts";
+import { readSmallFile, smallFileProblem } from "./bounded_read.ts";
+
+/** Largest secret file read (a password, a URL, headers): a few are enough. */
+export const SECRET_FILE_LIMIT = 64 * 1024;
+/** Largest CA bundle read (the system's whole bundle is about 200 KB). */
+export const CA_FILE_LIMIT = 1024 * 1024;
 
 /** `-p 8080` or `-p ".+_(\d+)"`. */
 export function portSpec(raw: unknown): PortSpec {
@@ -93,9 +99,9 @@ export function headerProblem(name: string, value: string): string | undefined {
 export function caClient(path: string): Deno.HttpClient {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
+    text = readSmallFile(path, CA_FILE_LIMIT);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ??
     [];
@@ -155,11 +161,10 @@ export function resolveSecret(
   }
   if (sources.file !== undefined) {
     try {
-      return { value: Deno.readTextFileSync(sources.file).replace(/\r?\n$/, "") };
+      const text = readSmallFile(sources.file, SECRET_FILE_LIMIT);
+      return { value: text.replace(/\r?\n$/, "") };
     } catch (e) {
-      return {
-        error: { source: "file", message: `cannot read ${sources.file}: ${(e as Error).message}` },
-      };
+      return { error: { source: "file", message: smallFileProblem(sources.file, e) } };
     }
   }
   return { value: sources.inline };

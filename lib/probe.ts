@@ -45,6 +45,22 @@ function aborted(signal: AbortSignal): Promise<Verdict> {
   });
 }
 
+const STATUSES: readonly unknown[] = ["healthy", "unhealthy", "unknown"];
+
+/**
+ * What a check returned, as a verdict: a custom check that returns nothing
+ * (or anything but a verdict) could not judge, so `unknown`, never a
+ * restart, and never a crash of the listener.
+ */
+export function asVerdict(result: unknown, kind: string): Verdict {
+  const v = result as Partial<Verdict> | null | undefined;
+  if (v && typeof v === "object" && STATUSES.includes(v.status) && typeof v.message === "string") {
+    return { status: v.status!, message: v.message };
+  }
+  const got = v === undefined ? "nothing" : typeof v === "object" ? "an object" : typeof v;
+  return unknown(`the ${kind} check returned ${got}, not a verdict`);
+}
+
 async function attemptOnce(
   check: ConfiguredCheck,
   process: ProcessInfo,
@@ -54,10 +70,13 @@ async function attemptOnce(
 ): Promise<Verdict> {
   try {
     // a check that ignores the signal must not hold up the listener's shutdown
-    return await Promise.race([
-      check.definition.run(process, check.options, { signal, attempt, state }),
-      aborted(signal),
-    ]);
+    return asVerdict(
+      await Promise.race([
+        check.definition.run(process, check.options, { signal, attempt, state }),
+        aborted(signal),
+      ]),
+      check.definition.name,
+    );
   } catch (e) {
     if (e instanceof CheckConfigError) return unknown(`configuration error: ${e.message}`);
     return unknown(`check could not run: ${(e as Error)?.message ?? String(e)}`);

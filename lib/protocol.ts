@@ -13,7 +13,6 @@ export interface ListenerEvent {
 
 export const READY = "READY\n";
 export const RESULT_OK = "RESULT 2\nOK";
-export const RESULT_FAIL = "RESULT 4\nFAIL";
 
 /** Largest header line accepted before the stream is declared corrupt. */
 const MAX_HEADER_BYTES = 64 * 1024;

@@ -82,6 +82,8 @@ export class RoundScheduler<T> {
       }
     });
     this.#current = round;
+    // a round that throws is a defect, not a reason to die: said, and the next round runs
+    round.catch((e) => this.logger.error(`round failed: ${(e as Error)?.stack ?? e}`));
     return round;
   }
 

@@ -215,7 +215,7 @@ const ENVIRONMENT = options({
 }));
 
 /** The keys of a `checks:` entry besides its check kinds: its name and its one target. */
-const ENTRY = options({
+export const SERVE_ENTRY = options({
   name: option({ help: "The checker name in results.", required: true, parse: nonEmpty }),
   group: option({ help: "supervisord group whose processes are checked.", parse: nonEmpty }),
   process: option({ help: "supervisord process, name or group:name.", parse: processName }),
@@ -277,7 +277,7 @@ function buildEntry(
   const label = isObject(raw) && typeof raw.name === "string" ? `${at} (${raw.name})` : at;
   const kindNames = kinds.map((k) => k.name);
   if (isObject(raw)) {
-    const known = [...configKeys(ENTRY.spec), ...kindNames];
+    const known = [...configKeys(SERVE_ENTRY.spec), ...kindNames];
     const unknown = Object.keys(raw).filter((k) => !known.includes(k));
     if (unknown.length) {
       errors.push(
@@ -287,7 +287,7 @@ function buildEntry(
       return undefined;
     }
   }
-  const own = collect(errors, () => parseConfig(ENTRY, raw, at, kindNames));
+  const own = collect(errors, () => parseConfig(SERVE_ENTRY, raw, at, kindNames));
   if (!own) return undefined;
   const entry = raw as Record<string, unknown>;
   const targets = TARGET_KEYS.filter((k) => own[k as keyof typeof own] !== undefined);

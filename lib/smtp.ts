@@ -4,8 +4,17 @@
  * ready-made message, for every mailer (listeners' `--email`, httpok's `-m`,
  * the alert programs). nodemailer is imported on the first delivery only.
  */
-import { type Namer, nonEmpty, option, OptionError, options, type Values } from "./option.ts";
-import { secretFrom } from "./options.ts";
+import {
+  type Namer,
+  nonEmpty,
+  option,
+  OptionError,
+  options,
+  seconds,
+  type Values,
+} from "./option.ts";
+import { CA_FILE_LIMIT, secretFrom } from "./options.ts";
+import { readSmallFile, smallFileProblem } from "./bounded_read.ts";
 
 /**
  * `--smtp-tls`:
@@ -69,9 +78,9 @@ function splitHostPort(raw: unknown): { host: string; port?: number } {
 function readCaFile(path: string): string {
   let pem: string;
   try {
-    pem = Deno.readTextFileSync(path);
+    pem = readSmallFile(path, CA_FILE_LIMIT);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
     throw new Error(`${path} holds no PEM certificate`);
@@ -79,7 +88,7 @@ function readCaFile(path: string): string {
   try {
     Deno.createHttpClient({ caCerts: [pem] }).close();
   } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
+    throw new Error(smallFileProblem(path, e));
   }
   return pem;
 }
@@ -147,14 +156,7 @@ const SMTP_SPEC = {
     metavar: "SECONDS",
     help: "Time allowed for one delivery; a slower one is abandoned and logged.",
     defaultText: String(SMTP_TIMEOUT_SECONDS),
-    parse: (raw) => {
-      const text = nonEmpty(raw);
-      const timeout = Number(text);
-      if (!(timeout > 0) || !Number.isFinite(timeout)) {
-        throw new Error(`'${text}' is not a number of seconds > 0`);
-      }
-      return timeout;
-    },
+    parse: seconds(),
   }),
 };
 

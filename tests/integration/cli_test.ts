@@ -255,6 +255,14 @@ const BAD: [string[], RegExp][] = [
     /--password-file: cannot read \/no\/such\/file/,
   ],
   [
+    ["http", "-n", "c", "-g", "w", "-p", "80", "--password-file", "/dev/zero"],
+    /--password-file: cannot read \/dev\/zero: not a regular file/,
+  ],
+  [
+    ["httpok", "-p", "web", "--url-file", "/dev/urandom"],
+    /--url-file: cannot read \/dev\/urandom: not a regular file/,
+  ],
+  [
     ["http", "-n", "c", "-g", "w", "-p", "80", "-P", "x", "--password-env", "HOME"],
     /give only one of -P\/--password, --password-env, --password-file/,
   ],

@@ -348,6 +348,14 @@ Deno.test("crash and fatal alerts: bad flags exit 2 naming the flag", async () =
     [["crashmailbatch", "-t", "x@y", "-f", "a@b", "--tls", "--smtp-tls", "none"], /--smtp-tls: /],
     [["crashsms", "-t", "x@y", "-f", "a@b", "--stderr-lines", "51"], /--stderr-lines: /],
     [["fatalmailbatch", "-t", "x@y", "-f", "a@b", "--backoff-alert", "0"], /--backoff-alert: /],
+    [
+      ["crashmail", "--smtp-host", "m", "--smtp-timeout", "99999999"],
+      /--smtp-timeout: must be at most 604800 seconds/,
+    ],
+    [
+      ["crashmailbatch", "-t", "x@y", "-f", "a@b", "--smtp-timeout", "0.00001"],
+      /--smtp-timeout: must be at least 0\.001/,
+    ],
   ];
   for (const [args, message] of cases) {
     const out = await new Deno.Command(DENO, {

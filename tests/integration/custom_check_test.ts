@@ -143,7 +143,7 @@ Deno.test("custom kind from outside the checkout: validate and --validate accept
   }
 });
 
-Deno.test("main: a kind of one's own may not shadow a subcommand, a run config key or another kind", async () => {
+Deno.test("main: a kind of one's own may not shadow a subcommand, a config key or another kind", async () => {
   // guarantee: Custom kinds
   const kind = (name: string) => defineCheck({ name, run: () => true });
   const errors: string[] = [];
@@ -151,9 +151,10 @@ Deno.test("main: a kind of one's own may not shadow a subcommand, a run config k
   console.error = (...args: unknown[]) => errors.push(args.join(" "));
   try {
     for (
-      const checks of [[kind("http")], [kind("run")], [kind("group")], [kind("x"), kind("x")], [
-        kind("1x"),
-      ]]
+      const checks of [[kind("http")], [kind("run")], [kind("group")], [kind("url")], [
+        kind("x"),
+        kind("x"),
+      ], [kind("1x")]]
     ) {
       assert.equal(await main(["--version"], { checks }), 2);
     }
@@ -164,6 +165,7 @@ Deno.test("main: a kind of one's own may not shadow a subcommand, a run config k
     "supervisor-checks: check kind 'http' would shadow the subcommand http",
     "supervisor-checks: check kind 'run' would shadow the subcommand run",
     "supervisor-checks: check kind 'group' would shadow the run config key group",
+    "supervisor-checks: check kind 'url' would shadow the serve config key url",
     "supervisor-checks: check kind 'x' is given twice",
     "supervisor-checks: check kind '1x': a name is a letter, then letters, digits, _ or -",
   ]);

@@ -2,17 +2,26 @@ import assert from "node:assert/strict";
 import {
   type Alert,
   AlertClassifier,
+  AlertDetails,
   AlertSelection,
   Batch,
   BATCH_LINES,
+  BatchChannel,
+  DETAILS_CONCURRENCY,
+  DETAILS_WAITING,
+  detailsOf,
   lastLines,
+  PENDING_BATCHES,
   RateLimiter,
+  SINGLE_IN_FLIGHT,
+  SINGLE_WAITING,
   SingleSender,
   STDERR_LINE_CHARS,
 } from "../../lib/alerts.ts";
 import { Logger } from "../../lib/log.ts";
 import { Notifier } from "../../lib/notify.ts";
 import { asctime, parseProcessStateEvent } from "../../lib/process_events.ts";
+import { SupervisorClient } from "../../lib/supervisor.ts";
 
 Deno.test("process events: supervisord's PROCESS_STATE payloads", () => {
   assert.deepEqual(
@@ -165,6 +174,145 @@ Deno.test("alerts: one message per alert within the rate limit; the next message
     assert.match(log, /g:b crashed: NOT mailed \(rate limit: 1 in the last 60s, --limit 1; 1 not/);
     assert.match(log, /g:c crashed: NOT mailed \(rate limit: 1 in the last 60s, --limit 1; 2 not/);
     assert.match(log, /g:d crashed, mailing/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function crash(name: string): Alert {
+  return {
+    kind: "crash",
+    time: new Date(),
+    event: event("EXITED", { expected: 0, processname: name }),
+  };
+}
+
+/** The bodies of the mails a filing sendmail left in `dir`. */
+async function mailBodies(dir: string): Promise<string[]> {
+  const files = [...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("mail."));
+  const mails = await Promise.all(files.map((e) => Deno.readTextFile(`${dir}/${e.name}`)));
+  return mails.map((m) => m.split("\n\n").slice(1).join("\n\n").trim());
+}
+
+Deno.test("alerts: one message per alert, 4 under way and 20 waiting at most without a rate limit; the rest counted in the next", async () => {
+  // guarantee: Crash and fatal alerts
+  const dir = await Deno.makeTempDir({ prefix: "single-cap-" });
+  try {
+    const lines: string[] = [];
+    const logger = new Logger("test", "info", (l) => lines.push(l));
+    const notifier = new Notifier({
+      email: ["ops@example.com"],
+      sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
+    }, logger);
+    const sender = new SingleSender(
+      notifier,
+      {
+        line: (a) => `${a.event.process} crashed`,
+        message: (a, dropped) => ({
+          subject: `${a.event.process} crashed`,
+          body: `dropped before: ${dropped}`,
+          reports: [],
+        }),
+      },
+      undefined,
+      logger,
+    );
+    const storm = SINGLE_IN_FLIGHT + SINGLE_WAITING + 6;
+    for (let i = 0; i < storm; i++) sender.add(crash(`p${i}`));
+    await sender.stop();
+    assert.equal((await mailBodies(dir)).length, SINGLE_IN_FLIGHT + SINGLE_WAITING);
+    const log = lines.join("");
+    assert.match(
+      log,
+      new RegExp(
+        `g:p${storm - 1} crashed: NOT mailed \\(too many under way: ${SINGLE_IN_FLIGHT} being ` +
+          `sent and ${SINGLE_WAITING} waiting; 6 not mailed since the last mail\\)`,
+      ),
+    );
+    sender.add(crash("after"));
+    await sender.stop();
+    const bodies = await mailBodies(dir);
+    assert.equal(bodies.length, SINGLE_IN_FLIGHT + SINGLE_WAITING + 1);
+    assert.equal(bodies.filter((b) => b === "dropped before: 6").length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("alerts: details asked for 4 alerts at once and 50 waiting at most; the others say why they have none", async () => {
+  // guarantee: Crash and fatal alerts
+  const details = new AlertDetails(new SupervisorClient("unix:///nonexistent/supervisor.sock"), 5);
+  const alerts = Array.from(
+    { length: DETAILS_CONCURRENCY + DETAILS_WAITING + 3 },
+    (_, i) => crash(`p${i}`),
+  );
+  for (const a of alerts) details.fetch(a);
+  await Promise.all(alerts.map((a) => detailsOf(a)));
+  const notAsked = alerts.filter((a) => a.details === undefined);
+  assert.equal(notAsked.length, 3);
+  for (const a of notAsked) {
+    assert.equal(
+      a.missing,
+      `not asked: ${DETAILS_CONCURRENCY} alerts' details being asked of supervisord and ` +
+        `${DETAILS_WAITING} waiting`,
+    );
+  }
+  // the others were asked (and failed: no supervisord there)
+  assert.match(alerts[0].missing ?? "", /stderr log/);
+});
+
+Deno.test("alerts: a stalled channel keeps 5 batches; later ones are counted per process in its next message", async () => {
+  // guarantee: Crash and fatal alerts
+  const dir = await Deno.makeTempDir({ prefix: "batch-cap-" });
+  try {
+    const lines: string[] = [];
+    const logger = new Logger("test", "info", (l) => lines.push(l));
+    // the first message stalls until sendmail is killed at the timeout; the next ones are filed
+    const notifier = new Notifier({
+      email: ["ops@example.com"],
+      sendmail:
+        `/bin/sh -c 'if [ -e ${dir}/stalled ]; then cat > "$(mktemp ${dir}/mail.XXXXXX)"; ` +
+        `else touch ${dir}/stalled; exec sleep 30; fi'`,
+      timeoutMs: 300,
+    }, logger);
+    const channel = new BatchChannel(notifier, {
+      line: (a) => a.event.process,
+      message: (batches) => ({
+        subject: "batch",
+        body: batches.flatMap((b) => [
+          ...b.alerts.map((a) => a.event.process),
+          b.overflowLine() ?? "",
+        ]).join("\n"),
+        reports: [],
+      }),
+    }, logger);
+    const intervals = PENDING_BATCHES + 5;
+    for (let i = 0; i < intervals; i++) {
+      const b = new Batch();
+      for (let n = 0; n < 3; n++) b.add(crash(`p${i}`));
+      void channel.flush(b);
+    }
+    await channel.idle();
+    assert.match(lines.join(""), /message of \d+ alerts not delivered/);
+    assert.equal(channel.waiting, intervals * 3);
+    await channel.flush(new Batch());
+    const [body, ...others] = await mailBodies(dir);
+    assert.equal(others.length, 0);
+    const listed = body.split("\n").filter((l) => /^g:p\d+$/.test(l));
+    // the batch that stalled and PENDING_BATCHES - 1 more are listed
+    assert.equal(listed.length, PENDING_BATCHES * 3);
+    const late = (intervals - PENDING_BATCHES) * 3;
+    assert.match(
+      body,
+      new RegExp(
+        `… and ${late} more alerts not listed \\(limit ${BATCH_LINES} a message; ${late} of ` +
+          `them came while ${PENDING_BATCHES} batches waited to be sent\\): g:p\\d+ ×3`,
+      ),
+    );
+    assert.match(
+      lines.join(""),
+      new RegExp(`${PENDING_BATCHES} batches wait for .* already \\(the limit\\): 3 more alerts`),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -8,7 +8,9 @@ import {
   DeadlineError,
   formatBytes,
   readAtMost,
+  readSmallFile,
   scanFor,
+  smallFileProblem,
   TooLargeError,
 } from "../../lib/bounded_read.ts";
 
@@ -163,4 +165,22 @@ Deno.test("formatBytes: binary units", () => {
   assert.equal(formatBytes(4 * 1024 * 1024), "4 MiB");
   assert.equal(formatBytes(64 * 1024), "64 KiB");
   assert.equal(formatBytes(1000), "1000 bytes");
+});
+
+Deno.test("readSmallFile: a regular file up to the limit; devices, FIFOs and larger files refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/ok`, "x".repeat(1024));
+    assert.equal(readSmallFile(`${dir}/ok`, 1024).length, 1024);
+    assert.throws(() => readSmallFile(`${dir}/ok`, 1023), /larger than 1023 bytes, the most read/);
+    assert.throws(() => readSmallFile("/dev/zero", 1024), /not a regular file/);
+    assert.throws(() => readSmallFile(dir, 1024), /not a regular file/);
+    assert.throws(() => readSmallFile(`${dir}/none`, 1024), /cannot read: /);
+    assert.equal(
+      smallFileProblem("/dev/zero", new Error("not a regular file")),
+      "cannot read /dev/zero: not a regular file",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

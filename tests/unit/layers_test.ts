@@ -25,6 +25,7 @@ async function importsOf(file: string): Promise<string[]> {
   const specifiers = [
     ...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^"']*?from\s+["']([^"']+)["']/g),
     ...text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g),
+    ...text.matchAll(/(?:^|\n)\s*import\s+["']([^"']+)["']/g),
   ].map((m) => m[1]);
   return specifiers.filter((s) => s.startsWith(".")).map((s) =>
     new URL(s, `file://${ROOT}/${file}`).pathname.slice(ROOT.length + 1)
@@ -102,4 +103,36 @@ Deno.test("layers: no import cycles among the product's modules", async () => {
   };
   for (const file of graph.keys()) visit(file, []);
   assert.deepEqual(cycles, []);
+});
+
+/**
+ * The modules that talk to supervisord or act on processes; whatever
+ * imports one of them, directly or not, is on the supervisord side.
+ */
+const SUPERVISORD_ROOTS = ["lib/supervisor.ts", "lib/restart.ts", "lib/listener.ts"];
+
+/** Every module `file` reaches through its imports. */
+function reach(graph: Map<string, string[]>, file: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [file];
+  while (todo.length) {
+    for (const next of graph.get(todo.pop()!) ?? []) {
+      if (!seen.has(next)) {
+        seen.add(next);
+        todo.push(next);
+      }
+    }
+  }
+  return seen;
+}
+
+Deno.test("layers: no check reaches the supervisord side, even through another module", async () => {
+  const graph = new Map<string, string[]>();
+  for (const file of await modules()) graph.set(file, await importsOf(file));
+  // the rule itself: a module importing the runner reaches supervisor.ts
+  assert.ok(reach(graph, "lib/runner.ts").has("lib/supervisor.ts"));
+  const problems = [...graph.keys()].filter((f) => f.startsWith("checks/")).flatMap((f) =>
+    [...reach(graph, f)].filter((m) => SUPERVISORD_ROOTS.includes(m)).map((m) => `${f} → ${m}`)
+  );
+  assert.deepEqual(problems, []);
 });

@@ -3,7 +3,7 @@
  * first attempt that is not unhealthy.
  */
 import assert from "node:assert/strict";
-import { type ProcessInfo, unhealthy, type Verdict } from "../../lib/check.ts";
+import { defineCheck, type ProcessInfo, unhealthy, type Verdict } from "../../lib/check.ts";
 import { backoffMs, probe } from "../../lib/probe.ts";
 import { options } from "../../lib/option.ts";
 
@@ -48,4 +48,31 @@ Deno.test("retries: -r N gives N more attempts after a failed one, and stops at 
   check.definition.retries = () => 1;
   const failed = await probe(check, process, new AbortController().signal);
   assert.deepEqual([failed.status, failed.attempts, attempts], ["unhealthy", 2, [1, 2]]);
+});
+
+Deno.test("probe: a check that returns nothing, or no verdict, could not judge: unknown", async () => {
+  // guarantee: Verdicts
+  const process: ProcessInfo = {
+    name: "p",
+    group: "g",
+    pid: 1,
+    state: 20,
+    statename: "RUNNING",
+    start: 0,
+  };
+  const forgetful = defineCheck({
+    name: "forgetful",
+    // a check written without type-checking that forgets to return
+    run: () => undefined as unknown as boolean,
+  });
+  const signal = new AbortController().signal;
+  const none = await probe({ definition: forgetful, options: {} }, process, signal);
+  assert.equal(none.status, "unknown");
+  assert.match(none.message, /the forgetful check returned nothing, not a verdict/);
+  const text = defineCheck({ name: "text", run: () => "yes" as unknown as boolean });
+  const got = await probe({ definition: text, options: {} }, process, signal);
+  assert.equal(got.status, "unknown");
+  assert.match(got.message, /returned string, not a verdict/);
+  const odd = defineCheck({ name: "odd", run: () => ({ status: "fine", message: "" }) as never });
+  assert.equal((await probe({ definition: odd, options: {} }, process, signal)).status, "unknown");
 });

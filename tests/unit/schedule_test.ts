@@ -68,3 +68,21 @@ Deno.test("schedule: without --interval the period is the TICK's (TICK_5: 5 s)",
   release();
   await scheduler.stop();
 });
+
+Deno.test("schedule: a round that throws is logged at ERROR, and the next round runs", async () => {
+  // guarantee: Rounds
+  const lines: string[] = [];
+  const logger = new Logger("t", "debug", (line) => lines.push(line));
+  let calls = 0;
+  const scheduler = new RoundScheduler(undefined, logger, () => {
+    calls++;
+    return calls === 1 ? Promise.reject(new Error("boom")) : Promise.resolve();
+  });
+  // nobody awaits the first round: an unhandled rejection would fail this test
+  scheduler.trigger("TICK_5");
+  await wait(10);
+  assert.ok(lines.some((l) => / ERROR \[t\] round failed: Error: boom/.test(l)), lines.join("\n"));
+  await scheduler.trigger("TICK_5");
+  assert.equal(calls, 2);
+  await scheduler.stop();
+});

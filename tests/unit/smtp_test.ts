@@ -95,7 +95,9 @@ Deno.test("smtp flags: defaults, and every bad value names its flag", async () =
     /^--smtp-password-file: give only one of --smtp-password-env, --smtp-password-file/,
   );
   fails({ smtp_host: "m", smtp_from: "nobody" }, /^--smtp-from: 'nobody' is not a mail address/);
-  fails({ smtp_host: "m", smtp_timeout: "0" }, /^--smtp-timeout: '0' is not a number/);
+  fails({ smtp_host: "m", smtp_timeout: "0" }, /^--smtp-timeout: must be greater than 0/);
+  fails({ smtp_host: "m", smtp_timeout: "0.00001" }, /^--smtp-timeout: must be at least 0\.001/);
+  fails({ smtp_host: "m", smtp_timeout: "99999999" }, /^--smtp-timeout: must be at most 604800/);
   fails({ smtp_host: "m", smtp_ca_file: "/nonexistent/ca" }, /^--smtp-ca-file: cannot read/);
   const dir = await Deno.makeTempDir();
   try {
