@@ -580,8 +580,8 @@ async function memory(): Promise<void> {
       const lines = listenerLines(await sv.listenerLog(l));
       const dump = lines.filter((x) => x.at >= dumpFrom && x.message.startsWith("state: "));
       states.set(l, {
-        healthy: dump.filter((x) => /, last healthy\b/.test(x.message)).length,
-        rounds: dump.map((x) => Number(/passes (\d+)/.exec(x.message)?.[1] ?? 0)),
+        healthy: dump.filter((x) => /; last verdict healthy\b/.test(x.message)).length,
+        rounds: dump.map((x) => Number(/passed the last (\d+)/.exec(x.message)?.[1] ?? 0)),
       });
       restarts += lines.filter((x) => x.message.startsWith("restarting:")).length;
       problems.push(
