@@ -54,6 +54,28 @@ Deno.test("process events: asctime as superlance writes it, local time with mill
   assert.equal(asctime(d), "2026-11-30 08:04:05,007");
 });
 
+/** One mail per crash, its body saying how many were dropped before it. */
+function crashSender(
+  notifier: Notifier,
+  logger: Logger,
+  limit?: ConstructorParameters<typeof SingleSender>[4],
+): SingleSender {
+  return new SingleSender(
+    notifier,
+    {
+      line: (a) => `${a.event.process} crashed`,
+      message: (a, dropped) => ({
+        subject: `${a.event.process} crashed`,
+        body: `dropped before: ${dropped}`,
+        reports: [],
+      }),
+    },
+    undefined,
+    logger,
+    limit,
+  );
+}
+
 function event(state: string, fields: Record<string, string | number>) {
   const payload = Object.entries({ processname: "w", groupname: "g", from_state: "X", ...fields })
     .map(([k, v]) => `${k}:${v}`).join(" ");
@@ -140,20 +162,10 @@ Deno.test("alerts: one message per alert within the rate limit; the next message
       sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
     }, logger);
     let now = 0;
-    const sender = new SingleSender(
-      notifier,
-      {
-        line: (a) => `${a.event.process} crashed`,
-        message: (a, dropped) => ({
-          subject: `${a.event.process} crashed`,
-          body: `dropped before: ${dropped}`,
-          reports: [],
-        }),
-      },
-      undefined,
-      logger,
-      { limiter: new RateLimiter(1, 60_000, () => now), label: "--limit 1" },
-    );
+    const sender = crashSender(notifier, logger, {
+      limiter: new RateLimiter(1, 60_000, () => now),
+      label: "--limit 1",
+    });
     const crash = (name: string): Alert => ({
       kind: "crash",
       time: new Date(),
@@ -204,19 +216,7 @@ Deno.test("alerts: one message per alert, 4 under way and 20 waiting at most wit
       email: ["ops@example.com"],
       sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
     }, logger);
-    const sender = new SingleSender(
-      notifier,
-      {
-        line: (a) => `${a.event.process} crashed`,
-        message: (a, dropped) => ({
-          subject: `${a.event.process} crashed`,
-          body: `dropped before: ${dropped}`,
-          reports: [],
-        }),
-      },
-      undefined,
-      logger,
-    );
+    const sender = crashSender(notifier, logger);
     const storm = SINGLE_IN_FLIGHT + SINGLE_WAITING + 6;
     for (let i = 0; i < storm; i++) sender.add(crash(`p${i}`));
     await sender.stop();
