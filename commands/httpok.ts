@@ -5,13 +5,7 @@
  * (checks/url.ts) shared by the selected programs (-p, or -a), its restart
  * adds gcore (-g/-d) and --restart-command (lib/restart.ts's hooks), its
  * reports are superlance's mail and webhooks (lib/round_mail.ts).
- *
- * Beyond the original: -c takes lists and ranges, --fail-body,
- * --restart-command, --url-env/--url-file, -v, and the options every
- * listener shares (--once, --validate, policy, logs, metrics, webhooks,
- * SMTP) in long forms only, since the short ones keep superlance's
- * meaning. Their defaults are the original's behaviour: act on every TICK,
- * restart on the first failure, mail every failed check.
+ * What it adds to the original: docs/commands/httpok.md.
  */
 import { join } from "node:path";
 import { parseStatusList } from "../checks/http.ts";
