@@ -5,7 +5,15 @@
  * what a shutdown does to checks in flight. Each test names its guarantee.
  */
 import assert from "node:assert/strict";
-import { DENO, listenerSection, REPO, shq, Supervisord, waitFor } from "../support/supervisord.ts";
+import {
+  DENO,
+  listenerSection,
+  pingArgs,
+  REPO,
+  shq,
+  Supervisord,
+  waitFor,
+} from "../support/supervisord.ts";
 
 const SLEEPER = (name: string, extra = "") =>
   `[program:${name}]\ncommand=sleep 600\nstartsecs=0\nstopwaitsecs=1\n${extra}\n`;
@@ -63,10 +71,8 @@ function hangingServers(n: number) {
 }
 
 /** An http listener for `group` every second: /ping on `port`, 2 s allowed, no retry. */
-const httpArgs = (name: string, group: string, port: string) => [
-  ...["http", "-n", name, "-g", group, "-p", port],
-  ...["-u", "/ping", "-t", "2", "-r", "0", "--interval", "1"],
-];
+const httpArgs = (name: string, group: string, port: string) =>
+  pingArgs(name, group, port, "-t", "2", "-r", "0", "--interval", "1");
 
 /** The lines of `log` after the first line matching `from`, up to the first matching `to`. */
 function between(log: string, from: RegExp, to: RegExp): string[] {

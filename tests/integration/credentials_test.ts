@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   freePorts,
   listenerSection,
+  pingArgs,
   Supervisord,
   waitFor,
   webProgram,
@@ -17,21 +18,7 @@ Deno.test("http:// transport with the right credentials: the frozen service is r
       webProgram("web", port) +
       listenerSection(
         "authcheck",
-        [
-          "http",
-          "-n",
-          "authcheck",
-          "-g",
-          "web",
-          "-p",
-          String(port),
-          "-u",
-          "/ping",
-          "-t",
-          "1",
-          "-r",
-          "0",
-        ],
+        pingArgs("authcheck", "web", port, "-t", "1", "-r", "0"),
         dir,
         'environment=SUPERVISOR_USERNAME="ops",SUPERVISOR_PASSWORD="right-secret"\n',
       ),
@@ -54,21 +41,7 @@ Deno.test("wrong SUPERVISOR_PASSWORD: one clear line per round, no restart, list
       webProgram("web", port) +
       listenerSection(
         "authcheck",
-        [
-          "http",
-          "-n",
-          "authcheck",
-          "-g",
-          "web",
-          "-p",
-          String(port),
-          "-u",
-          "/ping",
-          "-t",
-          "1",
-          "-r",
-          "0",
-        ],
+        pingArgs("authcheck", "web", port, "-t", "1", "-r", "0"),
         dir,
         'environment=SUPERVISOR_USERNAME="ops",SUPERVISOR_PASSWORD="wrong-secret"\n',
       ),

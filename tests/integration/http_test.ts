@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import {
   freePorts,
   listenerSection,
+  pingArgs,
   Supervisord,
   waitFor,
   webProgram,
@@ -23,21 +24,11 @@ startsecs=0
 stopwaitsecs=1
 ` +
       `[group:web]\nprograms=${names.join(",")},web_admin\n` +
-      listenerSection("checker", [
-        "http",
-        "-n",
+      listenerSection(
         "checker",
-        "-g",
-        "web",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "-t",
-        "3",
-        "-r",
-        "1",
-      ], dir),
+        pingArgs("checker", "web", ".+_(\\d+)", "-t", "3", "-r", "1"),
+        dir,
+      ),
   });
   const specs = [...names, "web_admin"].map((n) => `web:${n}`);
   const before = await sv.waitRunning(specs);

@@ -7,9 +7,11 @@
 import assert from "node:assert/strict";
 import {
   countMatches,
+  EVERY_SECOND,
   freePorts,
   listenerSection,
   logLineTime,
+  pingArgs,
   Supervisord,
   waitFor,
   webProgram,
@@ -22,24 +24,7 @@ Deno.test("--interval 1: a frozen service is restarted within seconds, with TICK
       webProgram("fast", port) +
       listenerSection(
         "fastcheck",
-        [
-          "http",
-          "-n",
-          "fastcheck",
-          "-g",
-          "fast",
-          "-p",
-          String(port),
-          "-u",
-          "/ping",
-          "--interval",
-          "1",
-          "-t",
-          "1",
-          "-r",
-          "0",
-          "-v",
-        ],
+        pingArgs("fastcheck", "fast", port, ...EVERY_SECOND, "-v"),
         dir,
         "events=TICK_60\n",
       ),
@@ -59,26 +44,19 @@ Deno.test("--failure-threshold: a short hang is tolerated, a lasting one is not"
   await using sv = await Supervisord.start({
     sections: (dir) =>
       webProgram("slowpoke", port) +
-      listenerSection("patient", [
-        "http",
-        "-n",
+      listenerSection(
         "patient",
-        "-g",
-        "slowpoke",
-        "-p",
-        String(port),
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "--failure-threshold",
-        "4",
-        "-v",
-      ], dir),
+        pingArgs(
+          "patient",
+          "slowpoke",
+          port,
+          ...EVERY_SECOND,
+          "--failure-threshold",
+          "4",
+          "-v",
+        ),
+        dir,
+      ),
   });
   const { "slowpoke:slowpoke": pid } = await sv.waitRunning(["slowpoke:slowpoke"]);
   await sv.waitLog("patient", /every 1s/);
@@ -121,12 +99,7 @@ Deno.test("--max-restarts 3 --restart-window 60: a service that never passes is 
           String(port),
           "-u",
           "/ping",
-          "--interval",
-          "1",
-          "-t",
-          "1",
-          "-r",
-          "0",
+          ...EVERY_SECOND,
           "--max-restarts",
           "3",
           "--restart-window",
@@ -198,46 +171,32 @@ command=sh -c 'if [ -e ${dir}/quit-once ]; then exec sleep 600; fi; touch ${dir}
 startsecs=0
 autorestart=false
 ` +
-      listenerSection("gracecheck", [
-        "http",
-        "-n",
+      listenerSection(
         "gracecheck",
-        "-g",
-        "young",
-        "-p",
-        String(youngPort),
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "--start-grace",
-        "4",
-        "-v",
-      ], dir) +
-      listenerSection("drycheck", [
-        "http",
-        "-n",
+        pingArgs(
+          "gracecheck",
+          "young",
+          youngPort,
+          ...EVERY_SECOND,
+          "--start-grace",
+          "4",
+          "-v",
+        ),
+        dir,
+      ) +
+      listenerSection(
         "drycheck",
-        "-g",
-        "dry",
-        "-p",
-        String(dry),
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "--dry-run",
-        "--log-format",
-        "json",
-      ], dir) +
+        pingArgs(
+          "drycheck",
+          "dry",
+          dry,
+          ...EVERY_SECOND,
+          "--dry-run",
+          "--log-format",
+          "json",
+        ),
+        dir,
+      ) +
       listenerSection("reviver", [
         "exec",
         "-n",
@@ -327,25 +286,18 @@ Deno.test("--max-parallel-restarts 1: a group never loses more than one process 
     sections: (dir) =>
       names.map((n, i) => webProgram(n, ports[i])).join("") +
       `[group:pool]\nprograms=${names.join(",")}\n` +
-      listenerSection("careful", [
-        "http",
-        "-n",
+      listenerSection(
         "careful",
-        "-g",
-        "pool",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "--max-parallel-restarts",
-        "1",
-      ], dir),
+        pingArgs(
+          "careful",
+          "pool",
+          ".+_(\\d+)",
+          ...EVERY_SECOND,
+          "--max-parallel-restarts",
+          "1",
+        ),
+        dir,
+      ),
   });
   const specs = names.map((n) => `pool:${n}`);
   const before = await sv.waitRunning(specs);

@@ -9,6 +9,7 @@ import {
   DENO,
   freePorts,
   listenerSection,
+  pingArgs,
   REPO,
   shq,
   Supervisord,
@@ -29,18 +30,7 @@ startsecs=0
 ` +
       listenerSection(
         "proto",
-        [
-          "http",
-          "-n",
-          "proto",
-          "-g",
-          "web",
-          "-p",
-          String(port),
-          "-u",
-          "/ping",
-          "-v",
-        ],
+        pingArgs("proto", "web", port, "-v"),
         dir,
         "events=TICK_5,PROCESS_LOG\nbuffer_size=1000\n",
       ),

@@ -6,9 +6,11 @@
 import assert from "node:assert/strict";
 import {
   DENO,
+  EVERY_SECOND,
   freePorts,
   listenerSection,
   MAIN,
+  pingArgs,
   Supervisord,
   waitFor,
   webProgram,
@@ -32,26 +34,24 @@ Deno.test("quiet logs: a hung process's overrun is WARNed once and its end INFOe
     sections: (dir) =>
       webProgram(`slow_${slow}`, slow) + webProgram(`ok_${ok}`, ok) +
       `[group:pool]\nprograms=slow_${slow},ok_${ok}\n` +
-      listenerSection("overrun", [
-        "http",
-        "-n",
+      listenerSection(
         "overrun",
-        "-g",
-        "pool",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "3",
-        "-r",
-        "1",
-        "--log-format",
-        "json",
-        "-v",
-      ], dir),
+        pingArgs(
+          "overrun",
+          "pool",
+          ".+_(\\d+)",
+          "--interval",
+          "1",
+          "-t",
+          "3",
+          "-r",
+          "1",
+          "--log-format",
+          "json",
+          "-v",
+        ),
+        dir,
+      ),
   });
   const spec = `pool:slow_${slow}`;
   const before = await sv.waitRunning([spec, `pool:ok_${ok}`]);
@@ -104,12 +104,7 @@ Deno.test("quiet logs: after --max-restarts the suppression is said once at ERRO
           String(port),
           "-u",
           "/ping",
-          "--interval",
-          "1",
-          "-t",
-          "1",
-          "-r",
-          "0",
+          ...EVERY_SECOND,
           "--max-restarts",
           "1",
           "--restart-window",

@@ -9,8 +9,10 @@ import assert from "node:assert/strict";
 import { RpcProxy } from "../fixtures/robust_rpc_proxy.ts";
 import {
   DENO,
+  EVERY_SECOND,
   freePorts,
   listenerSection,
+  pingArgs,
   REPO,
   shq,
   Supervisord,
@@ -88,24 +90,7 @@ startsecs=0
 ` +
         listenerSection(
           "rpcless",
-          [
-            "http",
-            "-n",
-            "rpcless",
-            "-g",
-            "web",
-            "-p",
-            String(port),
-            "-u",
-            "/ping",
-            "--interval",
-            "1",
-            "-t",
-            "2",
-            "-r",
-            "0",
-            "-v",
-          ],
+          pingArgs("rpcless", "web", port, "--interval", "1", "-t", "2", "-r", "0", "-v"),
           dir,
           `events=TICK_5,PROCESS_LOG\nbuffer_size=100\n` +
             `environment=SUPERVISOR_SERVER_URL="unix://${proxy.path}"\n`,
@@ -305,24 +290,11 @@ Deno.test("robustness: a round that outlasts --interval skips the next ones; hea
     sections: (dir) =>
       webProgram(`slow_${slow}`, slow) + webProgram(`ok_${ok}`, ok) +
       `[group:pool]\nprograms=slow_${slow},ok_${ok}\n` +
-      listenerSection("overrun", [
-        "http",
-        "-n",
+      listenerSection(
         "overrun",
-        "-g",
-        "pool",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "3",
-        "-r",
-        "0",
-        "-v",
-      ], dir),
+        pingArgs("overrun", "pool", ".+_(\\d+)", "--interval", "1", "-t", "3", "-r", "0", "-v"),
+        dir,
+      ),
   });
   const slowSpec = `pool:slow_${slow}`;
   const okSpec = `pool:ok_${ok}`;
@@ -387,25 +359,20 @@ Deno.test("robustness: a process stopped and a group removed mid-round: logged, 
   // vanish's check asks a server the test holds: stopping vanish (needed to
   // remove its group) must not end the round before the group is gone
   await using vanishPing = heldPing();
-  const check = (name: string, port: number) => [
-    "http",
-    "-n",
-    `${name}check`,
-    "-g",
-    name,
-    "-p",
-    String(port),
-    "-u",
-    "/ping",
-    "--interval",
-    "1",
-    // only what the test does ends a round, never this timeout
-    "-t",
-    "30",
-    "-r",
-    "0",
-    "-v",
-  ];
+  const check = (name: string, port: number) =>
+    pingArgs(
+      `${name}check`,
+      name,
+      port,
+      "--interval",
+      "1",
+      // only what the test does ends a round, never this timeout
+      "-t",
+      "30",
+      "-r",
+      "0",
+      "-v",
+    );
   await using sv = await Supervisord.start({
     sections: (dir) =>
       // stopsignal=KILL: a frozen process is gone (STOPPED) at once when stopped
@@ -482,24 +449,11 @@ Deno.test("robustness: -g nosuchgroup: warned once, keeps running, restarts noth
   await using sv = await Supervisord.start({
     sections: (dir) =>
       webProgram("web", port) +
-      listenerSection("nogroup", [
-        "http",
-        "-n",
+      listenerSection(
         "nogroup",
-        "-g",
-        "nosuchgroup",
-        "-p",
-        String(port),
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "-v",
-      ], dir),
+        pingArgs("nogroup", "nosuchgroup", port, ...EVERY_SECOND, "-v"),
+        dir,
+      ),
   });
   const { "web:web": pid } = await sv.waitRunning(["web:web"]);
   await sv.kill("web:web", "SIGSTOP");

@@ -5,7 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { FETCH_BLOCKED_PORTS } from "../../lib/net.ts";
-import { listenerSection, Supervisord, webProgram } from "../support/supervisord.ts";
+import {
+  EVERY_SECOND,
+  listenerSection,
+  pingArgs,
+  Supervisord,
+  webProgram,
+} from "../support/supervisord.ts";
 
 /** A port fetch refuses to connect to, free on 127.0.0.1 right now. */
 function freeBlockedPort(): number {
@@ -28,24 +34,11 @@ Deno.test("http: a port from -p's regex that fetch refuses is unknown, and the s
     sections: (dir) =>
       webProgram(`web_${port}`, port) +
       `[group:web]\nprograms=web_${port}\n` +
-      listenerSection("checker", [
-        "http",
-        "-n",
+      listenerSection(
         "checker",
-        "-g",
-        "web",
-        "-p",
-        ".+_(\\d+)",
-        "-u",
-        "/ping",
-        "--interval",
-        "1",
-        "-t",
-        "1",
-        "-r",
-        "0",
-        "-v",
-      ], dir),
+        pingArgs("checker", "web", ".+_(\\d+)", ...EVERY_SECOND, "-v"),
+        dir,
+      ),
   });
   const { [spec]: pid } = await sv.waitRunning([spec]);
   // the service answers on its port

@@ -272,6 +272,23 @@ ${options.sections(dir)}
   }
 }
 
+/** A round every second, 1 s allowed per check, no retry: the tests' usual pace. */
+export const EVERY_SECOND = ["--interval", "1", "-t", "1", "-r", "0"];
+
+/**
+ * The argv of an `http` listener named `name` for `group`, asking /ping on
+ * `port` (a number or the regex of the process names), then `extra`
+ * (timing, thresholds, logging).
+ */
+export function pingArgs(
+  name: string,
+  group: string,
+  port: string | number,
+  ...extra: string[]
+): string[] {
+  return ["http", "-n", name, "-g", group, "-p", String(port), "-u", "/ping", ...extra];
+}
+
 /** An [eventlistener:x] section running this project with `args`. */
 export function listenerSection(
   name: string,
