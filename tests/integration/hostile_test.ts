@@ -13,6 +13,7 @@ import {
   DENO,
   freePorts,
   listenerSection,
+  proxiedListener,
   REPO,
   shq,
   Supervisord,
@@ -223,14 +224,7 @@ Deno.test("supervisord's API sending a giant answer: that round is skipped like 
     await using sv = await Supervisord.start({
       sections: (dir) =>
         webProgram("web", port) +
-        listenerSection(
-          "giantapi",
-          ["http", "-n", "giantapi", "-g", "web", "-p", String(port), "-u", "/ping"].concat(
-            ["--interval", "1", "-t", "2", "-r", "0", "-v"],
-          ),
-          dir,
-          `environment=SUPERVISOR_SERVER_URL="unix://${proxy.path}"\n`,
-        ),
+        proxiedListener("giantapi", port, dir, proxy.path),
     });
     upstream = sv.url.slice("unix://".length);
     const { "web:web": pid } = await sv.waitRunning(["web:web"]);

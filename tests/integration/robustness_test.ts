@@ -13,6 +13,7 @@ import {
   freePorts,
   listenerSection,
   pingArgs,
+  proxiedListener,
   REPO,
   shq,
   Supervisord,
@@ -88,12 +89,12 @@ command=${shq(DENO)} run ${shq(`${REPO}tests/fixtures/chatter.ts`)}
 stdout_events_enabled=true
 startsecs=0
 ` +
-        listenerSection(
+        proxiedListener(
           "rpcless",
-          pingArgs("rpcless", "web", port, "--interval", "1", "-t", "2", "-r", "0", "-v"),
+          port,
           dir,
-          `events=TICK_5,PROCESS_LOG\nbuffer_size=100\n` +
-            `environment=SUPERVISOR_SERVER_URL="unix://${proxy.path}"\n`,
+          proxy.path,
+          "events=TICK_5,PROCESS_LOG\nbuffer_size=100\n",
         ),
     });
     upstream = sv.url.slice("unix://".length);
@@ -181,14 +182,7 @@ Deno.test("robustness: rounds share one kept-open connection to supervisord; a s
     await using sv = await Supervisord.start({
       sections: (dir) =>
         webProgram("web", port) +
-        listenerSection(
-          "reuse",
-          ["http", "-n", "reuse", "-g", "web", "-p", String(port), "-u", "/ping"].concat(
-            ["--interval", "1", "-t", "2", "-r", "0", "-v"],
-          ),
-          dir,
-          `environment=SUPERVISOR_SERVER_URL="unix://${proxy.path}"\n`,
-        ),
+        proxiedListener("reuse", port, dir, proxy.path),
     });
     upstream = sv.url.slice("unix://".length);
     const { "web:web": pid } = await sv.waitRunning(["web:web"]);

@@ -289,6 +289,26 @@ export function pingArgs(
   return ["http", "-n", name, "-g", group, "-p", String(port), "-u", "/ping", ...extra];
 }
 
+/**
+ * An `http` listener section for the group `web` on `port` (a round every
+ * second, 2 s per check, verbose) that reaches supervisord through the unix
+ * socket at `socket` (a test's proxy) instead of supervisord's own.
+ */
+export function proxiedListener(
+  name: string,
+  port: number,
+  dir: string,
+  socket: string,
+  extra = "",
+): string {
+  return listenerSection(
+    name,
+    pingArgs(name, "web", port, "--interval", "1", "-t", "2", "-r", "0", "-v"),
+    dir,
+    `${extra}environment=SUPERVISOR_SERVER_URL="unix://${socket}"\n`,
+  );
+}
+
 /** An [eventlistener:x] section running this project with `args`. */
 export function listenerSection(
   name: string,

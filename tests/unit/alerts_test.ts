@@ -54,6 +54,14 @@ Deno.test("process events: asctime as superlance writes it, local time with mill
   assert.equal(asctime(d), "2026-11-30 08:04:05,007");
 });
 
+/** A notifier whose sendmail writes each mail to a file of its own in `dir`. */
+function mailingTo(dir: string, logger: Logger): Notifier {
+  return new Notifier({
+    email: ["ops@example.com"],
+    sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
+  }, logger);
+}
+
 /** One mail per crash, its body saying how many were dropped before it. */
 function crashSender(
   notifier: Notifier,
@@ -157,10 +165,7 @@ Deno.test("alerts: one message per alert within the rate limit; the next message
   try {
     const lines: string[] = [];
     const logger = new Logger("test", "info", (l) => lines.push(l));
-    const notifier = new Notifier({
-      email: ["ops@example.com"],
-      sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
-    }, logger);
+    const notifier = mailingTo(dir, logger);
     let now = 0;
     const sender = crashSender(notifier, logger, {
       limiter: new RateLimiter(1, 60_000, () => now),
@@ -212,10 +217,7 @@ Deno.test("alerts: one message per alert, 4 under way and 20 waiting at most wit
   try {
     const lines: string[] = [];
     const logger = new Logger("test", "info", (l) => lines.push(l));
-    const notifier = new Notifier({
-      email: ["ops@example.com"],
-      sendmail: `/bin/sh -c 'cat > "$(mktemp ${dir}/mail.XXXXXX)"'`,
-    }, logger);
+    const notifier = mailingTo(dir, logger);
     const sender = crashSender(notifier, logger);
     const storm = SINGLE_IN_FLIGHT + SINGLE_WAITING + 6;
     for (let i = 0; i < storm; i++) sender.add(crash(`p${i}`));
